@@ -1,0 +1,5 @@
+import sys
+
+from smallbot.cli import main
+
+sys.exit(main())

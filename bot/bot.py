@@ -1,0 +1,220 @@
+"""`Bot`: the composition root that turns a built bot directory into replies.
+
+The flow is fixed (ARCHITECTURE.md): normalise + guard, follow-ups to earlier suggestions, FAQ fast
+path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing here knows a channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jinja2.sandbox
+import numpy as np
+
+from .build import is_up_to_date, train_project
+from .config import BotConfig
+from .conversation import ConversationTracker, interpret_follow_up
+from .encoder import Encoder
+from .errors import ArtifactError
+from .project import BUILD_DIR, Project, load_project
+from .router import InputRejected, Policy, decide, normalise
+from .store import SQLiteStore, Store
+from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
+
+log = logging.getLogger(__name__)
+
+RESET_WORDS = {"reset", "/reset", "start over", "restart"}
+_NO_INTENT = IntentPrediction(None, 0.0, (), True, 1.0)
+
+
+@dataclass
+class _Pending:
+    """A message that passed the cheap steps and now needs the encoder."""
+
+    message: Message
+    text: str
+    started: float
+    timings: dict[str, float]
+
+
+class Bot:
+    """Answers messages for one bot project.
+
+    >>> bot = Bot.load("examples/helpdesk", train=True)
+    >>> bot.handle(Message("c1", "I forgot my password")).kind
+    <ReplyKind.ANSWER: 'answer'>
+    """
+
+    def __init__(self, config: BotConfig, encoder: Encoder, knowledge, classifier, routes: dict,
+                 store: Store | None = None, root: Path | None = None):
+        self.config = config
+        self.encoder = encoder
+        self.knowledge = knowledge
+        self.classifier = classifier
+        self.routes = routes
+        self.store = store
+        self.root = root
+        self.conversations = ConversationTracker()
+        self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
+        self._compiled = {name: self._templates.from_string(r["response"])
+                          for name, r in routes.items() if r.get("response")}
+        self._handoff = self._templates.from_string(config.handoff)
+        thresholds = config.thresholds
+        bands = knowledge.bands
+        self.policy = Policy(
+            faq_answer=bands.answer if thresholds.faq_answer == "auto" else float(thresholds.faq_answer),
+            faq_suggest=bands.suggest if thresholds.faq_suggest == "auto" else float(thresholds.faq_suggest),
+            intent=thresholds.intent,
+            routes={name: Route(r["route"]) for name, r in routes.items()},
+            generator=False,
+        )
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, root: str | Path, *, train: bool = False, report: Callable[[str], None] | None = None,
+             with_store: bool = True) -> "Bot":
+        """Load a built bot; with `train=True` an untrained or stale project is trained first."""
+        project = load_project(root)
+        encoder = Encoder(project.config.models.encoder, project.root)
+        if not is_up_to_date(project):
+            if not train:
+                raise ArtifactError(f"{project.root} is not trained or its files changed since: run `smallbot train {root}`")
+            encoder.load()
+            train_project(project, report=report, encoder=encoder)
+        return cls.from_build(project, encoder=encoder, with_store=with_store)
+
+    @classmethod
+    def from_build(cls, project: Project, *, encoder: Encoder | None = None, with_store: bool = True) -> "Bot":
+        from smallbot.intents.classifier import LinearIntentClassifier
+        from smallbot.knowledge.base import KnowledgeBase
+
+        build = project.root / BUILD_DIR
+        routes_file = build / "intents" / "routes.json"
+        if not routes_file.exists():
+            raise ArtifactError(f"{build} has no intents build: run `smallbot train {project.root}`")
+        routes = json.loads(routes_file.read_text())
+        classifier_dir = build / "intents" / "classifier"
+        classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
+        knowledge = KnowledgeBase.load(build / "knowledge")
+        encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
+        store = SQLiteStore(project.root / project.config.store.path) if with_store else None
+        return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    # -- handling ----------------------------------------------------------------------------------
+
+    def handle(self, message: Message) -> Reply:
+        """Answer one message (blocking; CPU-bound)."""
+        first = self._before_encoding(message)
+        if isinstance(first, Reply):
+            return self._finish(message, first)
+        t0 = time.perf_counter()
+        embedding = self.encoder.encode([first.text])[0]
+        first.timings["encode"] = _ms(t0)
+        return self._finish(message, self._after_encoding(first, embedding))
+
+    async def ahandle(self, message: Message) -> Reply:
+        """Answer one message without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.handle, message)
+
+    def reset(self, conversation_id: str) -> None:
+        self.conversations.reset(conversation_id)
+
+    def _before_encoding(self, message: Message) -> Reply | _Pending:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        try:
+            text = normalise(message.text, self.config.limits.max_message_chars)
+        except InputRejected as exc:
+            return Reply(ReplyKind.FALLBACK, f"Sorry, I can't read that message: {exc}.", reason=f"rejected: {exc}",
+                         timings={"total": _ms(started)})
+        timings["normalise"] = _ms(started)
+        if text.casefold() in RESET_WORDS:
+            self.reset(message.conversation_id)
+            return Reply(ReplyKind.RESPOND, "OK, let's start over. What can I help you with?", reason="reset",
+                         timings={"total": _ms(started)})
+        state = self.conversations.get(message.conversation_id)
+        state.turns += 1
+        follow_up = interpret_follow_up(text, state)
+        if follow_up is not None:
+            state.suggestions = ()
+            if follow_up.pick is not None:
+                entry = self.knowledge.entry(follow_up.pick.entry_id)
+                hit = Hit(entry.id, 1.0, entry.question, entry.question)
+                decision = Decision(ReplyKind.ANSWER, f"picked suggestion '{entry.id}'", 1.0, None, (hit,))
+                return self._render(message, decision, timings, started)
+            return Reply(ReplyKind.RESPOND, "OK. Could you tell me a bit more, in other words?",
+                         reason="declined suggestions", timings={"total": _ms(started)})
+        t0 = time.perf_counter()
+        fast = self.knowledge.fast_path(text, self.config.thresholds.fast_path)
+        timings["fast_path"] = _ms(t0)
+        if fast is not None:
+            decision = Decision(ReplyKind.ANSWER, f"fast path: near-exact match {fast.lexical_score:.2f}",
+                                fast.score, None, (fast,))
+            return self._render(message, decision, timings, started)
+        return _Pending(message, text, started, timings)
+
+    def _after_encoding(self, pending: _Pending, embedding: np.ndarray) -> Reply:
+        timings = pending.timings
+        t0 = time.perf_counter()
+        prediction = self.classifier.predict(embedding[None, :])[0] if self.classifier else _NO_INTENT
+        timings["intent"] = _ms(t0)
+        t0 = time.perf_counter()
+        hits = self.knowledge.search(pending.text, embedding, k=5)
+        timings["retrieve"] = _ms(t0)
+        t0 = time.perf_counter()
+        decision = decide(prediction, hits, self.policy)
+        timings["decide"] = _ms(t0)
+        return self._render(pending.message, decision, timings, pending.started)
+
+    def _render(self, message: Message, decision: Decision, timings: dict[str, float], started: float) -> Reply:
+        t0 = time.perf_counter()
+        kind, sources, suggestions = decision.kind, (), ()
+        if kind is ReplyKind.ANSWER:
+            entry = self.knowledge.entry(decision.hits[0].entry_id)
+            text = entry.answer
+            sources = (Source(entry.id, entry.question, entry.links),)
+        elif kind is ReplyKind.SUGGEST:
+            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
+            self.conversations.get(message.conversation_id).suggestions = suggestions
+            if len(suggestions) == 1:
+                text = f"Did you mean: \"{suggestions[0].text}\"?"
+            else:
+                text = "Did you mean one of these?\n" + "\n".join(
+                    f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1))
+        elif kind is ReplyKind.RESPOND:
+            text = self._compiled[decision.intent].render(user=message.user, bot_name=self.config.name).strip()
+        elif kind is ReplyKind.HANDOFF:
+            template = self._compiled.get(decision.intent or "", self._handoff)
+            text = template.render(user=message.user, bot_name=self.config.name).strip()
+        else:
+            kind, text = ReplyKind.FALLBACK, self.config.fallback
+        timings["render"] = _ms(t0)
+        timings["total"] = _ms(started)
+        return Reply(kind, text, message.conversation_id, sources, suggestions, decision.confidence,
+                     decision.intent, decision.reason, timings)
+
+    def _finish(self, message: Message, reply: Reply) -> Reply:
+        if not reply.conversation_id:
+            reply = Reply(reply.kind, reply.text, message.conversation_id, reply.sources, reply.suggestions,
+                          reply.confidence, reply.intent, reply.reason, reply.timings)
+        if self.store is not None:
+            try:
+                self.store.log_turn(message, reply)
+            except Exception:  # the reply still goes out; the failure is logged with ids only
+                log.exception("could not log turn of conversation %s", message.conversation_id)
+        return reply
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0

@@ -1,0 +1,174 @@
+"""`smallbot train`: turn a bot project into `.smallbot/`, rebuilding only the parts whose inputs changed.
+
+The manifest records a hash of each component's inputs; a component is retrained when its hash
+differs, and each is written to a temporary directory first so a failed run leaves the last good
+build in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .encoder import Encoder
+from .errors import ArtifactError
+from .project import Project
+from .types import Route
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+COMPONENTS = ("intents", "knowledge")
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `train` did: which components it rebuilt, which were up to date, and their metrics."""
+
+    build_dir: Path
+    trained: tuple[str, ...]
+    skipped: tuple[str, ...]
+    seconds: float
+    metrics: dict = field(default_factory=dict)
+
+
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def input_hashes(project: Project) -> dict[str, str]:
+    """One hash per component over exactly the inputs that component is trained from."""
+    cfg = project.config
+    files = lambda paths: [(p.relative_to(project.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
+    flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
+    intents = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.intent, *flat(files(project.intent_files)))
+    # FAQ bands are calibrated against the small-talk and out-of-scope examples, so intents feed in too.
+    knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
+                        *flat(files(project.knowledge_files)), *flat(files(project.intent_files)))
+    return {"intents": intents, "knowledge": knowledge}
+
+
+def read_manifest(build_dir: Path) -> dict:
+    path = build_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is corrupt ({exc}): run `smallbot train --force`") from exc
+    return manifest if manifest.get("format_version") == FORMAT_VERSION else {}
+
+
+def is_up_to_date(project: Project) -> bool:
+    manifest = read_manifest(project.build_dir)
+    hashes = input_hashes(project)
+    return all(manifest.get("components", {}).get(c, {}).get("inputs") == hashes[c] for c in COMPONENTS)
+
+
+def negative_examples(project: Project) -> list[str]:
+    """Messages that must never get an FAQ answer: out-of-scope and respond/handoff intent examples."""
+    texts = list(project.intents.out_of_scope)
+    for intent in project.intents.intents:
+        if intent.route is not Route.FAQ:
+            texts.extend(intent.examples)
+    return texts
+
+
+def train_project(project: Project, *, force: bool = False, report: Report | None = None,
+                  encoder: Encoder | None = None) -> BuildResult:
+    """Build what changed; `force` rebuilds everything."""
+    say = report or (lambda text: log.info(text))
+    started = time.perf_counter()
+    build_dir = project.build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(build_dir)
+    components = dict(manifest.get("components", {}))
+    hashes = input_hashes(project)
+    todo = [c for c in COMPONENTS if force or components.get(c, {}).get("inputs") != hashes[c]
+            or not (build_dir / c).is_dir()]
+    skipped = tuple(c for c in COMPONENTS if c not in todo)
+    for name in skipped:
+        say(f"{name}: up to date")
+    metrics: dict = {}
+    if todo:
+        if encoder is None:
+            say(f"loading encoder {project.config.models.encoder}")
+            encoder = Encoder(project.config.models.encoder, project.root).load()
+        encode = lambda texts: encoder.encode(list(texts), progress=True)  # noqa: E731
+        for name in todo:
+            t0 = time.perf_counter()
+            tmp = build_dir / f"{name}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            if name == "intents":
+                metrics[name] = _train_intents(project, encode, tmp, say)
+            else:
+                metrics[name] = _train_knowledge(project, encode, tmp, say)
+            final = build_dir / name
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+            seconds = time.perf_counter() - t0
+            components[name] = {"inputs": hashes[name], "trained_at": time.time(), "seconds": round(seconds, 2),
+                                "metrics": metrics[name]}
+            say(f"{name}: trained in {seconds:.1f}s")
+    (build_dir / MANIFEST).write_text(json.dumps({
+        "format_version": FORMAT_VERSION,
+        "smallbot_version": __version__,
+        "encoder": project.config.models.encoder,
+        "components": components,
+    }, indent=2))
+    return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
+
+
+def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
+    from smallbot.intents.train import train_linear
+
+    dataset = project.intents
+    out.mkdir(parents=True)
+    routes = {i.name: {"route": i.route.value, "response": i.response, "tags": list(i.tags)} for i in dataset.intents}
+    (out / "routes.json").write_text(json.dumps(routes, indent=2))
+    if len(dataset.intents) < 2:
+        say("intents: fewer than two intents, no classifier trained (every message goes to the knowledge base)")
+        return {"intents": len(dataset.intents)}
+    texts, labels = dataset.texts_and_labels()
+    say(f"intents: training on {len(texts)} examples of {len(dataset.intents)} intents")
+    classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope,
+                              min_confidence=project.config.thresholds.intent)
+    classifier.save(out / "classifier")
+    return classifier.metrics
+
+
+def _train_knowledge(project: Project, encode, out: Path, say: Report) -> dict:
+    from smallbot.knowledge.base import KnowledgeBase
+    from smallbot.knowledge.calibrate import calibrate
+
+    entries = list(project.knowledge)
+    say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
+    kb = KnowledgeBase.build(entries, encode)
+    negatives = negative_examples(project)
+    if entries:
+        row_vectors = encode(kb.row_text)
+        neg_vectors = encode(negatives)
+        result = calibrate(kb, row_vectors, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate)
+        kb.bands = result.bands
+        kb.metrics = {"answer_threshold": result.bands.answer, "suggest_threshold": result.bands.suggest,
+                      "held_out_answered_rate": round(result.answered_rate, 4),
+                      "held_out_wrong_rate": round(result.wrong_rate, 4),
+                      "held_out_phrasings": result.positives, "negatives": result.negatives}
+        say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out: {result.answered_rate:.0%} answered, "
+            f"{result.wrong_rate:.1%} wrong), suggest threshold {result.bands.suggest:.3f}")
+    kb.save(out)
+    return kb.metrics

@@ -1,0 +1,205 @@
+"""`bot.yml`: typed settings with defaults, unknown keys refused with the file, line and the fix.
+
+Sections other packages own (generator, web, slack, store) are plain dataclasses here so that
+one validator covers every key of the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, Problem
+from .yamlio import line_of, load_yaml
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret named by its environment variable; the value is read at use time and never printed.
+
+    >>> Secret("SLACK_BOT_TOKEN").get()  # raises ConfigError when the variable is unset
+    """
+
+    env_var: str
+
+    def get(self) -> str:
+        value = os.environ.get(self.env_var)
+        if not value:
+            raise ConfigError(f"environment variable {self.env_var} is not set (referenced in bot.yml)")
+        return value
+
+    def is_set(self) -> bool:
+        return bool(os.environ.get(self.env_var))
+
+    def __repr__(self) -> str:
+        return f"Secret(${{{self.env_var}}}=***)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    encoder: str = "all-MiniLM-L6-v2"  # packaged name, local directory or hub id
+
+
+@dataclass(frozen=True)
+class ThresholdsConfig:
+    # minimum calibrated intent confidence to act on a respond/handoff intent
+    intent: float = 0.5
+    # FAQ bands; "auto" = calibrated at train time to `target_wrong_answer_rate`
+    faq_answer: float | Literal["auto"] = "auto"
+    faq_suggest: float | Literal["auto"] = "auto"
+    target_wrong_answer_rate: float = 0.02
+    # rapidfuzz score (0-100) above which an FAQ question matches without the encoder
+    fast_path: float = 95.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_message_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    enabled: bool = False
+    model: str = "smollm2-135m"
+    persona: str = "You are a friendly, concise support assistant. Keep replies to one or two sentences."
+    max_new_tokens: int = 48
+    max_seconds: float = 8.0
+    load: Literal["lazy", "startup"] = "lazy"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    allowed_origins: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    enabled: bool = False
+    bot_token: Secret | None = None
+    signing_secret: Secret | None = None
+    support_channel: str = ""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = ".smallbot/conversations.sqlite3"
+    retention_days: int = 0  # 0 keeps everything
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Everything `bot.yml` can say, with the defaults a new bot gets."""
+
+    name: str = "smallbot"
+    description: str = ""
+    language: str = "en"
+    seed: int = 0
+    fallback: str = "Sorry, I don't know that yet. Could you rephrase?"
+    handoff: str = "I'm handing you over to a person from our team."
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+
+
+def load_config(path: Path, problems: list[Problem], display: str = "bot.yml") -> BotConfig:
+    """Read `bot.yml`; every problem is appended to `problems` and defaults fill the gaps."""
+    if not path.exists():
+        problems.append(Problem(display, None, "missing: every bot project needs a bot.yml (run `smallbot init`)"))
+        return BotConfig()
+    data = load_yaml(path, problems, display)
+    if data is None:
+        return BotConfig()
+    if not isinstance(data, dict):
+        problems.append(Problem(display, line_of(data, 0), "bot.yml must be a mapping of settings"))
+        return BotConfig()
+    return _build(BotConfig, data, display, problems, "")
+
+
+def _build(cls: type, data: dict, file: str, problems: list[Problem], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(key, sorted(names), n=1)
+            fix = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(sorted(names))}"
+            problems.append(Problem(file, line_of(data, key), f"unknown key '{dotted}': {fix}"))
+            continue
+        ok, value = _convert(hints[key], raw, file, problems, dotted, line_of(data, key))
+        if ok:
+            values[key] = value
+    return cls(**values)
+
+
+def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, line: int | None) -> tuple[bool, Any]:
+    def bad(expected: str) -> tuple[bool, Any]:
+        problems.append(Problem(file, line, f"'{key}' must be {expected}, got {raw!r}"))
+        return False, None
+
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if raw is None:
+            return True, tp()
+        if not isinstance(raw, dict):
+            return bad("a mapping")
+        return True, _build(tp, raw, file, problems, f"{key}.")
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if raw is None and type(None) in options:
+            return True, None
+        for option in options:
+            if option is type(None):
+                continue
+            trial: list[Problem] = []
+            ok, value = _convert(option, raw, file, trial, key, line)
+            if ok and not trial:
+                return True, value
+        return bad(" or ".join(_describe(o) for o in options if o is not type(None)))
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        return (True, raw) if raw in allowed else bad("one of " + ", ".join(repr(a) for a in allowed))
+    if origin is list:
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            return bad("a list of strings")
+        return True, [str(item) for item in raw]
+    if tp is Secret:
+        match = _ENV_REF.match(raw) if isinstance(raw, str) else None
+        if not match:
+            return bad("a reference to an environment variable like ${SLACK_BOT_TOKEN} (never the secret itself)")
+        return True, Secret(match.group(1))
+    if tp is bool:
+        return (True, raw) if isinstance(raw, bool) else bad("true or false")
+    if tp is int:
+        return (True, raw) if isinstance(raw, int) and not isinstance(raw, bool) else bad("an integer")
+    if tp is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return True, float(raw)
+        return bad("a number")
+    if tp is str:
+        return (True, raw) if isinstance(raw, str) else bad("a string")
+    raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug in this module, not user input
+
+
+def _describe(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    return {float: "a number", int: "an integer", str: "a string", bool: "true or false"}.get(tp, str(tp))

@@ -1,0 +1,74 @@
+"""The fixed decision flow of one message, and its one pure function `decide`.
+
+decide() is where routing policy lives; it takes the classifier's prediction and the retriever's hits
+and returns a Decision with the reason in words, so every reply can explain itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .types import Decision, Hit, IntentPrediction, ReplyKind, Route
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds the router acts on; built from bot.yml and the calibration stored at train time."""
+
+    faq_answer: float
+    faq_suggest: float
+    intent: float = 0.5
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    generator: bool = False
+    max_suggestions: int = 3
+
+
+class InputRejected(ValueError):
+    """A message the router refuses to process (empty after cleaning, too long)."""
+
+
+def normalise(text: str, max_chars: int) -> str:
+    """NFC, control characters removed, whitespace squeezed; refuses empty and over-long input."""
+    if not isinstance(text, str):
+        raise InputRejected("message text must be a string")
+    cleaned = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+    if not cleaned:
+        raise InputRejected("empty message")
+    if len(cleaned) > max_chars:
+        raise InputRejected(f"message is {len(cleaned)} characters; the limit is {max_chars}")
+    return cleaned
+
+
+def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy) -> Decision:
+    """Pick the route for one message.
+
+    Order: a confident FAQ answer; a confident respond/handoff intent; "did you mean" suggestions;
+    small talk from the generator for out-of-scope messages; otherwise the fallback.
+    """
+    top = hits[0] if hits else None
+    route = policy.routes.get(prediction.intent or "")
+    intent_ok = not prediction.out_of_scope and prediction.confidence >= policy.intent
+    if top is not None and top.score >= policy.faq_answer:
+        return Decision(ReplyKind.ANSWER, f"faq score {top.score:.2f} >= {policy.faq_answer:.2f}",
+                        top.score, prediction.intent, (top,))
+    if intent_ok and route in (Route.RESPOND, Route.HANDOFF):
+        kind = ReplyKind.RESPOND if route is Route.RESPOND else ReplyKind.HANDOFF
+        return Decision(kind, f"intent {prediction.intent} {prediction.confidence:.2f} >= {policy.intent:.2f}",
+                        prediction.confidence, prediction.intent)
+    suggestions = tuple(h for h in hits if h.score >= policy.faq_suggest)[: policy.max_suggestions]
+    if suggestions:
+        return Decision(ReplyKind.SUGGEST,
+                        f"faq score {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, {policy.faq_answer:.2f})",
+                        suggestions[0].score, prediction.intent, suggestions)
+    if policy.generator and (prediction.out_of_scope or route is None):
+        return Decision(ReplyKind.GENERATE, "out of scope: small talk from the generator",
+                        prediction.confidence, None)
+    reason = ("out of scope" if prediction.out_of_scope else
+              f"intent {prediction.intent} has no FAQ above {policy.faq_suggest:.2f}" if route is Route.FAQ else
+              f"intent confidence {prediction.confidence:.2f} < {policy.intent:.2f}")
+    return Decision(ReplyKind.FALLBACK, reason, prediction.confidence, prediction.intent)
