@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import jinja2.sandbox
 import numpy as np
@@ -126,6 +126,15 @@ class Bot:
     async def ahandle(self, message: Message) -> Reply:
         """Answer one message without blocking the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, self.handle, message)
+
+    async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
+        """Stream a reply: text chunks (str) as they are produced, then the final Reply.
+
+        Replies that are not generated arrive as one chunk; connectors use this one path for all kinds.
+        """
+        reply = await self.ahandle(message)
+        yield reply.text
+        yield reply
 
     def reset(self, conversation_id: str) -> None:
         self.conversations.reset(conversation_id)
