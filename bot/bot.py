@@ -24,7 +24,7 @@ from .encoder import Encoder
 from .errors import ArtifactError
 from .project import BUILD_DIR, Project, load_project
 from .router import InputRejected, Policy, decide, normalise
-from .store import SQLiteStore, Store
+from .store import Store, open_store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Bot:
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
         encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
-        store = SQLiteStore(project.root / project.config.store.path) if with_store else None
+        store = open_store(project.root, project.config.store) if with_store else None
         return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
 
     def close(self) -> None:

@@ -9,7 +9,8 @@ Library code raises; only a connector's shell catches, once per incoming message
     ├── ArtifactError                      `.smallbot/` is missing, stale or of another format version
     ├── NotReadyError                      a component was used before `load()`
     ├── TrainingError (also ValueError)    training data that cannot produce a model
-    └── ConnectorError                     a channel failed (bad credentials, unreachable API)
+    ├── ConnectorError                     a channel failed (bad credentials, unreachable API)
+    └── StoreError                         the conversation store cannot be opened, migrated or written
 """
 
 from __future__ import annotations
@@ -66,3 +67,7 @@ class TrainingError(SmallbotError, ValueError):
 
 class ConnectorError(SmallbotError):
     """A connector could not talk to its channel."""
+
+
+class StoreError(SmallbotError):
+    """The conversation store failed: unreadable file, newer schema, a write that could not commit."""

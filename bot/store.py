@@ -1,105 +1,524 @@
-"""Conversation log: every message and reply, in SQLite by default (one file in the bot directory).
+"""Conversation log: every turn, feedback and handoff, in SQLite by default (one file in the bot directory).
 
 `Store` is the seam for other backends (Postgres or Redis for several replicas); `SQLiteStore` is the
-embedded default, in WAL mode so readers never block the writer.
+embedded default. Why it is built the way it is:
+
+- One writer thread owns the write connection and drains a queue, committing whatever has piled up in one
+  transaction (group commit). A write is acknowledged (its future resolves) only after its COMMIT returned,
+  so a crash or `kill -9` of the process never loses an acknowledged row: in WAL mode a committed
+  transaction is in the WAL file before COMMIT returns (`synchronous=NORMAL` risks only the last
+  transactions on power loss; pass `synchronous="FULL"` to fsync every commit).
+- `alog_turn` and friends await that future from the event loop without blocking it; the sync methods wait
+  on the same future from worker threads (`Bot.handle` runs in one).
+- Readers use their own connection; WAL lets them read while the writer writes.
+- The schema is versioned with `PRAGMA user_version` and upgraded by ordered migrations on open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Mapping, Protocol
 
-from .types import Message, Reply
+from .errors import StoreError
+from .types import Message, Reply, ReplyKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_DAY = 86400.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    user TEXT NOT NULL DEFAULT '',
-    started_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    text TEXT NOT NULL,
-    reply_kind TEXT NOT NULL,
-    reply_text TEXT NOT NULL,
-    intent TEXT,
-    confidence REAL NOT NULL,
-    sources TEXT NOT NULL,
-    timings TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
-"""
+# Each migration takes the file from version n-1 to n. Never edit one that shipped; append a new one.
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first release: conversations and messages
+    """
+    CREATE TABLE IF NOT EXISTS conversations (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        user TEXT NOT NULL DEFAULT '',
+        started_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        reply_kind TEXT NOT NULL,
+        reply_text TEXT NOT NULL,
+        intent TEXT,
+        confidence REAL NOT NULL,
+        sources TEXT NOT NULL,
+        timings TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+    """,
+    # 2: reasons and suggestions on messages (the learning loop needs them), feedback, handoffs
+    """
+    ALTER TABLE messages ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN suggestions TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX IF NOT EXISTS messages_by_time ON messages(created_at);
+    CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at);
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        score INTEGER NOT NULL CHECK (score IN (-1, 1)),
+        comment TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX feedback_by_message ON feedback(message_id);
+    CREATE TABLE handoffs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL DEFAULT '',
+        opened_at REAL NOT NULL,
+        resolved_at REAL,
+        resolution TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX handoffs_by_conversation ON handoffs(conversation_id);
+    """,
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+# -- records: what reads return ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One logged message and the bot's reply to it."""
+
+    id: int
+    conversation_id: str
+    text: str
+    reply_kind: ReplyKind
+    reply_text: str
+    intent: str | None
+    confidence: float
+    sources: tuple[str, ...]  # FAQ entry ids the answer came from
+    suggestions: tuple[str, ...]  # FAQ entry ids offered as "did you mean"
+    reason: str
+    timings: Mapping[str, float]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """A thumbs up (+1) or down (-1) on one reply, with the user's optional comment."""
+
+    id: int
+    conversation_id: str
+    message_id: int
+    score: int
+    comment: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """A conversation handed to a person; `resolved_at` is None while it is still open."""
+
+    id: int
+    conversation_id: str
+    message_id: int | None
+    reason: str
+    opened_at: float
+    resolved_at: float | None = None
+    resolution: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: str
+    channel: str
+    user: str
+    started_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Erased:
+    """How many rows an erasure or retention purge removed."""
+
+    conversations: int = 0
+    messages: int = 0
+    feedback: int = 0
+    handoffs: int = 0
+
+
+# -- the protocol -----------------------------------------------------------------------------------
 
 
 class Store(Protocol):
-    """Where turns are kept."""
+    """Where conversations are kept. Writes return row ids once the row is durable.
+
+    Implementations: `SQLiteStore`. tests/bot/test_store_contract.py is the suite every one must pass.
+    """
 
     def log_turn(self, message: Message, reply: Reply) -> int: ...
 
+    async def alog_turn(self, message: Message, reply: Reply) -> int: ...
+
+    def log_feedback(self, conversation_id: str, message_id: int | None, score: int, comment: str = "") -> int: ...
+
+    async def alog_feedback(self, conversation_id: str, message_id: int | None, score: int,
+                            comment: str = "") -> int: ...
+
+    def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int: ...
+
+    def resolve_handoff(self, conversation_id: str, resolution: str = "") -> int: ...
+
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
+
+    def turns(self, conversation_id: str | None = None, since: float | None = None) -> list[TurnRecord]: ...
+
+    def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]: ...
+
+    def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]: ...
+
+    def conversations(self) -> list[ConversationRecord]: ...
+
+    def forget(self, conversation_id: str) -> Erased: ...
+
+    def purge(self, before: float) -> Erased: ...
 
     def close(self) -> None: ...
 
 
-class SQLiteStore:
-    """The default store.
+# -- SQLite -----------------------------------------------------------------------------------------
 
-    >>> store = SQLiteStore(Path("mybot/.smallbot/conversations.sqlite3"))
-    >>> store.history("c1")
-    []
+_STOP = object()
+
+
+@dataclass
+class _Job:
+    work: Callable[[sqlite3.Connection], Any]
+    future: Future = field(default_factory=Future)
+
+
+def open_store(root: Path, config: Any) -> "SQLiteStore":
+    """The store a bot project's `store:` settings ask for, with retention applied at start-up."""
+    if config.backend != "sqlite":
+        raise StoreError(f"unknown store backend '{config.backend}' in bot.yml: use 'sqlite'")
+    return SQLiteStore(Path(root) / config.path, retention_days=config.retention_days)
+
+
+class SQLiteStore:
+    """The default store: one SQLite file, WAL, one writer thread with group commit.
+
+    >>> store = SQLiteStore(Path("mybot/.smallbot/conversations.sqlite3"), retention_days=90)
+    >>> message_id = store.log_turn(Message("c1", "hi"), Reply(ReplyKind.RESPOND, "Hello!"))
+    >>> store.log_feedback("c1", message_id, +1)
+    >>> store.close()
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, retention_days: int = 0, synchronous: str = "NORMAL",
+                 clock: Callable[[], float] = time.time):
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._clock = clock
+        self._closed = False
+        writer = self._connect(synchronous.upper())
+        try:
+            self._migrate(writer)
+        except BaseException:
+            writer.close()
+            raise
+        self._reader = self._connect(synchronous.upper())
+        self._read_lock = threading.Lock()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write_loop, args=(writer,), name=f"smallbot-store:{self.path.name}",
+                                        daemon=True)
+        self._thread.start()
+        if retention_days > 0:
+            self.purge(self._clock() - retention_days * _DAY)
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the conversation store {self.path}: {exc} "
+                             "(is it an SQLite file? move it away to start a new log)") from exc
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}, newer than this smallbot's "
+                             f"{SCHEMA_VERSION}: upgrade smallbot, or point store.path in bot.yml at a new file")
+        if version == 0 and _has_table(db, "messages"):
+            version = 1  # files of the first release may predate user_version being set
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(_MIGRATIONS[target - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={target}")
+                db.execute("COMMIT")
+            except BaseException as exc:
+                db.execute("ROLLBACK")
+                raise StoreError(f"migrating {self.path} to schema version {target} failed: {exc}; "
+                                 "the file is unchanged (restore a backup or start a new file)") from exc
+
+    # -- the writer thread ------------------------------------------------------------------------
+
+    def _write_loop(self, db: sqlite3.Connection) -> None:
+        stop = False
+        while not stop:
+            jobs = [self._queue.get()]
+            while True:  # group commit: everything that queued up while we waited goes in one transaction
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in jobs:
+                stop = True
+                jobs = [j for j in jobs if j is not _STOP]
+            if jobs:
+                self._run_batch(db, jobs)
+        db.close()
+
+    def _run_batch(self, db: sqlite3.Connection, jobs: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                db.execute("SAVEPOINT job")  # one bad write fails alone, not the whole batch
+                try:
+                    results.append((job, job.work(db), None))
+                    db.execute("RELEASE job")
+                except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
+                    db.execute("ROLLBACK TO job")
+                    db.execute("RELEASE job")
+                    results.append((job, None, exc))
+            db.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nothing of this batch is durable
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for job in jobs:
+                job.future.set_exception(StoreError(f"could not write to {self.path}: {exc}"))
+            return
+        for job, value, error in results:  # acknowledged only now, after COMMIT returned
+            if error is None:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(_as_store_error(error, self.path))
+
+    def _submit(self, work: Callable[[sqlite3.Connection], Any]) -> Future:
+        if self._closed:
+            raise StoreError(f"the store {self.path} is closed")
+        job = _Job(work)
+        self._queue.put(job)
+        return job.future
+
+    # -- writes -----------------------------------------------------------------------------------
 
     def log_turn(self, message: Message, reply: Reply) -> int:
-        now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute(
-                    "INSERT INTO conversations(id, channel, user, started_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at",
-                    (message.conversation_id, message.channel, message.user, now, now))
-                cursor = self._db.execute(
-                    "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                    "timings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (message.conversation_id, message.text, reply.kind.value, reply.text, reply.intent,
-                     float(reply.confidence), json.dumps([s.entry_id for s in reply.sources]),
-                     json.dumps(dict(reply.timings)), now))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return int(cursor.lastrowid)
+        """Log one turn; returns the message id once it is committed. A handoff reply opens a handoff."""
+        return self._submit(self._turn_writer(message, reply)).result()
+
+    async def alog_turn(self, message: Message, reply: Reply) -> int:
+        """`log_turn` for the event loop: resolves once the row is committed, never blocks the loop."""
+        return await asyncio.wrap_future(self._submit(self._turn_writer(message, reply)))
+
+    def log_feedback(self, conversation_id: str, message_id: int | None, score: int, comment: str = "") -> int:
+        """Record +1 / -1 on a reply; `message_id=None` means the conversation's latest reply."""
+        return self._submit(self._feedback_writer(conversation_id, message_id, score, comment)).result()
+
+    async def alog_feedback(self, conversation_id: str, message_id: int | None, score: int,
+                            comment: str = "") -> int:
+        return await asyncio.wrap_future(self._submit(self._feedback_writer(conversation_id, message_id, score, comment)))
+
+    def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int:
+        """Open a handoff for a conversation already in the log; returns the handoff id."""
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> int:
+            _require_conversation(db, conversation_id)
+            return _insert_handoff(db, conversation_id, message_id, reason, now)
+
+        return self._submit(work).result()
+
+    def resolve_handoff(self, conversation_id: str, resolution: str = "") -> int:
+        """Close the conversation's open handoffs; returns how many were open."""
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute("UPDATE handoffs SET resolved_at=?, resolution=? WHERE conversation_id=? AND "
+                              "resolved_at IS NULL", (now, resolution, conversation_id)).rowcount
+
+        return self._submit(work).result()
+
+    def forget(self, conversation_id: str) -> Erased:
+        """Erase one conversation with its messages, feedback and handoffs (erasure requests)."""
+        return self._submit(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,))).result()
+
+    def purge(self, before: float) -> Erased:
+        """Erase every conversation last active before `before` (a Unix time): the retention rule."""
+        inner = "conversation_id IN (SELECT id FROM conversations WHERE updated_at < ?)"
+        return self._submit(lambda db: _delete(db, inner, "updated_at < ?", (before,))).result()
+
+    def _turn_writer(self, message: Message, reply: Reply) -> Callable[[sqlite3.Connection], int]:
+        at = float(message.received_at) if message.received_at else self._clock()
+        conversation = (message.conversation_id, message.channel, message.user, at, at)
+        row = (message.conversation_id, message.text, reply.kind.value, reply.text, reply.intent,
+               float(reply.confidence), json.dumps([s.entry_id for s in reply.sources]),
+               json.dumps({k: float(v) for k, v in reply.timings.items()}), at, reply.reason,
+               json.dumps([s.entry_id for s in reply.suggestions]))
+        is_handoff = reply.kind is ReplyKind.HANDOFF
+
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("INSERT INTO conversations(id, channel, user, started_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT(id) DO UPDATE SET updated_at=max(updated_at, excluded.updated_at)", conversation)
+            message_id = int(db.execute(
+                "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
+                "timings, created_at, reason, suggestions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+            if is_handoff:
+                _insert_handoff(db, message.conversation_id, message_id, reply.reason, at)
+            return message_id
+
+        return work
+
+    def _feedback_writer(self, conversation_id: str, message_id: int | None, score: int,
+                         comment: str) -> Callable[[sqlite3.Connection], int]:
+        if score not in (1, -1) or isinstance(score, bool):
+            raise StoreError(f"feedback score must be +1 or -1, got {score!r}")
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> int:
+            _require_conversation(db, conversation_id)
+            target = message_id
+            if target is None:
+                row = db.execute("SELECT max(id) FROM messages WHERE conversation_id=?", (conversation_id,)).fetchone()
+                target = row[0]
+            elif db.execute("SELECT 1 FROM messages WHERE id=? AND conversation_id=?",
+                            (target, conversation_id)).fetchone() is None:
+                raise StoreError(f"message {target} is not part of conversation {conversation_id!r}: "
+                                 "send feedback with the id log_turn returned for that conversation")
+            if target is None:
+                raise StoreError(f"conversation {conversation_id!r} has no messages to give feedback on")
+            return int(db.execute("INSERT INTO feedback(conversation_id, message_id, score, comment, created_at) "
+                                  "VALUES (?, ?, ?, ?, ?)", (conversation_id, target, score, comment, now)).lastrowid)
+
+        return work
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self._closed:
+            raise StoreError(f"the store {self.path} is closed")
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT text, reply_kind, reply_text, intent, confidence, sources, created_at FROM messages "
-                "WHERE conversation_id=? ORDER BY id DESC LIMIT ?", (conversation_id, limit)).fetchall()
+        """The last `limit` turns of a conversation, oldest first, as plain dicts (for templates)."""
+        rows = self._read("SELECT text, reply_kind, reply_text, intent, confidence, sources, created_at FROM messages "
+                          "WHERE conversation_id=? ORDER BY id DESC LIMIT ?", (conversation_id, limit))
         return [{"text": r[0], "reply_kind": r[1], "reply_text": r[2], "intent": r[3], "confidence": r[4],
                  "sources": json.loads(r[5]), "created_at": r[6]} for r in reversed(rows)]
 
+    def turns(self, conversation_id: str | None = None, since: float | None = None) -> list[TurnRecord]:
+        """Logged turns in the order they were written, optionally of one conversation or since a time."""
+        where, params = _filters(conversation_id, since, "created_at")
+        rows = self._read("SELECT id, conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
+                          f"suggestions, reason, timings, created_at FROM messages{where} ORDER BY id", params)
+        return [TurnRecord(r[0], r[1], r[2], ReplyKind(r[3]), r[4], r[5], r[6], tuple(json.loads(r[7])),
+                           tuple(json.loads(r[8])), r[9], json.loads(r[10]), r[11]) for r in rows]
+
+    def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]:
+        where, params = _filters(conversation_id, None, "")
+        rows = self._read("SELECT id, conversation_id, message_id, score, comment, created_at FROM feedback"
+                          f"{where} ORDER BY id", params)
+        return [FeedbackRecord(*r) for r in rows]
+
+    def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
+        where, params = _filters(conversation_id, None, "")
+        rows = self._read("SELECT id, conversation_id, message_id, reason, opened_at, resolved_at, resolution "
+                          f"FROM handoffs{where} ORDER BY id", params)
+        return [HandoffRecord(*r) for r in rows]
+
+    def conversations(self) -> list[ConversationRecord]:
+        rows = self._read("SELECT id, channel, user, started_at, updated_at FROM conversations ORDER BY started_at, id")
+        return [ConversationRecord(*r) for r in rows]
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Finish every queued write, then close. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        with self._read_lock:
+            self._reader.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _filters(conversation_id: str | None, since: float | None, time_column: str) -> tuple[str, tuple]:
+    clauses, params = [], []
+    if conversation_id is not None:
+        clauses.append("conversation_id = ?")
+        params.append(conversation_id)
+    if since is not None:
+        clauses.append(f"{time_column} >= ?")
+        params.append(since)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+def _require_conversation(db: sqlite3.Connection, conversation_id: str) -> None:
+    if db.execute("SELECT 1 FROM conversations WHERE id=?", (conversation_id,)).fetchone() is None:
+        raise StoreError(f"no conversation {conversation_id!r} in the log: log a turn before feedback or handoffs")
+
+
+def _insert_handoff(db: sqlite3.Connection, conversation_id: str, message_id: int | None, reason: str,
+                    at: float) -> int:
+    return int(db.execute("INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES (?, ?, ?, ?)",
+                          (conversation_id, message_id, reason, at)).lastrowid)
+
+
+def _delete(db: sqlite3.Connection, child_where: str, conversation_where: str, params: tuple) -> Erased:
+    # explicit deletes, children first: files migrated from older versions may lack ON DELETE CASCADE
+    feedback = db.execute(f"DELETE FROM feedback WHERE {child_where}", params).rowcount
+    handoffs = db.execute(f"DELETE FROM handoffs WHERE {child_where}", params).rowcount
+    messages = db.execute(f"DELETE FROM messages WHERE {child_where}", params).rowcount
+    conversations = db.execute(f"DELETE FROM conversations WHERE {conversation_where}", params).rowcount
+    return Erased(conversations, messages, feedback, handoffs)
+
+
+def _as_store_error(error: BaseException, path: Path) -> BaseException:
+    if isinstance(error, StoreError):
+        return error
+    return StoreError(f"could not write to {path}: {error}")

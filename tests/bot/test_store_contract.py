@@ -1,0 +1,168 @@
+"""The `Store` contract: one suite, run against every implementation (only SQLite so far).
+
+A new backend (Postgres, Redis) adds one entry to STORES and must pass everything here unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from smallbot.errors import StoreError
+from smallbot.store import SQLiteStore, Store
+from smallbot.types import Message, Reply, ReplyKind, Source, Suggestion
+
+STORES: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: SQLiteStore(tmp / "log.sqlite3"),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request, tmp_path):
+    opened = STORES[request.param](tmp_path)
+    yield opened
+    opened.close()
+
+
+def _turn(conversation: str, text: str, kind: ReplyKind = ReplyKind.ANSWER, at: float | None = None,
+          **reply) -> tuple[Message, Reply]:
+    message = Message(conversation, text, user="ada", channel="web",
+                      **({"received_at": at} if at is not None else {}))
+    return message, Reply(kind, reply.pop("text", f"reply to {text}"), conversation, **reply)
+
+
+def test_turn_round_trips_every_field(store):
+    message, reply = _turn("c1", "how do I reset my password?", ReplyKind.SUGGEST, at=1_700_000_000.5,
+                           sources=(Source("reset-password", "How do I reset?", ("https://x",)),),
+                           suggestions=(Suggestion("reset-password", "How do I reset?"), Suggestion("locked", "Locked?")),
+                           confidence=0.61, intent="faq", reason="faq score 0.61 in suggest band",
+                           timings={"encode": 6.5, "total": 7.25})
+    message_id = store.log_turn(message, reply)
+
+    [turn] = store.turns("c1")
+    assert turn.id == message_id
+    assert (turn.conversation_id, turn.text, turn.reply_kind, turn.reply_text) == (
+        "c1", "how do I reset my password?", ReplyKind.SUGGEST, "reply to how do I reset my password?")
+    assert turn.intent == "faq" and turn.confidence == pytest.approx(0.61)
+    assert turn.sources == ("reset-password",)
+    assert turn.suggestions == ("reset-password", "locked")
+    assert turn.reason == "faq score 0.61 in suggest band"
+    assert dict(turn.timings) == {"encode": 6.5, "total": 7.25}
+    assert turn.created_at == pytest.approx(1_700_000_000.5)
+    [conversation] = store.conversations()
+    assert (conversation.id, conversation.channel, conversation.user) == ("c1", "web", "ada")
+    assert store.history("c1")[0]["sources"] == ["reset-password"]
+
+
+def test_turns_keep_write_order_and_filter_by_conversation_and_time(store):
+    ids = [store.log_turn(*_turn(f"c{i % 2}", f"q{i}", at=1000.0 + i)) for i in range(6)]
+    assert [t.id for t in store.turns()] == ids
+    assert [t.text for t in store.turns("c1")] == ["q1", "q3", "q5"]
+    assert [t.text for t in store.turns(since=1003.0)] == ["q3", "q4", "q5"]
+
+
+def test_feedback_round_trips_and_defaults_to_the_latest_reply(store):
+    first = store.log_turn(*_turn("c1", "one"))
+    second = store.log_turn(*_turn("c1", "two"))
+    down = store.log_feedback("c1", first, -1, "wrong answer")
+    up = store.log_feedback("c1", None, +1)
+    records = store.feedback("c1")
+    assert [(f.id, f.message_id, f.score, f.comment) for f in records] == [
+        (down, first, -1, "wrong answer"), (up, second, 1, "")]
+
+
+@pytest.mark.parametrize("score", [0, 2, -5, True])
+def test_feedback_refuses_scores_other_than_plus_or_minus_one(store, score):
+    store.log_turn(*_turn("c1", "one"))
+    with pytest.raises(StoreError, match=r"\+1 or -1"):
+        store.log_feedback("c1", None, score)
+    assert store.feedback() == []
+
+
+def test_feedback_on_a_message_of_another_conversation_is_refused(store):
+    other = store.log_turn(*_turn("c2", "elsewhere"))
+    store.log_turn(*_turn("c1", "here"))
+    with pytest.raises(StoreError, match="not part of conversation"):
+        store.log_feedback("c1", other, 1)
+    with pytest.raises(StoreError, match="no conversation 'nope'"):
+        store.log_feedback("nope", None, 1)
+
+
+def test_a_refused_write_does_not_affect_writes_committed_with_it(store):
+    async def burst():
+        good = [store.alog_turn(*_turn("c1", f"q{i}")) for i in range(5)]
+        bad = store.alog_feedback("missing", None, 1)
+        return await asyncio.gather(*good, bad, return_exceptions=True)
+
+    results = asyncio.run(burst())
+    assert isinstance(results[-1], StoreError)
+    assert [t.id for t in store.turns()] == results[:-1]
+
+
+def test_handoff_reply_opens_a_handoff_and_resolve_closes_it(store):
+    message_id = store.log_turn(*_turn("c1", "get me a human", ReplyKind.HANDOFF, intent="talk_to_human",
+                                       reason="intent talk_to_human routes to handoff"))
+    [handoff] = store.handoffs("c1")
+    assert handoff.is_open and handoff.message_id == message_id
+    assert handoff.reason == "intent talk_to_human routes to handoff"
+    assert store.resolve_handoff("c1", "solved by Sam") == 1
+    [handoff] = store.handoffs("c1")
+    assert not handoff.is_open and handoff.resolution == "solved by Sam"
+    assert store.resolve_handoff("c1") == 0
+
+
+def test_open_handoff_by_hand_round_trips(store):
+    store.log_turn(*_turn("c1", "hello"))
+    handoff_id = store.open_handoff("c1", reason="agent took over from the dashboard")
+    [handoff] = store.handoffs()
+    assert (handoff.id, handoff.message_id, handoff.reason) == (handoff_id, None, "agent took over from the dashboard")
+
+
+def test_forget_erases_the_conversation_and_everything_attached(store):
+    for conversation in ("c1", "c2"):
+        store.log_turn(*_turn(conversation, "hello"))
+        store.log_turn(*_turn(conversation, "human please", ReplyKind.HANDOFF))
+        store.log_feedback(conversation, None, -1, "slow")
+    erased = store.forget("c1")
+    assert (erased.conversations, erased.messages, erased.feedback, erased.handoffs) == (1, 2, 1, 1)
+    assert store.turns("c1") == [] and store.feedback("c1") == [] and store.handoffs("c1") == []
+    assert [c.id for c in store.conversations()] == ["c2"]
+    assert len(store.turns("c2")) == 2 and len(store.feedback()) == 1 and len(store.handoffs()) == 1
+    assert store.forget("c1").conversations == 0
+
+
+def test_purge_erases_conversations_last_active_before_the_cutoff(store):
+    day = 86400.0
+    now = time.time()
+    store.log_turn(*_turn("old", "hi", at=now - 40 * day))
+    store.log_feedback("old", None, 1)
+    store.log_turn(*_turn("revived", "hi", at=now - 40 * day))
+    store.log_turn(*_turn("revived", "again", at=now - 1 * day))
+    store.log_turn(*_turn("new", "hi", at=now))
+    erased = store.purge(now - 30 * day)
+    assert (erased.conversations, erased.messages, erased.feedback) == (1, 1, 1)
+    assert sorted(c.id for c in store.conversations()) == ["new", "revived"]
+    assert len(store.turns("revived")) == 2
+
+
+def test_async_api_resolves_with_ids_of_committed_rows(store):
+    async def main():
+        ids = await asyncio.gather(*(store.alog_turn(*_turn(f"c{i % 3}", f"q{i}")) for i in range(30)))
+        feedback_id = await store.alog_feedback("c0", ids[0], -1, "no")
+        return ids, feedback_id
+
+    ids, feedback_id = asyncio.run(main())
+    assert sorted(ids) == sorted({t.id for t in store.turns()}) and len(set(ids)) == 30
+    assert store.feedback()[0].id == feedback_id
+
+
+def test_writes_after_close_are_refused(store):
+    store.log_turn(*_turn("c1", "hi"))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.log_turn(*_turn("c1", "again"))
+    store.close()  # idempotent
