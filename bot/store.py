@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 from .errors import StoreError
 from .types import Message, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 _DAY = 86400.0
@@ -205,6 +208,7 @@ _STOP = object()
 class _Job:
     work: Callable[[sqlite3.Connection], Any]
     future: Future = field(default_factory=Future)
+    after_commit: Callable[[sqlite3.Connection], None] | None = None
 
 
 def open_store(root: Path, config: Any) -> "SQLiteStore":
@@ -257,6 +261,7 @@ class SQLiteStore:
                              "(is it an SQLite file? move it away to start a new log)") from exc
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")  # erased conversations must not linger in free pages
         return db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
@@ -316,16 +321,23 @@ class SQLiteStore:
             for job in jobs:
                 job.future.set_exception(StoreError(f"could not write to {self.path}: {exc}"))
             return
+        for job in jobs:
+            if job.after_commit is not None:
+                try:
+                    job.after_commit(db)
+                except sqlite3.Error:  # the write itself is committed; only the clean-up is late
+                    log.warning("post-commit step on %s failed; it runs again with the next erasure", self.path)
         for job, value, error in results:  # acknowledged only now, after COMMIT returned
             if error is None:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(_as_store_error(error, self.path))
 
-    def _submit(self, work: Callable[[sqlite3.Connection], Any]) -> Future:
+    def _submit(self, work: Callable[[sqlite3.Connection], Any],
+                after_commit: Callable[[sqlite3.Connection], None] | None = None) -> Future:
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
-        job = _Job(work)
+        job = _Job(work, after_commit=after_commit)
         self._queue.put(job)
         return job.future
 
@@ -368,8 +380,13 @@ class SQLiteStore:
         return self._submit(work).result()
 
     def forget(self, conversation_id: str) -> Erased:
-        """Erase one conversation with its messages, feedback and handoffs (erasure requests)."""
-        return self._submit(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,))).result()
+        """Erase one conversation with its messages, feedback and handoffs (erasure requests).
+
+        `secure_delete` zeroes the freed pages and the WAL is checkpointed and truncated afterwards, so the
+        erased text is gone from the files on disk too, not only from query results.
+        """
+        return self._submit(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,)),
+                            after_commit=_checkpoint).result()
 
     def purge(self, before: float) -> Erased:
         """Erase every conversation last active before `before` (a Unix time): the retention rule."""
@@ -516,6 +533,10 @@ def _delete(db: sqlite3.Connection, child_where: str, conversation_where: str, p
     messages = db.execute(f"DELETE FROM messages WHERE {child_where}", params).rowcount
     conversations = db.execute(f"DELETE FROM conversations WHERE {conversation_where}", params).rowcount
     return Erased(conversations, messages, feedback, handoffs)
+
+
+def _checkpoint(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _as_store_error(error: BaseException, path: Path) -> BaseException:

@@ -256,3 +256,16 @@ def test_kill_9_mid_burst_loses_no_acknowledged_write(tmp_path):
         stored = {t.id for t in store.turns()}
     assert set(acknowledged) <= stored
     assert len(acknowledged) >= 500
+
+
+def test_forget_leaves_no_trace_of_the_text_in_the_files_on_disk(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    secret = "my passport number is XK-99431-SECRET"
+    with SQLiteStore(path) as store:
+        store.log_turn(Message("keep", "unrelated question"), Reply(ReplyKind.ANSWER, "fine"))
+        store.log_turn(Message("erase-me", secret), Reply(ReplyKind.FALLBACK, "I don't know."))
+        assert secret.encode() in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+        store.forget("erase-me")
+        on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert b"XK-99431" not in on_disk
+        assert [t.text for t in store.turns()] == ["unrelated question"]

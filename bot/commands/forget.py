@@ -1,0 +1,35 @@
+"""`smallbot forget DIR CONVERSATION_ID`: erase one conversation (messages, feedback, handoffs) from the log,
+for erasure requests."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from smallbot.cli import say
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("forget", help="erase one conversation from the log", description=__doc__)
+    parser.add_argument("dir", type=Path, help="bot project directory")
+    parser.add_argument("conversation_id", help="the conversation to erase")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smallbot.project import load_project
+    from smallbot.store import SQLiteStore
+
+    project = load_project(args.dir)
+    path = project.root / project.config.store.path
+    if not path.exists():
+        say(f"no conversation log at {path}: nothing to erase")
+        return 1
+    with SQLiteStore(path) as store:
+        erased = store.forget(args.conversation_id)
+    if not erased.conversations:
+        say(f"no conversation {args.conversation_id!r} in {path}")
+        return 1
+    print(f"erased conversation {args.conversation_id}: {erased.messages} messages, {erased.feedback} feedback, "
+          f"{erased.handoffs} handoffs")
+    return 0
