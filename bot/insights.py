@@ -114,6 +114,8 @@ def resolutions(turns: Sequence[TurnRecord], window: int = 3) -> list[Resolution
                 continue
             offered = turn.suggestions[0] if turn.suggestions else None
             for later in conversation[i + 1:i + 1 + window]:
+                if later.reason in _BOOKKEEPING:
+                    continue  # "no" to the suggestions: the user is still after the same thing
                 if later.reply_kind is ReplyKind.ANSWER and later.sources:
                     picked = _PICKED.match(later.reason)
                     found.append(Resolution(turn.text, later.sources[0],
