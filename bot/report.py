@@ -85,8 +85,11 @@ def _figure(width: float, height: float):
 
 
 def _plot_rates(days: Sequence[DayRates], path: Path) -> str:
-    plt, fig, ax = _figure(8, 3.6)
-    x = np.arange(len(days))
+    plt, fig, ax = _figure(8, 4)
+    from datetime import date
+
+    first = date.fromisoformat(days[0].day)
+    x = np.array([(date.fromisoformat(d.day) - first).days for d in days])  # gaps stay gaps: days without messages
     series = [("answered", [d.answered for d in days], "#2e7d32"),
               ("suggested", [d.suggested for d in days], "#f9a825"),
               ("abstained (fallback)", [d.abstained for d in days], "#c62828"),
@@ -98,7 +101,7 @@ def _plot_rates(days: Sequence[DayRates], path: Path) -> str:
     ax.set_ylim(0, 100)
     ax.set_title("Reply outcomes per day (UTC)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=4, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -109,6 +112,8 @@ def _plot_unanswered(clusters: Sequence[Cluster], path: Path) -> str:
     shown = list(clusters[:10])[::-1]
     plt, fig, ax = _figure(8, 0.45 * len(shown) + 1.2)
     labels = [_shorten(c.representative, 48) for c in shown]
+    if len(set(labels)) < len(labels):  # barh merges equal labels: keep them apart
+        labels = [f"{i}. {label}" for i, label in enumerate(labels[::-1], start=1)][::-1]
     ax.barh(labels, [c.count for c in shown], color="#c62828")
     ax.set_xlabel("times asked (cluster total)")
     ax.set_title("Most frequent unanswered questions")
@@ -125,7 +130,7 @@ def _plot_feedback(entries: Sequence[EntryFeedback], path: Path) -> str:
     y = np.arange(len(shown))
     ax.barh(y, [-e.down for e in shown], color="#c62828", label="thumbs down")
     ax.barh(y, [e.up for e in shown], color="#2e7d32", label="thumbs up")
-    ax.set_yticks(y, [e.entry_id for e in shown])
+    ax.set_yticks(y, [_shorten(e.entry_id, 40) for e in shown])
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("feedback count (down to the left)")
     ax.set_title("Feedback per FAQ entry")
@@ -138,7 +143,8 @@ def _plot_feedback(entries: Sequence[EntryFeedback], path: Path) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return text.replace("$", r"\$")  # matplotlib would read "$...$" in a user's question as math
 
 
 _TEMPLATE = """<!doctype html>
@@ -154,7 +160,7 @@ img { max-width: 100%; } .muted { color: #666; } .n { text-align: right; }
 Run <code>smallbot learn</code> to turn the unanswered questions below into training data.</p>
 
 <h2 id="rates">Outcomes per day</h2>
-{% if plots.rates %}<img src="{{ plots.rates }}" alt="reply outcomes per day">{% endif %}
+{% if plots.get("rates") %}<img src="{{ plots["rates"] }}" alt="reply outcomes per day">{% endif %}
 <table><tr><th>day (UTC)</th><th class="n">messages</th><th class="n">answered</th><th class="n">suggested</th>
 <th class="n">abstained</th><th class="n">handed off</th><th class="n">other</th></tr>
 {% for d in data.days %}<tr><td>{{ d.day }}</td><td class="n">{{ d.total }}</td><td class="n">{{ pct(d.answered) }}</td>
@@ -164,14 +170,14 @@ Run <code>smallbot learn</code> to turn the unanswered questions below into trai
 
 <h2 id="unanswered">Most frequent unanswered questions</h2>
 <p class="muted">Fallbacks and "did you mean" replies, grouped by meaning with the encoder.</p>
-{% if plots.unanswered %}<img src="{{ plots.unanswered }}" alt="most frequent unanswered questions">{% endif %}
+{% if plots.get("unanswered") %}<img src="{{ plots["unanswered"] }}" alt="most frequent unanswered questions">{% endif %}
 <table><tr><th class="n">times</th><th>question</th><th>also asked as</th></tr>
 {% for c in data.unanswered %}<tr><td class="n">{{ c.count }}</td><td>{{ c.representative }}</td>
 <td>{{ c.texts[1:6] | join(" · ") }}{% if c.texts | length > 6 %} · …{% endif %}</td></tr>
 {% else %}<tr><td colspan="3" class="muted">none: every question got an answer</td></tr>{% endfor %}</table>
 
 <h2 id="feedback">FAQ entries with the most negative feedback</h2>
-{% if plots.feedback %}<img src="{{ plots.feedback }}" alt="feedback per FAQ entry">{% endif %}
+{% if plots.get("feedback") %}<img src="{{ plots["feedback"] }}" alt="feedback per FAQ entry">{% endif %}
 <table><tr><th>entry</th><th class="n">👎</th><th class="n">👍</th><th>comments</th></tr>
 {% for e in data.feedback %}<tr><td>{{ e.entry_id }}</td><td class="n">{{ e.down }}</td><td class="n">{{ e.up }}</td>
 <td>{{ e.comments | join(" · ") }}</td></tr>
