@@ -3,8 +3,9 @@
 `Store` is the seam for other backends (Postgres or Redis for several replicas); `SQLiteStore` is the
 embedded default. Why it is built the way it is:
 
-- One writer thread owns the write connection and drains a queue, committing whatever has piled up in one
-  transaction (group commit). A write is acknowledged (its future resolves) only after its COMMIT returned,
+- Writes go through one write connection and a queue; whoever holds the write lock (the writer thread, or
+  a blocking caller when the store is quiet) commits everything that has piled up in one transaction
+  (group commit). A write is acknowledged (its future resolves) only after its COMMIT returned,
   so a crash or `kill -9` of the process never loses an acknowledged row: in WAL mode a committed
   transaction is in the WAL file before COMMIT returns (`synchronous=NORMAL` risks only the last
   transactions on power loss; pass `synchronous="FULL"` to fsync every commit).
@@ -201,9 +202,6 @@ class Store(Protocol):
 
 # -- SQLite -----------------------------------------------------------------------------------------
 
-_STOP = object()
-
-
 @dataclass
 class _Job:
     work: Callable[[sqlite3.Connection], Any]
@@ -243,9 +241,11 @@ class SQLiteStore:
             raise
         self._reader = self._connect(synchronous.upper())
         self._read_lock = threading.Lock()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._write_loop, args=(writer,), name=f"smallbot-store:{self.path.name}",
-                                        daemon=True)
+        self._writer = writer
+        self._write_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._queue: queue.Queue = queue.Queue()  # not SimpleQueue: its timed get() can hang when others get_nowait()
+        self._thread = threading.Thread(target=self._write_loop, name=f"smallbot-store:{self.path.name}", daemon=True)
         self._thread.start()
         if retention_days > 0:
             self.purge(self._clock() - retention_days * _DAY)
@@ -285,21 +285,26 @@ class SQLiteStore:
 
     # -- the writer thread ------------------------------------------------------------------------
 
-    def _write_loop(self, db: sqlite3.Connection) -> None:
-        stop = False
-        while not stop:
-            jobs = [self._queue.get()]
-            while True:  # group commit: everything that queued up while we waited goes in one transaction
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if _STOP in jobs:
-                stop = True
-                jobs = [j for j in jobs if j is not _STOP]
-            if jobs:
-                self._run_batch(db, jobs)
-        db.close()
+    def _write_loop(self) -> None:
+        while True:
+            try:
+                job = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return
+                continue
+            with self._write_lock:
+                self._commit_pending([job])
+
+    def _commit_pending(self, jobs: list[_Job]) -> None:
+        """Group commit (caller holds the write lock): everything that queued up goes in one transaction."""
+        while True:
+            try:
+                jobs.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if jobs:
+            self._run_batch(self._writer, jobs)
 
     def _run_batch(self, db: sqlite3.Connection, jobs: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []
@@ -341,11 +346,21 @@ class SQLiteStore:
         self._queue.put(job)
         return job.future
 
+    def _call(self, work: Callable[[sqlite3.Connection], Any],
+              after_commit: Callable[[sqlite3.Connection], None] | None = None) -> Any:
+        """Blocking write. The caller commits the queue itself when the writer is free (no thread hand-off on
+        a quiet store) and rides along in someone else's group commit when it is busy."""
+        future = self._submit(work, after_commit)
+        with self._write_lock:
+            if not future.done():
+                self._commit_pending([])
+        return future.result()
+
     # -- writes -----------------------------------------------------------------------------------
 
     def log_turn(self, message: Message, reply: Reply) -> int:
         """Log one turn; returns the message id once it is committed. A handoff reply opens a handoff."""
-        return self._submit(self._turn_writer(message, reply)).result()
+        return self._call(self._turn_writer(message, reply))
 
     async def alog_turn(self, message: Message, reply: Reply) -> int:
         """`log_turn` for the event loop: resolves once the row is committed, never blocks the loop."""
@@ -353,7 +368,7 @@ class SQLiteStore:
 
     def log_feedback(self, conversation_id: str, message_id: int | None, score: int, comment: str = "") -> int:
         """Record +1 / -1 on a reply; `message_id=None` means the conversation's latest reply."""
-        return self._submit(self._feedback_writer(conversation_id, message_id, score, comment)).result()
+        return self._call(self._feedback_writer(conversation_id, message_id, score, comment))
 
     async def alog_feedback(self, conversation_id: str, message_id: int | None, score: int,
                             comment: str = "") -> int:
@@ -367,7 +382,7 @@ class SQLiteStore:
             _require_conversation(db, conversation_id)
             return _insert_handoff(db, conversation_id, message_id, reason, now)
 
-        return self._submit(work).result()
+        return self._call(work)
 
     def resolve_handoff(self, conversation_id: str, resolution: str = "") -> int:
         """Close the conversation's open handoffs; returns how many were open."""
@@ -377,7 +392,7 @@ class SQLiteStore:
             return db.execute("UPDATE handoffs SET resolved_at=?, resolution=? WHERE conversation_id=? AND "
                               "resolved_at IS NULL", (now, resolution, conversation_id)).rowcount
 
-        return self._submit(work).result()
+        return self._call(work)
 
     def forget(self, conversation_id: str) -> Erased:
         """Erase one conversation with its messages, feedback and handoffs (erasure requests).
@@ -385,13 +400,13 @@ class SQLiteStore:
         `secure_delete` zeroes the freed pages and the WAL is checkpointed and truncated afterwards, so the
         erased text is gone from the files on disk too, not only from query results.
         """
-        return self._submit(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,)),
-                            after_commit=_checkpoint).result()
+        return self._call(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,)),
+                            after_commit=_checkpoint)
 
     def purge(self, before: float) -> Erased:
         """Erase every conversation last active before `before` (a Unix time): the retention rule."""
         inner = "conversation_id IN (SELECT id FROM conversations WHERE updated_at < ?)"
-        return self._submit(lambda db: _delete(db, inner, "updated_at < ?", (before,))).result()
+        return self._call(lambda db: _delete(db, inner, "updated_at < ?", (before,)))
 
     def _turn_writer(self, message: Message, reply: Reply) -> Callable[[sqlite3.Connection], int]:
         at = float(message.received_at) if message.received_at else self._clock()
@@ -481,8 +496,11 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._stopping.set()
         self._thread.join()
+        with self._write_lock:
+            self._commit_pending([])
+            self._writer.close()
         with self._read_lock:
             self._reader.close()
 
