@@ -37,11 +37,11 @@ from smallbot.types import Message, Reply, ReplyKind, Source  # noqa: E402
 class FirstReleaseStore:
     """The store as it shipped before this change: a lock and one committed transaction per call."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, synchronous: str = "NORMAL"):
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript("""
             CREATE TABLE conversations (id TEXT PRIMARY KEY, channel TEXT, user TEXT, started_at REAL, updated_at REAL);
             CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT, text TEXT,
@@ -154,10 +154,15 @@ def main() -> int:
         "baseline: first-release store, 8 threads": lambda d: run_threads(FirstReleaseStore(d / "a.db"), work, 8),
         "SQLiteStore.log_turn, 1 thread": lambda d: _closing(d, lambda s: run_threads(s, work, 1)),
         "SQLiteStore.log_turn, 8 threads": lambda d: _closing(d, lambda s: run_threads(s, work, 8)),
+        "SQLiteStore.log_turn, 8 threads, FULL": lambda d: _closing(d, lambda s: run_threads(s, work, 8), "FULL"),
+        "baseline: first-release store, 8 threads, FULL":
+            lambda d: run_threads(FirstReleaseStore(d / "a.db", "FULL"), work, 8),
         "SQLiteStore.alog_turn, 16 in flight": lambda d: _closing(d, lambda s: run_async(s, work, 16)),
         "SQLiteStore.alog_turn, 64 in flight": lambda d: _closing(d, lambda s: run_async(s, work, 64)),
         "SQLiteStore.alog_turn, 64 in flight, FULL": lambda d: _closing(d, lambda s: run_async(s, work, 64), "FULL"),
         "baseline store called inside the loop, 16": lambda d: run_blocking_in_loop(FirstReleaseStore(d / "a.db"), work),
+        "baseline store called inside the loop, 16, FULL":
+            lambda d: run_blocking_in_loop(FirstReleaseStore(d / "a.db", "FULL"), work),
     }
     results: dict[str, dict] = {}
     for name, case in cases.items():

@@ -310,12 +310,19 @@ class SQLiteStore:
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
+            isolate = len(jobs) > 1  # a savepoint per job costs two statements: only worth it in a group
             for job in jobs:
-                db.execute("SAVEPOINT job")  # one bad write fails alone, not the whole batch
+                if isolate:
+                    db.execute("SAVEPOINT job")  # one bad write fails alone, not the whole batch
                 try:
                     results.append((job, job.work(db), None))
-                    db.execute("RELEASE job")
+                    if isolate:
+                        db.execute("RELEASE job")
                 except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
+                    if not isolate:
+                        db.execute("ROLLBACK")
+                        job.future.set_exception(_as_store_error(exc, self.path))
+                        return
                     db.execute("ROLLBACK TO job")
                     db.execute("RELEASE job")
                     results.append((job, None, exc))
