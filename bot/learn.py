@@ -85,8 +85,11 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
     targets = _Targets(project, encode)
     proposals = []
     for group in clusters:
-        cluster_votes = Counter()
+        cluster_votes: Counter = Counter()
+        voter: dict[tuple[str, str], str] = {}  # which member's conversation showed the resolution
         for text in group.texts:
+            for vote in resolved.get(insights.fold(text), Counter()):
+                voter.setdefault(vote, text)
             cluster_votes.update(resolved.get(insights.fold(text), Counter()))
         for text in group.texts:
             own = resolved.get(insights.fold(text))
@@ -94,7 +97,7 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
             i = row_of[text]
             if votes and votes.most_common(1)[0][0][0] in targets.entries:
                 (entry_id, via), _ = votes.most_common(1)[0]
-                where = "this question" if own else f"a question like it ({group.representative!r})"
+                where = "this question" if own else f"a question like it ({voter[(entry_id, via)]!r})"
                 action = "picked the suggestion" if via == "picked suggestion" else "rephrased"
                 evidence = f"after {where}, the user {action} and got the answer of '{entry_id}'"
                 proposals.append(Proposal(text, FAQ, entry_id, targets.entries[entry_id],

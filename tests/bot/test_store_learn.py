@@ -75,10 +75,14 @@ def test_learn_proposes_the_right_entry_for_paraphrases_of_known_questions(logge
     assert (proposals["I need to speak with an actual human being"]["add_to"],
             proposals["I need to speak with an actual human being"]["target"]) == ("intent", "talk_to_human")
     assert proposals["do you ship parcels to canada by boat"]["add_to"] == "new"
+    for text, proposal in proposals.items():  # evidence from another question names that question
+        if "a question like it" in proposal["evidence"]:
+            assert repr(text) not in proposal["evidence"]
     assert "How do I reset my password?" not in proposals  # answered questions are not proposed
 
 
-def test_apply_merges_accepted_proposals_and_the_next_train_answers_them(logged_tiny, encoder, capsys, tmp_path):
+def test_apply_merges_accepted_proposals_and_the_next_train_answers_them(logged_tiny, encoder, capsys, tmp_path,
+                                                                         artifacts_dir):
     root = tmp_path / "tiny"
     shutil.copytree(logged_tiny, root)
     proposals = _proposals(root, capsys)
@@ -91,7 +95,12 @@ def test_apply_merges_accepted_proposals_and_the_next_train_answers_them(logged_
     review.write_text(text)
     assert len([p for p in read_review(review) if p.accept]) == 6
 
+    shown = artifacts_dir / "store-learn"  # for people to look at: the review file and the merged files
+    shown.mkdir(exist_ok=True)
+    shutil.copy(review, shown / "review.yml")
     assert main(["learn", str(root), "--apply"]) == 0
+    for name in ("knowledge/faq.yml", "intents/basics.yml"):
+        shutil.copy(root / name, shown / name.replace("/", "-"))
     assert "added 5 FAQ alternates and 1 intent examples" in capsys.readouterr().out
     faq_text = (root / "knowledge" / "faq.yml").read_text()
     assert faq_text.startswith("# FAQ of the tiny bot: keep answers short\n")  # the author's comment survives
