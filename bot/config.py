@@ -156,7 +156,7 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) and tp is not Secret:
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):
@@ -166,6 +166,9 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         options = typing.get_args(tp)
         if raw is None and type(None) in options:
             return True, None
+        real = [o for o in options if o is not type(None)]
+        if len(real) == 1:
+            return _convert(real[0], raw, file, problems, key, line)
         for option in options:
             if option is type(None):
                 continue
