@@ -41,7 +41,7 @@ def test_invalid_project_exits_2_with_every_problem(tmp_path, tiny_project):
         "faqs:\n  - id: refund\n    question: q\n    answer: a\n  - id: blank\n    question: q2\n    answer: ''\n")
     out = smallbot("train", tiny_project, check=False)
     assert out.returncode == 2
-    assert "knowledge/bad.yml:2: duplicate FAQ id 'refund'" in out.stderr
+    assert "knowledge/faq.yml:10: duplicate FAQ id 'refund' (first defined at knowledge/bad.yml:2)" in out.stderr
     assert "knowledge/bad.yml:7: FAQ 'blank' has an empty answer" in out.stderr
     assert "Traceback" not in out.stderr
 
