@@ -6,7 +6,6 @@ path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from typing import AsyncIterator, Callable
 import jinja2.sandbox
 import numpy as np
 
+from .batcher import MicroBatcher
 from .build import is_up_to_date, train_project
 from .config import BotConfig
 from .conversation import ConversationTracker, interpret_follow_up
@@ -61,6 +61,7 @@ class Bot:
         self.store = store
         self.root = root
         self.conversations = ConversationTracker()
+        self._batcher: MicroBatcher | None = None
         self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
         self._compiled = {name: self._templates.from_string(r["response"])
                           for name, r in routes.items() if r.get("response")}
@@ -108,6 +109,8 @@ class Bot:
         return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
 
     def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
         if self.store is not None:
             self.store.close()
 
@@ -124,8 +127,24 @@ class Bot:
         return self._finish(message, self._after_encoding(first, embedding))
 
     async def ahandle(self, message: Message) -> Reply:
-        """Answer one message without blocking the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.handle, message)
+        """Answer one message without blocking the event loop.
+
+        The cheap steps run on the loop; the encoder pass goes through the micro-batcher so that
+        concurrent messages share one forward pass.
+        """
+        first = self._before_encoding(message)
+        if isinstance(first, Reply):
+            return self._finish(message, first)
+        t0 = time.perf_counter()
+        embedding = await self.batcher.encode(first.text)
+        first.timings["encode"] = _ms(t0)
+        return self._finish(message, self._after_encoding(first, embedding))
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        if self._batcher is None:
+            self._batcher = MicroBatcher(self.encoder.encode)
+        return self._batcher
 
     async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
         """Stream a reply: text chunks (str) as they are produced, then the final Reply.
