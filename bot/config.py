@@ -91,6 +91,11 @@ class SlackConfig:
     bot_token: Secret | None = None
     signing_secret: Secret | None = None
     support_channel: str = ""
+    # Socket Mode instead of the public HTTP endpoints (needs an app-level token, xapp-...)
+    socket_mode: bool = False
+    app_token: Secret | None = None
+    # Slack's Web API; tests point it at smallbot.connectors.slack.testing.SlackAPIStandIn
+    api_base_url: str = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)
