@@ -38,6 +38,8 @@ class APICall:
     args: Mapping[str, Any]
     token: str
     status: int  # the HTTP status the stand-in answered with
+    ok: bool  # whether the answer was a success ("ok": true), i.e. Slack would have acted on it
+    response: Mapping[str, Any] = field(default_factory=dict)  # the JSON body the stand-in answered
 
 
 @dataclass
@@ -76,8 +78,7 @@ class SlackAPIStandIn:
 
     def calls_to(self, method: str, *, ok_only: bool = True) -> list[APICall]:
         """Calls of one method, by default only those answered with success (what Slack would show)."""
-        return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)
-                and not c.args.get("_failed")]
+        return [c for c in self.calls if c.method == method and (c.ok or not ok_only)]
 
     def posts(self, channel: str | None = None, thread_ts: str | None = None) -> list[APICall]:
         """Messages successfully posted, optionally only those in one channel and thread."""
@@ -128,13 +129,14 @@ class SlackAPIStandIn:
         if scripted:
             answer = scripted.pop(0)
             response = web.json_response(answer.body, status=answer.status, headers=answer.headers)
-            await self._record(APICall(method, {**args, "_failed": True}, token, answer.status))
+            await self._record(APICall(method, args, token, answer.status, False, answer.body))
             return response
         if token != self.token and method != "apps.connections.open":
-            await self._record(APICall(method, {**args, "_failed": True}, token, 200))
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            body = {"ok": False, "error": "invalid_auth"}
+            await self._record(APICall(method, args, token, 200, False, body))
+            return web.json_response(body)
         body = self._answer(method, args)
-        await self._record(APICall(method, args if body.get("ok") else {**args, "_failed": True}, token, 200))
+        await self._record(APICall(method, args, token, 200, bool(body.get("ok")), body))
         return web.json_response(body)
 
     async def _record(self, call: APICall) -> None:
