@@ -161,7 +161,7 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):
@@ -207,4 +207,6 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
 def _describe(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return " or ".join(repr(a) for a in typing.get_args(tp))
+    if tp is Secret:
+        return "a reference to an environment variable like ${SLACK_BOT_TOKEN} (never the secret itself)"
     return {float: "a number", int: "an integer", str: "a string", bool: "true or false"}.get(tp, str(tp))

@@ -9,7 +9,7 @@ import pytest
 
 from smallbot.connectors.slack.testing import BOT_USER, event_body
 
-from conftest import NOW, SUPPORT, click_payload, start_slack
+from slack_helpers import NOW, SUPPORT, click_payload, start_slack
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,7 +43,7 @@ async def test_unverifiable_requests_get_401_and_no_reply(slack, path, case):
 async def test_body_changed_after_signing_gets_401(slack):
     from smallbot.connectors.slack.testing import signed_headers
 
-    from conftest import SIGNING_SECRET
+    from slack_helpers import SIGNING_SECRET
 
     headers = signed_headers(event_body("hi"), SIGNING_SECRET, NOW)
     response = await slack.send("/slack/events", event_body("talk to a human"), headers=headers)
