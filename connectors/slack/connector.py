@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Mapping
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -105,11 +106,16 @@ class SlackConnector:
         self.handoffs: dict[str, Handoff] = {}
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._own_session = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Learn our own user id (to ignore our own messages) and check the token; failures only warn."""
+        """Open one HTTP session for all Web API calls (the SDK otherwise opens one per call), learn our own
+        user id (to ignore our own messages) and check the token; a failed check only warns."""
+        if self.client.session is None or self.client.session.closed:
+            self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self._own_session = True
         try:
             auth = await self.client.auth_test()
             self.bot_user_id = auth.get("user_id")
@@ -125,6 +131,10 @@ class SlackConnector:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._own_session and self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
+            self._own_session = False
 
     # -- entry points: each returns at once ---------------------------------------------------------
 

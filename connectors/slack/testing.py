@@ -40,6 +40,7 @@ class APICall:
     status: int  # the HTTP status the stand-in answered with
     ok: bool  # whether the answer was a success ("ok": true), i.e. Slack would have acted on it
     response: Mapping[str, Any] = field(default_factory=dict)  # the JSON body the stand-in answered
+    received_at: float = field(default_factory=time.perf_counter)  # when it arrived (perf_counter clock)
 
 
 @dataclass
