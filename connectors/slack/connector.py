@@ -107,6 +107,7 @@ class SlackConnector:
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._own_session = False
+        self._posted: OrderedDict[str, Reply] = OrderedDict()  # replies of events not yet fully handled
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -167,20 +168,30 @@ class SlackConnector:
 
     # -- answering ---------------------------------------------------------------------------------
 
-    async def answer(self, message: Message) -> Reply | None:
-        """Answer one message in its thread; None when a person has the thread (handoff)."""
+    async def answer(self, message: Message, event_id: str = "") -> Reply | None:
+        """Answer one message in its thread; None when a person has the thread (handoff).
+
+        When the reply of event `event_id` was posted but a later step failed (the handoff notice), a
+        retry of that event redoes only the later step: the thread never sees the reply twice.
+        """
         cid = message.conversation_id
         async with self._conversation(cid):
-            if self.bot.conversations.get(cid).paused:
-                log.info("slack conversation %s is with a person; the bot stays quiet", cid)
-                return None
-            try:
-                reply = await self.bot.ahandle(message)
-            except Exception:
-                log.exception("bot failed on slack conversation %s", cid)
-                reply = Reply(ReplyKind.FALLBACK, self.bot.config.fallback, cid, reason="error")
-            _, channel, thread_ts = split_conversation_id(cid)
-            await self.post(channel, thread_ts, reply)
+            reply = self._posted.get(event_id) if event_id else None
+            if reply is None:
+                if self.bot.conversations.get(cid).paused:
+                    log.info("slack conversation %s is with a person; the bot stays quiet", cid)
+                    return None
+                try:
+                    reply = await self.bot.ahandle(message)
+                except Exception:
+                    log.exception("bot failed on slack conversation %s", cid)
+                    reply = Reply(ReplyKind.FALLBACK, self.bot.config.fallback, cid, reason="error")
+                _, channel, thread_ts = split_conversation_id(cid)
+                await self.post(channel, thread_ts, reply)
+                if event_id:
+                    self._posted[event_id] = reply
+                    while len(self._posted) > 1000:
+                        self._posted.popitem(last=False)
             if reply.kind is ReplyKind.HANDOFF:
                 await self._hand_off(message)
             return reply
@@ -193,13 +204,14 @@ class SlackConnector:
 
     async def _answer_event(self, event_id: str, message: Message) -> None:
         try:
-            await self.answer(message)
+            await self.answer(message, event_id)
         except Exception as exc:
             self.seen.finish(event_id, ok=False)
             log.error("slack event %s failed (%s: %s); Slack's retry will be taken", event_id,
                       type(exc).__name__, _slack_error(exc))
         else:
             self.seen.finish(event_id, ok=True)
+            self._posted.pop(event_id, None)
 
     async def _answer_command(self, text: str, user: str, channel: str, team: str) -> None:
         # the question becomes the parent of a thread, so the conversation goes on there

@@ -203,6 +203,21 @@ async def test_handoff_pauses_the_thread_until_a_person_marks_it_resolved(slack)
     assert "Forgot password" in blocks_text(slack.api.posts(thread_ts=thread)[-1])
 
 
+async def test_retry_after_a_failed_handoff_notice_notifies_support_without_repeating_the_reply(slack):
+    thread = "1690000000.000100"
+    slack.api.fail_next("chat.getPermalink", error="internal_error")
+    body = event_body(f"<@{BOT_USER}> talk to a human", ts=thread, event_id="EvHand")
+    await slack.event(body)
+    await slack.settled()
+    assert len(slack.api.posts(thread_ts=thread)) == 1
+    assert slack.api.posts(channel=SUPPORT) == []
+    assert slack.connector.seen.status("EvHand") == "failed"
+    await slack.event(body, retry_num=1)
+    await slack.settled()
+    assert len(slack.api.posts(thread_ts=thread)) == 1
+    assert len(slack.api.posts(channel=SUPPORT)) == 1
+
+
 async def test_ask_command_posts_the_question_and_answers_in_its_thread(slack):
     response = await slack.command("How do I delete my account?", channel="C0GENERAL")
     assert response.status == 200
