@@ -17,7 +17,7 @@ from aiohttp import web
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from smallbot.config import SlackConfig
-from smallbot.errors import ConfigError
+from smallbot.errors import ConfigError, ConnectorError
 
 from .connector import EventDeduplicator, SlackConnector, make_client
 from .http import SlackRoutes
@@ -55,6 +55,13 @@ def setup(app: web.Application, bot: Any, config: SlackConfig, *, clock: Clock |
         if app_token is not None:
             from .socket_mode import socket_mode_client
 
+            try:  # connect() retries forever; a bad token must fail the start-up with its name instead
+                await connector.client.apps_connections_open(app_token=app_token)
+            except Exception as exc:
+                await connector.close()
+                raise ConnectorError(
+                    f"Slack refused to open a Socket Mode connection ({_reason(exc)}): check that SLACK_APP_TOKEN "
+                    "is an app-level token (xapp-...) with the connections:write scope") from exc
             socket = socket_mode_client(connector, app_token)
             await socket.connect()
         yield
@@ -63,3 +70,9 @@ def setup(app: web.Application, bot: Any, config: SlackConfig, *, clock: Clock |
         await connector.close()
 
     app.cleanup_ctx.append(lifecycle)
+
+
+def _reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    error = response.get("error") if response is not None and hasattr(response, "get") else None
+    return str(error) if error else type(exc).__name__

@@ -109,6 +109,16 @@ class SlackConnector:
         self._own_session = False
         self._posted: OrderedDict[str, Reply] = OrderedDict()  # replies of events not yet fully handled
 
+    # -- the Connector protocol's pure halves --------------------------------------------------------
+
+    def parse(self, raw: Mapping[str, Any]) -> Message | None:
+        """An Events API payload -> Message (see `smallbot.connectors.slack.parse.parse`)."""
+        return parse(raw, self.bot_user_id)
+
+    def render(self, reply: Reply) -> list[dict[str, Any]]:
+        """A Reply -> Block Kit blocks (see `smallbot.connectors.slack.render.render`)."""
+        return render(reply)
+
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -141,7 +151,7 @@ class SlackConnector:
 
     def accept_event(self, payload: Mapping[str, Any], retry_num: int | None = None) -> str:
         """Queue an Events API payload: 'queued', 'duplicate' (already in hand or answered) or 'ignored'."""
-        message = parse(payload, self.bot_user_id)
+        message = self.parse(payload)
         if message is None:
             return "ignored"
         event_id = str(payload.get("event_id") or message.conversation_id + ":" + message.metadata["ts"])
@@ -199,7 +209,7 @@ class SlackConnector:
     async def post(self, channel: str, thread_ts: str, reply: Reply) -> str:
         """Post a reply in a thread; returns the new message's ts."""
         response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                      text=fallback_text(reply), blocks=render(reply))
+                                                      text=fallback_text(reply), blocks=self.render(reply))
         return str(response.get("ts", ""))
 
     async def _answer_event(self, event_id: str, message: Message) -> None:

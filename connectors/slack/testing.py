@@ -3,7 +3,8 @@
 It listens on loopback port 0, answers the methods the connector calls (``chat.postMessage``,
 ``chat.update``, ``chat.postEphemeral``, ``chat.getPermalink``, ``auth.test``) the way Slack does, records
 every call, and can be told to answer the next call of a method with 429 + ``Retry-After`` or with an
-error. Modelled on bolt-python's ``tests/mock_web_api_server``.
+error. It also speaks Socket Mode: ``apps.connections.open`` hands out a WebSocket on the same port, and
+`socket_send` pushes envelopes over it. Modelled on bolt-python's ``tests/mock_web_api_server``.
 
 >>> async with SlackAPIStandIn() as slack:
 ...     setup(app, bot, SlackConfig(..., api_base_url=slack.base_url))
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 TEAM = "T0TEST"
@@ -63,6 +64,10 @@ class SlackAPIStandIn:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
         self.base_url = ""
+        self.app_token = "xapp-test-token"
+        self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
+        self._sockets: list[web.WebSocketResponse] = []
+        self._envelopes = itertools.count(1)
 
     # -- scripting ---------------------------------------------------------------------------------
 
@@ -93,11 +98,53 @@ class SlackAPIStandIn:
             await asyncio.wait_for(self._changed.wait_for(lambda: len(self.calls_to(method)) >= count), timeout)
         return self.calls_to(method)
 
+    # -- Socket Mode -------------------------------------------------------------------------------
+
+    async def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
+                          timeout: float = 30.0) -> str:
+        """Push one envelope (``events_api``, ``interactive``, ``slash_commands``) to the connected app;
+        returns its envelope id. Waits (up to `timeout`, a safety net) for the app to connect."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._sockets)), timeout)
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {"type": kind, "envelope_id": envelope_id, "payload": payload,
+                    "accepts_response_payload": kind == "slash_commands"}
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return envelope_id
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The app's acknowledgement of one envelope (a safety timeout, not a speed check)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(
+                lambda: any(a.get("envelope_id") == envelope_id for a in self.socket_acks)), timeout)
+        return next(a for a in self.socket_acks if a.get("envelope_id") == envelope_id)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                          "connection_info": {"app_id": "A0TEST"}}))
+        async with self._changed:
+            self._sockets.append(socket)
+            self._changed.notify_all()
+        try:
+            async for frame in socket:
+                if frame.type == WSMsgType.TEXT:
+                    async with self._changed:
+                        self.socket_acks.append(json.loads(frame.data))
+                        self._changed.notify_all()
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
     # -- server ------------------------------------------------------------------------------------
 
     async def start(self) -> "SlackAPIStandIn":
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -107,6 +154,8 @@ class SlackAPIStandIn:
         return self
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -132,7 +181,8 @@ class SlackAPIStandIn:
             response = web.json_response(answer.body, status=answer.status, headers=answer.headers)
             await self._record(APICall(method, args, token, answer.status, False, answer.body))
             return response
-        if token != self.token and method != "apps.connections.open":
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if token != expected:
             body = {"ok": False, "error": "invalid_auth"}
             await self._record(APICall(method, args, token, 200, False, body))
             return web.json_response(body)
@@ -164,6 +214,8 @@ class SlackAPIStandIn:
             ts = str(args.get("message_ts", ""))
             return {"ok": True, "channel": channel,
                     "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http://", "ws://").replace("/api/", "/socket")}
         if method == "auth.test":
             return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "team_id": self.team,
                     "user": "smallbot", "user_id": self.bot_user, "bot_id": BOT_ID}

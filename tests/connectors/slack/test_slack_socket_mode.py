@@ -1,5 +1,5 @@
-"""Socket Mode wiring: envelopes from a real SDK SocketModeClient reach the same connector. Only the
-WebSocket itself is stood in for: the client's `send_message` records what would go over it."""
+"""Socket Mode: envelopes reach the same connector through a real SDK SocketModeClient, first with only
+its WebSocket send stood in for, then end to end over a real WebSocket to the package's stand-in."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import json
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
-from smallbot.connectors.slack import SlackConnector, make_client
+from smallbot.config import Secret
+from smallbot.connectors.slack import SlackConnector, make_client, setup
 from smallbot.connectors.slack.socket_mode import socket_mode_client
 from smallbot.connectors.slack.testing import BOT_USER, event_body
+from smallbot.errors import ConnectorError
 
-from slack_helpers import slack_config
+from slack_helpers import BOT_TOKEN, slack_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,7 +33,7 @@ async def socket(slack_env, tiny_bot, slack_api):
     client.send_message = send_message
     yield client, connector, sent
     await connector.close()
-    await client.aiohttp_client_session.close()
+    await client.close()
 
 
 async def deliver(client, envelope: dict) -> None:
@@ -66,3 +69,40 @@ async def test_socket_mode_empty_slash_command_gets_its_usage_in_the_ack(socket)
     [ack] = sent
     assert ack["envelope_id"] == "env-3"
     assert ack["payload"]["response_type"] == "ephemeral"
+
+
+async def test_socket_mode_app_connects_out_and_answers_envelopes_over_the_socket(aiohttp_client, monkeypatch,
+                                                                                 tiny_bot, slack_api):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", slack_api.app_token)
+    app = web.Application()
+    setup(app, tiny_bot, slack_config(slack_api, signing_secret=None, socket_mode=True,
+                                      app_token=Secret("SLACK_APP_TOKEN")))
+    await aiohttp_client(app)
+    assert not [r for r in app.router.routes() if r.method == "POST"]  # no public endpoints needed
+
+    payload = json.loads(event_body(f"<@{BOT_USER}> What are your opening hours?", ts="1690000000.000100"))
+    envelope = await slack_api.socket_send("events_api", payload)
+    assert await slack_api.wait_for_ack(envelope) == {"envelope_id": envelope}
+    [post] = await slack_api.wait_for("chat.postMessage")
+    assert post.args["thread_ts"] == "1690000000.000100"
+    assert "Monday to Friday" in post.args["text"]
+
+    command = await slack_api.socket_send("slash_commands", {"command": "/ask", "text": "", "user_id": "U1",
+                                                             "channel_id": "C1", "team_id": "T0TEST"})
+    ack = await slack_api.wait_for_ack(command)
+    assert ack["payload"]["response_type"] == "ephemeral"
+
+
+async def test_socket_mode_with_a_wrong_app_token_fails_start_up_naming_it(monkeypatch, tiny_bot, slack_api):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-wrong")
+    app = web.Application()
+    setup(app, tiny_bot, slack_config(slack_api, signing_secret=None, socket_mode=True,
+                                      app_token=Secret("SLACK_APP_TOKEN")))
+    runner = web.AppRunner(app)
+    try:
+        with pytest.raises(ConnectorError, match="invalid_auth.*SLACK_APP_TOKEN"):
+            await runner.setup()
+    finally:
+        await runner.cleanup()
