@@ -104,6 +104,7 @@ class SlackConnector:
         self.bot_user_id: str | None = None
         self.seen = EventDeduplicator()
         self.handoffs: dict[str, Handoff] = {}
+        self.threads: OrderedDict[str, None] = OrderedDict()  # threads the bot has answered in (newest last)
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._own_session = False
@@ -154,6 +155,8 @@ class SlackConnector:
         message = self.parse(payload)
         if message is None:
             return "ignored"
+        if message.metadata.get("thread_reply") and message.conversation_id not in self.threads:
+            return "ignored"  # people talking in a thread the bot was never asked into
         event_id = str(payload.get("event_id") or message.conversation_id + ":" + message.metadata["ts"])
         if not self.seen.begin(event_id):
             log.info("slack event %s dropped: duplicate (retry %s)", event_id, retry_num)
@@ -198,6 +201,10 @@ class SlackConnector:
                     reply = Reply(ReplyKind.FALLBACK, self.bot.config.fallback, cid, reason="error")
                 _, channel, thread_ts = split_conversation_id(cid)
                 await self.post(channel, thread_ts, reply)
+                self.threads[cid] = None
+                self.threads.move_to_end(cid)
+                while len(self.threads) > 10_000:
+                    self.threads.popitem(last=False)
                 if event_id:
                     self._posted[event_id] = reply
                     while len(self._posted) > 1000:

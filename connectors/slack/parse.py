@@ -60,22 +60,28 @@ def parse(payload: Mapping[str, Any], bot_user_id: str | None = None) -> Message
     """An Events API ``event_callback`` -> the Message to answer, or None when it is not for the bot.
 
     Answered: ``app_mention`` anywhere and ``message`` in a direct message (``channel_type: im``).
-    Ignored: other event types, edits and other subtypes, messages from bots (our own included),
-    and messages that are empty once mentions are removed.
+    A ``message`` that replies in a channel thread without mentioning the bot comes back with
+    ``metadata["thread_reply"] = True``: the shell answers it only in threads the bot is part of
+    (apps subscribed to ``message.channels`` get these). Ignored: other event types, edits and other
+    subtypes, messages from bots (our own included), and messages empty once mentions are removed.
     """
     if payload.get("type") != "event_callback":
         return None
     event = payload.get("event") or {}
     kind = event.get("type")
-    if kind == "message":
-        if event.get("channel_type") != "im":
+    own = bot_user_id or _authorized_bot(payload)
+    thread_reply = False
+    if kind == "message" and event.get("channel_type") != "im":
+        # a follow-up in a thread; one that mentions us also arrives as app_mention, answered there
+        thread_ts = event.get("thread_ts")
+        if not (own and thread_ts and thread_ts != event.get("ts")) or f"<@{own}" in (event.get("text") or ""):
             return None
-    elif kind != "app_mention":
+        thread_reply = True
+    elif kind not in ("message", "app_mention"):
         return None
     if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
         return None
     user = event.get("user") or ""
-    own = bot_user_id or _authorized_bot(payload)
     if not user or (own and user == own):
         return None
     text = clean_text(event.get("text") or "")
@@ -87,7 +93,8 @@ def parse(payload: Mapping[str, Any], bot_user_id: str | None = None) -> Message
     return Message(
         conversation_id(team, channel, thread_ts), text, user=user, channel=CHANNEL,
         metadata={"team": team, "channel": channel, "thread_ts": thread_ts, "ts": ts,
-                  "event_id": payload.get("event_id") or "", "channel_type": event.get("channel_type") or ""},
+                  "event_id": payload.get("event_id") or "", "channel_type": event.get("channel_type") or "",
+                  "thread_reply": thread_reply},
     )
 
 

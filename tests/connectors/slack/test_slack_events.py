@@ -76,6 +76,23 @@ async def test_mention_inside_a_thread_is_answered_in_that_thread(slack):
     assert post.args["thread_ts"] == "1690000000.000100"
 
 
+async def test_follow_up_in_a_thread_the_bot_answered_needs_no_mention(slack):
+    thread = "1690000000.000100"
+    await slack.event(event_body(QUESTION, ts=thread, event_id="Ev1"))
+    await slack.settled()
+
+    def follow_up(ts, thread_ts, event_id):
+        return event_body("What are your opening hours?", kind="message", channel_type="channel", ts=ts,
+                          thread_ts=thread_ts, event_id=event_id)
+
+    await slack.event(follow_up("1690000010.000100", thread, "Ev2"))
+    await slack.event(follow_up("1690000030.000100", "1690000020.000100", "Ev3"))  # a thread we are not in
+    await slack.settled()
+    first, second = slack.api.posts(thread_ts=thread)
+    assert "Monday to Friday" in blocks_text(second)
+    assert slack.api.posts(thread_ts="1690000020.000100") == []
+
+
 async def test_direct_message_is_answered(slack):
     await slack.event(event_body("What are your opening hours?", kind="message", channel="D0ALICE"))
     await slack.settled()

@@ -38,6 +38,12 @@ def _payload(**kwargs):
     (dict(text=f"<@{BOT_USER}> refund?", channel="C1", ts="2.2", thread_ts="1.1"), ("T0TEST:C1:1.1", "refund?")),
     (dict(text="refund?", kind="message", channel="D1", ts="3.3"), ("T0TEST:D1:3.3", "refund?")),
     (dict(text="refund?", kind="message", channel="C1", ts="3.3", channel_type="channel"), None),
+    # a reply in a channel thread without a mention: offered to the shell, which checks the thread is ours
+    (dict(text="and refunds?", kind="message", channel="C1", ts="3.3", thread_ts="1.1", channel_type="channel"),
+     ("T0TEST:C1:1.1", "and refunds?")),
+    (dict(text=f"<@{BOT_USER}> and refunds?", kind="message", channel="C1", ts="3.3", thread_ts="1.1",
+          channel_type="channel"), None),  # arrives as app_mention too; answered there
+    (dict(text="refund?", kind="message", channel="C1", ts="3.3", thread_ts="3.3", channel_type="channel"), None),
     (dict(text="refund?", kind="message", channel="D1", ts="3.3", bot_id="B1"), None),
     (dict(text="refund?", kind="message", channel="D1", ts="3.3", user=BOT_USER), None),
     (dict(text="refund?", kind="message", channel="D1", ts="3.3", subtype="message_changed"), None),
@@ -70,7 +76,7 @@ def test_parse_ignores_other_envelopes():
 def test_parse_keeps_the_ids_a_reply_needs():
     message = parse(_payload(text="<@U0BOT> hi", channel="C9", ts="5.5", thread_ts="4.4", event_id="Ev9"))
     assert dict(message.metadata) == {"team": "T0TEST", "channel": "C9", "thread_ts": "4.4", "ts": "5.5",
-                                      "event_id": "Ev9", "channel_type": ""}
+                                      "event_id": "Ev9", "channel_type": "", "thread_reply": False}
     assert split_conversation_id(message.conversation_id) == ("T0TEST", "C9", "4.4")
 
 
