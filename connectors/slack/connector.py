@@ -168,7 +168,8 @@ class SlackConnector:
         """Queue a slash command; returns the immediate response body, if any."""
         command = parse_command(form)
         if not command.text:
-            return {"response_type": "ephemeral", "text": f"Ask me a question: `{command.command or '/ask'} how do I ...?`"}
+            usage = f"Ask me a question: `{command.command or '/ask'} how do I ...?`"
+            return {"response_type": "ephemeral", "text": usage}
         self._spawn(self._guarded(self._answer_command(command.text, command.user, command.channel, command.team),
                                   f"command in {command.channel}"))
         return None
