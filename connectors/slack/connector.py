@@ -216,8 +216,10 @@ class SlackConnector:
 
     async def post(self, channel: str, thread_ts: str, reply: Reply) -> str:
         """Post a reply in a thread; returns the new message's ts."""
+        # no link previews: an answer's links would otherwise fill the thread with unfurls
         response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                      text=fallback_text(reply), blocks=self.render(reply))
+                                                      text=fallback_text(reply), blocks=self.render(reply),
+                                                      unfurl_links=False, unfurl_media=False)
         return str(response.get("ts", ""))
 
     async def _answer_event(self, event_id: str, message: Message) -> None:
@@ -277,14 +279,16 @@ class SlackConnector:
     async def resolve(self, cid: str, resolver: str, notice_channel: str = "", notice_ts: str = "") -> None:
         """A person marked the thread resolved: the bot answers there again."""
         async with self._conversation(cid):
-            self.bot.conversations.get(cid).paused = False
+            state = self.bot.conversations.get(cid)
             handoff = self.handoffs.pop(cid, None)
+            if handoff is None and not state.paused:
+                log.info("slack conversation %s was already resolved", cid)  # a second click
+                return
+            state.paused = False
         if handoff is not None:
-            notice_channel, notice_ts = notice_channel or handoff.notice_channel, notice_ts or handoff.notice_ts
-        if notice_channel and notice_ts:
-            user, question, permalink = (handoff.user, handoff.question, handoff.permalink) if handoff else ("", "", "")
-            await self.client.chat_update(channel=notice_channel, ts=notice_ts, text="Resolved",
-                                          blocks=render_resolved(user, question, permalink, resolver))
+            await self.client.chat_update(
+                channel=notice_channel or handoff.notice_channel, ts=notice_ts or handoff.notice_ts,
+                text="Resolved", blocks=render_resolved(handoff.user, handoff.question, handoff.permalink, resolver))
         _, channel, thread_ts = split_conversation_id(cid)
         await self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts,
