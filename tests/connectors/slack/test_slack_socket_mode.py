@@ -15,7 +15,7 @@ from smallbot.connectors.slack.socket_mode import socket_mode_client
 from smallbot.connectors.slack.testing import BOT_USER, event_body
 from smallbot.errors import ConnectorError
 
-from slack_helpers import BOT_TOKEN, slack_config
+from slack_helpers import BOT_TOKEN, click_payload, slack_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -87,6 +87,11 @@ async def test_socket_mode_app_connects_out_and_answers_envelopes_over_the_socke
     [post] = await slack_api.wait_for("chat.postMessage")
     assert post.args["thread_ts"] == "1690000000.000100"
     assert "Monday to Friday" in post.args["text"]
+
+    click = click_payload(post.args, "smallbot_feedback:down")
+    assert await slack_api.wait_for_ack(await slack_api.socket_send("interactive", click))
+    [thanks] = await slack_api.wait_for("chat.postEphemeral")
+    assert thanks.args["thread_ts"] == "1690000000.000100"
 
     command = await slack_api.socket_send("slash_commands", {"command": "/ask", "text": "", "user_id": "U1",
                                                              "channel_id": "C1", "team_id": "T0TEST"})
