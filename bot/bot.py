@@ -6,7 +6,6 @@ path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from typing import AsyncIterator, Callable
 import jinja2.sandbox
 import numpy as np
 
+from .batcher import MicroBatcher
 from .build import is_up_to_date, train_project
 from .config import BotConfig
 from .conversation import ConversationTracker, interpret_follow_up
@@ -61,6 +61,7 @@ class Bot:
         self.store = store
         self.root = root
         self.conversations = ConversationTracker()
+        self._batcher: MicroBatcher | None = None
         self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
         self._compiled = {name: self._templates.from_string(r["response"])
                           for name, r in routes.items() if r.get("response")}
@@ -108,6 +109,8 @@ class Bot:
         return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
 
     def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
         if self.store is not None:
             self.store.close()
 
@@ -124,8 +127,24 @@ class Bot:
         return self._finish(message, self._after_encoding(first, embedding))
 
     async def ahandle(self, message: Message) -> Reply:
-        """Answer one message without blocking the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.handle, message)
+        """Answer one message without blocking the event loop.
+
+        The cheap steps run on the loop; the encoder pass goes through the micro-batcher so that
+        concurrent messages share one forward pass.
+        """
+        first = self._before_encoding(message)
+        if isinstance(first, Reply):
+            return await self._afinish(message, first)
+        t0 = time.perf_counter()
+        embedding = await self.batcher.encode(first.text)
+        first.timings["encode"] = _ms(t0)
+        return await self._afinish(message, self._after_encoding(first, embedding))
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        if self._batcher is None:
+            self._batcher = MicroBatcher(self.encoder.encode)
+        return self._batcher
 
     async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
         """Stream a reply: text chunks (str) as they are produced, then the final Reply.
@@ -213,11 +232,22 @@ class Bot:
         return Reply(kind, text, message.conversation_id, sources, suggestions, decision.confidence,
                      decision.intent, decision.reason, timings)
 
-    def _finish(self, message: Message, reply: Reply) -> Reply:
+    async def _afinish(self, message: Message, reply: Reply) -> Reply:
+        """`_finish` for the event loop: the turn is logged through the store's async API, which waits for
+        the commit without blocking the loop."""
+        reply = self._finish(message, reply, log_turn=False)
+        if self.store is not None:
+            try:
+                await self.store.alog_turn(message, reply)
+            except Exception:  # the reply still goes out; the failure is logged with ids only
+                log.exception("could not log turn of conversation %s", message.conversation_id)
+        return reply
+
+    def _finish(self, message: Message, reply: Reply, log_turn: bool = True) -> Reply:
         if not reply.conversation_id:
             reply = Reply(reply.kind, reply.text, message.conversation_id, reply.sources, reply.suggestions,
                           reply.confidence, reply.intent, reply.reason, reply.timings)
-        if self.store is not None:
+        if self.store is not None and log_turn:
             try:
                 self.store.log_turn(message, reply)
             except Exception:  # the reply still goes out; the failure is logged with ids only

@@ -91,6 +91,11 @@ class SlackConfig:
     bot_token: Secret | None = None
     signing_secret: Secret | None = None
     support_channel: str = ""
+    # Socket Mode instead of the public HTTP endpoints (needs an app-level token, xapp-...)
+    socket_mode: bool = False
+    app_token: Secret | None = None
+    # Slack's Web API; tests point it at smallbot.connectors.slack.testing.SlackAPIStandIn
+    api_base_url: str = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):
@@ -166,6 +171,9 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         options = typing.get_args(tp)
         if raw is None and type(None) in options:
             return True, None
+        real = [o for o in options if o is not type(None)]
+        if len(real) == 1:
+            return _convert(real[0], raw, file, problems, key, line)
         for option in options:
             if option is type(None):
                 continue
@@ -202,4 +210,6 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
 def _describe(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return " or ".join(repr(a) for a in typing.get_args(tp))
+    if tp is Secret:
+        return "a reference to an environment variable like ${SLACK_BOT_TOKEN} (never the secret itself)"
     return {float: "a number", int: "an integer", str: "a string", bool: "true or false"}.get(tp, str(tp))

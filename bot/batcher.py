@@ -1,0 +1,84 @@
+"""Micro-batching for the encoder under concurrent load.
+
+Requests that arrive while the encoder is busy are gathered and encoded together in one forward pass,
+so a loaded server runs the encoder at its batched rate. An idle server never waits: the first request
+goes straight to the encoder. Only after a batch of more than one (i.e. under load) does the batcher
+linger up to `max_wait_ms` for stragglers, bounded by `max_batch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Callable, Sequence
+
+import numpy as np
+
+EncodeFn = Callable[[Sequence[str]], np.ndarray]
+
+
+class MicroBatcher:
+    """`await batcher.encode(text)` -> embedding; one worker thread runs the model.
+
+    >>> batcher = MicroBatcher(encoder.encode)
+    >>> vector = await batcher.encode("how do I pay?")
+    """
+
+    def __init__(self, encode: EncodeFn, max_batch: int = 32, max_wait_ms: float = 2.0):
+        self._encode = encode
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000.0
+        self._queue: asyncio.Queue[tuple[str, asyncio.Future]] | None = None
+        self._worker: asyncio.Task | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-encoder")
+        self._last_batch = 1
+        self.batches = 0
+        self.encoded = 0
+
+    async def encode(self, text: str) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._worker is None or self._worker.done():
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run())
+        future: asyncio.Future = loop.create_future()
+        await self._queue.put((text, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            if self._last_batch > 1 and self.max_wait > 0:
+                deadline = loop.time() + self.max_wait
+                while len(batch) < self.max_batch:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(), remaining))
+                    except asyncio.TimeoutError:
+                        break
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            live = [(text, future) for text, future in batch if not future.cancelled()]
+            self._last_batch = len(batch)
+            if not live:
+                continue
+            try:
+                vectors = await loop.run_in_executor(self._executor, self._encode, [t for t, _ in live])
+            except Exception as exc:  # every waiter learns about the failure; the worker keeps going
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.encoded += len(live)
+            for (_, future), vector in zip(live, vectors):
+                if not future.done():
+                    future.set_result(vector)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,146 @@
+"""`Reply` -> Block Kit: pure functions, no I/O, tested table-driven.
+
+FAQ answers are written in Markdown; Slack speaks mrkdwn (https://api.slack.com/reference/surfaces/formatting):
+``*bold*``, ``_italic_``, ``~strike~``, ``<url|text>`` links, no headings, and only ``&``, ``<``, ``>``
+escaped. Limits honoured: 3000 characters per section text, 75 per button label, 2000 per button value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from smallbot.types import Reply, ReplyKind
+
+from .parse import FEEDBACK, RESOLVE, SUGGEST
+
+SECTION_LIMIT = 3000
+BUTTON_LABEL_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+
+_FENCE = re.compile(r"```.*?```", re.S)
+_CODE = re.compile(r"`[^`\n]+`")
+_LINK = re.compile(r"!?\[([^\]\n]+)\]\(\s*(<[^>\n]+>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
+_QUOTE = re.compile(r"^&gt;", re.M)
+_BOLD_MARK = "\x02"
+
+
+def escape(text: str) -> str:
+    """The three characters Slack wants escaped in any text it parses as mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Markdown (as FAQ answers are written) -> Slack mrkdwn.
+
+    >>> to_mrkdwn("**Settings** → see [docs](https://x.example)")
+    '*Settings* → see <https://x.example|docs>'
+    """
+    kept: list[str] = []
+
+    def keep(text: str) -> str:
+        kept.append(text)
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = _FENCE.sub(lambda m: keep(escape(m.group(0))), markdown)
+    text = _CODE.sub(lambda m: keep(escape(m.group(0))), text)
+    text = _LINK.sub(lambda m: keep(f"<{m.group(2).strip('<>')}|{escape(m.group(1))}>"), text)
+    text = _AUTOLINK.sub(lambda m: keep(f"<{m.group(1)}>"), text)
+    text = escape(text)
+    text = _QUOTE.sub(">", text)
+    text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{m.group(1)}{_BOLD_MARK}", text)
+    text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", text)
+    text = _ITALIC_STAR.sub(r"_\1_", text)
+    text = _STRIKE.sub(r"~\1~", text)
+    text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
+    text = text.replace(_BOLD_MARK, "*")
+    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
+
+
+def render(reply: Reply) -> list[dict[str, Any]]:
+    """Block Kit blocks for one reply: the text, then the source, suggestion buttons or feedback buttons."""
+    blocks = [_section(chunk) for chunk in _chunks(to_mrkdwn(reply.text))]
+    if reply.kind is ReplyKind.ANSWER:
+        if reply.sources:
+            source = reply.sources[0]
+            label = escape(source.question)
+            where = f"<{source.links[0]}|{label}>" if source.links else label
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Source: {where}"}]})
+        entry_id = reply.sources[0].entry_id if reply.sources else ""
+        blocks.append({"type": "actions", "block_id": "smallbot_feedback", "elements": [
+            _button("👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id}),
+            _button("👎 Not helpful", f"{FEEDBACK}:down", {"vote": "down", "id": entry_id}),
+        ]})
+    elif reply.kind is ReplyKind.SUGGEST and reply.suggestions:
+        blocks.append({"type": "actions", "block_id": "smallbot_suggestions", "elements": [
+            _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
+            for i, s in enumerate(reply.suggestions, start=1)
+        ]})
+    return blocks
+
+
+def fallback_text(reply: Reply) -> str:
+    """The plain ``text`` sent with the blocks: shown in notifications and by clients without blocks."""
+    return reply.text[:SECTION_LIMIT]
+
+
+def render_handoff(user: str, question: str, permalink: str, conversation: str) -> list[dict[str, Any]]:
+    """The support-channel notice: who asked, a link to the thread, and the "Mark resolved" button."""
+    where = f"<{permalink}|this thread>" if permalink else "a thread"
+    quote = "\n".join(f">{line}" for line in escape(question).splitlines() or [""])
+    return [
+        _section(f":raising_hand: <@{user}> asked for a person in {where}:\n{quote}"),
+        {"type": "actions", "block_id": "smallbot_handoff", "elements": [
+            _button("Mark resolved", RESOLVE, {"conversation": conversation}, style="primary"),
+        ]},
+    ]
+
+
+def render_resolved(user: str, question: str, permalink: str, resolver: str) -> list[dict[str, Any]]:
+    """The support-channel notice after a person resolved it: the button is gone."""
+    where = f"<{permalink}|this thread>" if permalink else "a thread"
+    quote = "\n".join(f">{line}" for line in escape(question).splitlines() or [""])
+    return [_section(f":white_check_mark: <@{resolver}> resolved the request of <@{user}> in {where}:\n{quote}")]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text or " "}}
+
+
+def _button(label: str, action_id: str, value: dict[str, str], style: str | None = None) -> dict[str, Any]:
+    if len(label) > BUTTON_LABEL_LIMIT:
+        label = label[: BUTTON_LABEL_LIMIT - 1] + "…"
+    button = {"type": "button", "action_id": action_id,
+              "text": {"type": "plain_text", "text": label, "emoji": True},
+              "value": json.dumps(value, ensure_ascii=False)[:BUTTON_VALUE_LIMIT]}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _chunks(text: str) -> list[str]:
+    """Split at paragraph, then line, then hard boundaries so each piece fits one section."""
+    if len(text) <= SECTION_LIMIT:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for paragraph in re.split(r"(\n\n|\n)", text):
+        if len(current) + len(paragraph) <= SECTION_LIMIT:
+            current += paragraph
+            continue
+        if current.strip():
+            pieces.append(current)
+        while len(paragraph) > SECTION_LIMIT:
+            pieces.append(paragraph[:SECTION_LIMIT])
+            paragraph = paragraph[SECTION_LIMIT:]
+        current = paragraph
+    if current.strip():
+        pieces.append(current)
+    return pieces

@@ -1,0 +1,88 @@
+"""Micro-batching: concurrent messages share forward passes and get exactly their own embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import numpy as np
+import pytest
+
+from smallbot.batcher import MicroBatcher
+from smallbot.bot import Bot
+from smallbot.project import load_project
+from smallbot.types import Message, ReplyKind
+
+TEXTS = [f"question number {i} about invoices and refunds" for i in range(40)]
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_vector(encoder):
+    calls = []
+
+    def encode(texts):
+        calls.append(len(texts))
+        return encoder.encode(texts)
+
+    async def scenario():
+        batcher = MicroBatcher(encode, max_batch=16)
+        try:
+            return await asyncio.gather(*(batcher.encode(t) for t in TEXTS))
+        finally:
+            batcher.close()
+
+    vectors = asyncio.run(scenario())
+    expected = encoder.encode(TEXTS)
+    assert np.allclose(np.stack(vectors), expected, atol=1e-5)
+    assert sum(calls) == len(TEXTS) and len(calls) < len(TEXTS) and max(calls) <= 16
+
+
+def test_a_lone_request_is_encoded_alone(encoder):
+    calls = []
+
+    async def scenario():
+        batcher = MicroBatcher(lambda texts: calls.append(len(texts)) or encoder.encode(texts))
+        try:
+            for text in TEXTS[:3]:
+                await batcher.encode(text)
+        finally:
+            batcher.close()
+
+    asyncio.run(scenario())
+    assert calls == [1, 1, 1]
+
+
+def test_an_encoder_failure_reaches_the_caller_and_the_batcher_keeps_working(encoder):
+    def encode(texts):
+        if "boom" in texts:
+            raise RuntimeError("encoder exploded")
+        return encoder.encode(texts)
+
+    async def scenario():
+        batcher = MicroBatcher(encode)
+        try:
+            with pytest.raises(RuntimeError, match="encoder exploded"):
+                await batcher.encode("boom")
+            return await batcher.encode("still alive")
+        finally:
+            batcher.close()
+
+    assert asyncio.run(scenario()).shape == (encoder.dim,)
+
+
+def test_async_handling_matches_sync_handling(trained_tiny, encoder, tmp_path):
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)
+    bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
+    texts = ["i can't remember my password", "hello", "when are you open", "money back please", "asdf qwer"]
+
+    async def scenario():
+        return await asyncio.gather(*(bot.ahandle(Message(f"a{i}", t)) for i, t in enumerate(texts)))
+
+    try:
+        replies = asyncio.run(scenario())
+        for i, (text, reply) in enumerate(zip(texts, replies)):
+            direct = bot.handle(Message(f"s{i}", text))
+            assert (reply.kind, reply.text) == (direct.kind, direct.text)
+        assert replies[0].kind is ReplyKind.ANSWER
+    finally:
+        bot.close()
