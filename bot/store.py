@@ -217,7 +217,7 @@ def open_store(root: Path, config: Any) -> "SQLiteStore":
 
 
 class SQLiteStore:
-    """The default store: one SQLite file, WAL, one writer thread with group commit.
+    """The default store: one SQLite file, WAL, one write connection with group commit.
 
     >>> store = SQLiteStore(Path("mybot/.smallbot/conversations.sqlite3"), retention_days=90)
     >>> message_id = store.log_turn(Message("c1", "hi"), Reply(ReplyKind.RESPOND, "Hello!"))
