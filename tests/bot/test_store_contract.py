@@ -166,3 +166,19 @@ def test_writes_after_close_are_refused(store):
     with pytest.raises(StoreError, match="closed"):
         store.log_turn(*_turn("c1", "again"))
     store.close()  # idempotent
+
+
+@pytest.mark.parametrize("name", sorted(STORES))
+def test_every_implementation_has_every_method_of_the_protocol(name, tmp_path):
+    import inspect
+
+    opened = STORES[name](tmp_path)
+    try:
+        for method, spec in inspect.getmembers(Store, inspect.isfunction):
+            if method.startswith("_"):
+                continue
+            implementation = getattr(opened, method)
+            assert inspect.iscoroutinefunction(implementation) == inspect.iscoroutinefunction(spec), method
+            assert list(inspect.signature(implementation).parameters) == list(inspect.signature(spec).parameters)[1:]
+    finally:
+        opened.close()
