@@ -31,6 +31,7 @@ Encode = Callable[[Sequence[str]], np.ndarray]
 SHRINKAGE = 0.1  # covariance shrinkage towards a scaled identity; 10-shot data needs it
 IN_SCOPE_KEEP = 0.95  # without out-of-scope examples: accept this share of held-out in-scope messages
 DEFAULT_WEIGHTS = (1.0, 1.0, 0.0)
+MIN_KEEP = 0.85  # with few out-of-scope examples, never trade away more than 15% of held-out in-scope
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray
     """Standardise features on held-out in-scope data, then pick weights and threshold.
 
     With out-of-scope examples: the (weights, threshold) maximising mean(in-scope accuracy with
-    rejects, OOS recall). Without: DEFAULT_WEIGHTS and the threshold that keeps `keep` of held-out
+    rejects, OOS recall), accepting at least MIN_KEEP of held-out in-scope. Without: DEFAULT_WEIGHTS and the threshold that keeps `keep` of held-out
     in-scope messages.
     """
     center = held_raw.mean(axis=0)
@@ -152,7 +153,9 @@ def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray
                 continue
             weights = np.array(combo)
             s_in, s_oos = z_in @ weights, z_oos @ weights
-            for threshold in np.unique(np.quantile(np.concatenate([s_in, s_oos]), np.linspace(0, 1, 201))):
+            ceiling = np.quantile(s_in, 1 - MIN_KEEP)
+            candidates = np.quantile(np.concatenate([s_in, s_oos]), np.linspace(0, 1, 201))
+            for threshold in np.unique(np.minimum(candidates, ceiling)):
                 accuracy = float((correct & (s_in >= threshold)).mean())
                 recall = float((s_oos < threshold).mean())
                 if best is None or accuracy + recall > best[0] + best[1] + 1e-9:
