@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         lat = results["settings"]["full"]["latency"]
         print(f"\nlatency per message (median of 3 x {args.latency_messages}): classifier "
               f"{lat['classifier_ms']:.2f} ms, encoder pass + classifier {lat['encode_plus_classifier_ms']:.2f} ms")
-    out = OUT / ("intents_quick.json" if args.quick else "intents.json")
+    out = OUT / f"intents{'_quick' if args.quick else ''}_{args.settings.replace(',', '-')}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}", file=sys.stderr)
     return 0
