@@ -18,6 +18,7 @@ from typing import Callable
 
 from . import __version__
 from .encoder import Encoder
+from .intents.classifier import FORMAT_VERSION as INTENT_MODEL_FORMAT
 from .errors import ArtifactError
 from .project import Project
 from .types import Route
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+INTENTS_FORMAT = INTENT_MODEL_FORMAT  # a new intent model format retrains old builds
 COMPONENTS = ("intents", "knowledge")
 
 Report = Callable[[str], None]
@@ -55,7 +57,7 @@ def input_hashes(project: Project) -> dict[str, str]:
     cfg = project.config
     files = lambda paths: [(p.relative_to(project.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
     flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
-    intents = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.intent, *flat(files(project.intent_files)))
+    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent, *flat(files(project.intent_files)))
     # FAQ bands are calibrated against the small-talk and out-of-scope examples, so intents feed in too.
     knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
                         *flat(files(project.knowledge_files)), *flat(files(project.intent_files)))
@@ -145,8 +147,7 @@ def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
         return {"intents": len(dataset.intents)}
     texts, labels = dataset.texts_and_labels()
     say(f"intents: training on {len(texts)} examples of {len(dataset.intents)} intents")
-    classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope,
-                              min_confidence=project.config.thresholds.intent)
+    classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope)
     classifier.save(out / "classifier")
     return classifier.metrics
 

@@ -10,9 +10,7 @@ import sys
 from . import __version__
 from .errors import ProjectError, SmallbotError
 
-COMMANDS = ["init", "train", "ask", "chat"]
-COMMANDS.append("slack")
-COMMANDS += ["forget", "report", "learn"]  # conversation store, report and learning loop
+COMMANDS = ["init", "train", "ask", "chat", "eval", "slack", "forget", "report", "learn"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,9 @@
 """Serving-side intent classifier: a linear head over encoder embeddings with calibrated
-probabilities and an out-of-scope score that also looks at distance from the training examples.
+probabilities, and an out-of-scope score that also sees distance from the training data.
 
+The in-scope score is a weighted sum of standardised features (calibrated top probability,
+Mahalanobis closeness to the nearest class mean, cosine similarity to the nearest training example);
+weights, standardisation and the threshold are chosen on held-out data at train time and stored.
 Loading reads safetensors + JSON only; no training code is imported.
 """
 
@@ -16,9 +19,9 @@ import numpy as np
 from smallbot.errors import ArtifactError
 from smallbot.types import IntentPrediction
 
-from .head import softmax
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FEATURES = ("confidence", "mahalanobis", "nearest")
+_CHUNK = 256
 
 
 class IntentClassifier(Protocol):
@@ -31,69 +34,97 @@ class IntentClassifier(Protocol):
 
 @dataclass(frozen=True)
 class OutOfScopePolicy:
-    """How in-scope-ness is judged. Both numbers are chosen on held-out data at train time.
+    """How in-scope-ness is judged; every number is chosen on held-out data at train time.
 
-    A message is out of scope when its calibrated top probability is below `min_confidence`
-    or its cosine similarity to the nearest training example is below `min_similarity`.
+    in_scope_score = sum_i weights[i] * (feature_i - center[i]) / scale[i] over FEATURES;
+    a message is out of scope when that score is below `threshold`.
     """
 
-    min_confidence: float = 0.5
-    min_similarity: float = 0.0
+    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    threshold: float = -np.inf
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 class LinearIntentClassifier:
-    """Calibrated softmax head + nearest-example similarity.
+    """Calibrated softmax head + distance-aware out-of-scope score.
 
-    >>> clf = LinearIntentClassifier.load(Path("mybot/.smallbot/intents"))
+    >>> clf = LinearIntentClassifier.load(Path("mybot/.smallbot/intents/classifier"))
     >>> clf.predict(encoder.encode(["hi there"]))[0].intent
     'greet'
     """
 
     def __init__(self, labels: list[str], weight: np.ndarray, bias: np.ndarray, temperature: float,
-                 examples: np.ndarray, policy: OutOfScopePolicy, metrics: dict | None = None):
+                 examples: np.ndarray, means: np.ndarray, precision: np.ndarray, policy: OutOfScopePolicy,
+                 metrics: dict | None = None):
         self.labels = list(labels)
         self.weight = np.asarray(weight, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.temperature = float(temperature)
         self.examples = np.ascontiguousarray(examples, dtype=np.float32)
+        self.means = np.ascontiguousarray(means, dtype=np.float32)
+        self.precision = np.ascontiguousarray(precision, dtype=np.float32)
         self.policy = policy
         self.metrics = metrics or {}
+        # ||x - m||_P^2 = x'Px - 2 x'Pm + m'Pm: precompute the parts that do not depend on x.
+        self._pm = self.means @ self.precision
+        self._mpm = (self._pm * self.means).sum(axis=1)
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        logits = embeddings @ self.weight.T + self.bias
-        return softmax(logits / self.temperature)
+        """Temperature-calibrated class probabilities, [n, intents]."""
+        return softmax((embeddings @ self.weight.T + self.bias) / self.temperature)
 
-    def nearest_similarity(self, embeddings: np.ndarray) -> np.ndarray:
-        if len(self.examples) == 0:
-            return np.ones(len(embeddings), dtype=np.float32)
-        return (embeddings @ self.examples.T).max(axis=1)
-
-    def predict(self, embeddings: np.ndarray) -> list[IntentPrediction]:
+    def features(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [n, k], raw out-of-scope features [n, 3] in FEATURES order)."""
         embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         probs = self.probabilities(embeddings)
-        sims = self.nearest_similarity(embeddings)
+        maha = np.empty(len(embeddings), dtype=np.float32)
+        near = np.ones(len(embeddings), dtype=np.float32)
+        for start in range(0, len(embeddings), _CHUNK):
+            x = embeddings[start:start + _CHUNK]
+            xpx = ((x @ self.precision) * x).sum(axis=1)
+            maha[start:start + _CHUNK] = -(xpx[:, None] - 2 * x @ self._pm.T + self._mpm[None]).min(axis=1)
+            if len(self.examples):
+                near[start:start + _CHUNK] = (x @ self.examples.T).max(axis=1)
+        return probs, np.stack([probs.max(axis=1), maha, near], axis=1)
+
+    def in_scope_scores(self, raw: np.ndarray) -> np.ndarray:
+        """Combine raw features into the in-scope score the threshold applies to (higher = in scope)."""
+        p = self.policy
+        z = (raw - np.asarray(p.center, dtype=np.float32)) / np.asarray(p.scale, dtype=np.float32)
+        return z @ np.asarray(p.weights, dtype=np.float32)
+
+    def predict(self, embeddings: np.ndarray, top_k: int = 5) -> list[IntentPrediction]:
+        probs, raw = self.features(embeddings)
+        scores = self.in_scope_scores(raw)
         results = []
-        for row, sim in zip(probs, sims):
-            order = np.argsort(-row)[: min(5, len(self.labels))]
+        for row, score in zip(probs, scores):
+            order = np.argsort(-row)[: min(top_k, len(self.labels))]
             ranking = tuple((self.labels[i], float(row[i])) for i in order)
-            confidence = ranking[0][1]
-            oos = confidence < self.policy.min_confidence or float(sim) < self.policy.min_similarity
-            oos_score = max(self.policy.min_confidence - confidence, self.policy.min_similarity - float(sim))
-            results.append(IntentPrediction(None if oos else ranking[0][0], confidence, ranking, oos, oos_score))
+            oos = bool(score < self.policy.threshold)
+            results.append(IntentPrediction(None if oos else ranking[0][0], ranking[0][1], ranking, oos,
+                                            float(self.policy.threshold - score)))
         return results
 
     def save(self, directory: Path) -> None:
         from safetensors.numpy import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        save_file({"weight": self.weight, "bias": self.bias, "examples": self.examples},
-                  str(directory / "head.safetensors"))
+        save_file({"weight": self.weight, "bias": self.bias, "examples": self.examples, "means": self.means,
+                   "precision": self.precision}, str(directory / "head.safetensors"))
         (directory / "config.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION,
             "kind": "linear",
             "labels": self.labels,
             "temperature": self.temperature,
-            "policy": asdict(self.policy),
+            "features": list(FEATURES),
+            "policy": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.policy).items()},
             "metrics": self.metrics,
         }, indent=2))
 
@@ -109,5 +140,11 @@ class LinearIntentClassifier:
             raise ArtifactError(f"{config_path} has format {config.get('format_version')}, this smallbot reads "
                                 f"{FORMAT_VERSION}: run `smallbot train --force`")
         tensors = load_file(str(weights_path))
-        return cls(config["labels"], tensors["weight"], tensors["bias"], config["temperature"],
-                   tensors["examples"], OutOfScopePolicy(**config["policy"]), config.get("metrics"))
+        missing = {"weight", "bias", "examples", "means", "precision"} - set(tensors)
+        if missing:
+            raise ArtifactError(f"{weights_path} lacks {', '.join(sorted(missing))}: run `smallbot train --force`")
+        raw = config["policy"]
+        policy = OutOfScopePolicy(tuple(raw["weights"]), tuple(raw["center"]), tuple(raw["scale"]),
+                                  float(raw["threshold"]))
+        return cls(config["labels"], tensors["weight"], tensors["bias"], config["temperature"], tensors["examples"],
+                   tensors["means"], tensors["precision"], policy, config.get("metrics"))

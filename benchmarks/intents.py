@@ -1,0 +1,274 @@
+"""CLINC150 intent benchmark: smallbot's classifier against same-run baselines.
+
+Settings: full (data_full.json), small (data_small.json), 10-shot (10 per intent from full train, seeded).
+Methods: frozen MiniLM + LogisticRegression(C=10) with a max-probability threshold; TF-IDF (word 1-2 +
+char_wb 2-5) + LinearSVC with a max-decision threshold; smallbot's `train_linear` (LR head, temperature,
+Mahalanobis + nearest-example out-of-scope score). Every threshold is chosen on val + oos_val only and reported on test + oos_test, at two operating points:
+"balanced" (maximise in-scope accuracy with rejects + OOS recall; smallbot's stored threshold) and
+"90% recall" (the threshold reaching 90% OOS recall on oos_val); AUROC in-scope vs OOS is threshold-free.
+
+    python benchmarks/intents.py                 # all three settings
+    python benchmarks/intents.py --quick         # 20 intents, for a smoke run
+
+Embeddings are cached in benchmarks/out/ (keyed by the texts), so reruns skip the ~40 s+ encoder pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load(data_dir: Path, name: str, quick: bool, shots: int | None, seed: int) -> dict:
+    raw = json.loads((data_dir / "clinc150" / name).read_text())
+    names = sorted({label for _, label in raw["train"]})
+    if quick:
+        names = names[:20]
+    keep = set(names)
+    splits = {}
+    for split in ("train", "val", "test"):
+        rows = [(t, label) for t, label in raw[split] if label in keep]
+        splits[split] = ([t for t, _ in rows], [label for _, label in rows])
+    for split in ("oos_val", "oos_test"):
+        texts = [t for t, _ in raw[split]]
+        splits[split] = texts[: len(texts) // 5] if quick else texts
+    if shots:
+        rng = np.random.default_rng(seed)
+        texts, labels = splits["train"]
+        chosen = []
+        for label in names:
+            members = [i for i, lab in enumerate(labels) if lab == label]
+            chosen.extend(rng.choice(members, shots, replace=False).tolist())
+        chosen.sort()
+        splits["train"] = ([texts[i] for i in chosen], [labels[i] for i in chosen])
+    return splits
+
+
+class CachedEncoder:
+    """Encoder with an on-disk cache of every text it has embedded (npz, no pickle)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.cache: dict[str, np.ndarray] = {}
+        self.encoder = None
+        self.seconds = 0.0
+        if path.exists():
+            data = np.load(path, allow_pickle=False)
+            self.cache = dict(zip(data["texts"].tolist(), data["x"]))
+
+    def _load(self):
+        if self.encoder is None:
+            from smallbot.encoder import Encoder
+
+            self.encoder = Encoder("all-MiniLM-L6-v2").load()
+        return self.encoder
+
+    def __call__(self, texts) -> np.ndarray:
+        texts = list(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            t0 = time.perf_counter()
+            vectors = self._load().encode(missing, batch_size=128)
+            self.seconds += time.perf_counter() - t0
+            self.cache.update(zip(missing, vectors))
+            self.save()
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.stack([self.cache[t] for t in texts])
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = sorted(self.cache)
+        np.savez(self.path, texts=np.array(texts), x=np.stack([self.cache[t] for t in texts]))
+
+
+def pick_threshold(val_correct, val_scores, oos_scores) -> float:
+    """Threshold on an in-scope score maximising accuracy-with-rejects + OOS recall on validation."""
+    candidates = np.unique(np.quantile(np.concatenate([val_scores, oos_scores]), np.linspace(0, 1, 801)))
+    best = max(candidates, key=lambda th: (val_correct & (val_scores >= th)).mean() + (oos_scores < th).mean())
+    return float(best)
+
+
+def recall_threshold(oos_scores, recall: float = 0.9) -> float:
+    """Lowest threshold whose OOS recall on validation reaches `recall`."""
+    return float(np.quantile(oos_scores, recall, method="higher")) + 1e-9
+
+
+def at(threshold, correct, scores, oos_scores) -> dict:
+    accepted = scores >= threshold
+    flagged_oos, flagged_in = (oos_scores < threshold).sum(), (~accepted).sum()
+    return {"accuracy_with_rejects": float((correct & accepted).mean()),
+            "oos_recall": float((oos_scores < threshold).mean()),
+            "oos_precision": float(flagged_oos / max(1, flagged_oos + flagged_in))}
+
+
+def summarise(val, test, train_s: float, stored: float | None = None) -> dict:
+    """val/test = (correct, in-scope scores, oos scores); thresholds come from val only.
+
+    `balanced`: the threshold maximising acc-with-rejects + OOS recall on val (for smallbot: its stored one);
+    `recall90`: the threshold reaching 90% OOS recall on val. AUROC is threshold-free (test in vs oos).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    balanced = stored if stored is not None else pick_threshold(*val)
+    correct, scores, oos = test
+    auroc = roc_auc_score(np.r_[np.ones(len(scores)), np.zeros(len(oos))], np.r_[scores, oos])
+    return {"train_s": train_s, "accuracy": float(correct.mean()), "auroc": float(auroc),
+            "balanced": at(balanced, *test), "recall90": at(recall_threshold(val[2]), *test)}
+
+
+def run_lr(s, encode) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    t0 = time.perf_counter()
+    x = encode(s["train"][0])
+    clf = LogisticRegression(C=10, max_iter=1000).fit(x, s["train"][1])
+    fit = time.perf_counter() - t0
+    cls = clf.classes_
+    pv, pt = clf.predict_proba(encode(s["val"][0])), clf.predict_proba(encode(s["test"][0]))
+    pov, pot = clf.predict_proba(encode(s["oos_val"])), clf.predict_proba(encode(s["oos_test"]))
+    return summarise((cls[pv.argmax(1)] == np.array(s["val"][1]), pv.max(1), pov.max(1)),
+                     (cls[pt.argmax(1)] == np.array(s["test"][1]), pt.max(1), pot.max(1)), fit)
+
+
+def run_tfidf(s) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.svm import LinearSVC
+
+    t0 = time.perf_counter()
+    model = make_pipeline(make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+                          LinearSVC(C=1.0))
+    model.fit(s["train"][0], s["train"][1])
+    fit = time.perf_counter() - t0
+    cls = model.classes_
+    dv, dt = model.decision_function(s["val"][0]), model.decision_function(s["test"][0])
+    dov, dot = model.decision_function(s["oos_val"]), model.decision_function(s["oos_test"])
+    return summarise((cls[dv.argmax(1)] == np.array(s["val"][1]), dv.max(1), dov.max(1)),
+                     (cls[dt.argmax(1)] == np.array(s["test"][1]), dt.max(1), dot.max(1)), fit)
+
+
+def run_smallbot(s, encode, seed: int) -> tuple[dict, object]:
+    from smallbot.intents.train import Validation, train_linear
+
+    t0 = time.perf_counter()
+    clf = train_linear(s["train"][0], s["train"][1], encode, seed=seed,
+                       validation=Validation(tuple(s["val"][0]), tuple(s["val"][1]), tuple(s["oos_val"])))
+    fit = time.perf_counter() - t0
+
+    def scored(texts, labels, oos):
+        pred, opred = clf.predict(encode(texts)), clf.predict(encode(oos))
+        return (np.array([p.top for p in pred]) == np.array(labels), -np.array([p.oos_score for p in pred]),
+                -np.array([p.oos_score for p in opred]))
+
+    result = summarise(scored(s["val"][0], s["val"][1], s["oos_val"]),
+                       scored(s["test"][0], s["test"][1], s["oos_test"]), fit, stored=0.0)
+    result.update(weights=list(clf.policy.weights), temperature=clf.temperature)
+    return result, clf
+
+
+def latency(clf, encode_one, texts, repeats: int = 3) -> dict:
+    """Median per-message milliseconds: classifier only (given the embedding), and encoder pass + classifier."""
+    vectors = encode_one(texts)
+    head, full = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for v in vectors:
+            clf.predict(v[None, :])
+        head.append((time.perf_counter() - t0) * 1000 / len(vectors))
+        t0 = time.perf_counter()
+        for text in texts:
+            clf.predict(encode_one.encoder.encode([text]))
+        full.append((time.perf_counter() - t0) * 1000 / len(texts))
+    return {"classifier_ms": statistics.median(head), "encode_plus_classifier_ms": statistics.median(full)}
+
+
+def time_example_bot(repeats: int = 3) -> dict:
+    """Seconds to train examples/helpdesk's intent model from scratch (encoding included), median of runs."""
+    from smallbot.encoder import Encoder
+    from smallbot.intents.train import train_linear
+    from smallbot.project import load_project
+
+    project = load_project(REPO / "examples" / "helpdesk")
+    texts, labels = project.intents.texts_and_labels()
+    encoder = Encoder(project.config.models.encoder, project.root).load()
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clf = train_linear(texts, labels, lambda batch: encoder.encode(list(batch)), seed=project.config.seed,
+                           out_of_scope=project.intents.out_of_scope)
+        runs.append(time.perf_counter() - t0)
+    return {"examples": len(texts), "intents": len(set(labels)), "out_of_scope": len(project.intents.out_of_scope),
+            "train_s_median": statistics.median(runs), "train_s_runs": runs, "metrics": clf.metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--quick", action="store_true", help="20 intents and a fifth of the OOS data")
+    parser.add_argument("--settings", default="full,small,10shot",
+                        help="comma-separated: full, small, 10shot, helpdesk (example bot training time)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency-messages", type=int, default=20)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.manual_seed(args.seed)
+    OUT.mkdir(parents=True, exist_ok=True)
+    encode = CachedEncoder(OUT / "clinc150_minilm.npz")
+    settings = {"full": ("data_full.json", None), "small": ("data_small.json", None), "10shot": ("data_full.json", 10)}
+    results = {"machine": f"{os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}",
+               "quick": args.quick, "seed": args.seed, "settings": {}}
+    rows = []
+    for name in args.settings.split(","):
+        if name == "helpdesk":
+            results["settings"][name] = helpdesk = time_example_bot()
+            print(f"examples/helpdesk intents ({helpdesk['examples']} examples, {helpdesk['intents']} intents): "
+                  f"train {helpdesk['train_s_median']:.1f} s median of 3, encoding included", file=sys.stderr)
+            continue
+        file, shots = settings[name]
+        s = load(args.data, file, args.quick, shots, args.seed)
+        encode(s["train"][0] + s["val"][0] + s["test"][0] + s["oos_val"] + s["oos_test"])  # warm the cache
+        per = {"examples": len(s["train"][0]), "intents": len(set(s["train"][1]))}
+        per["lr_c10"] = run_lr(s, encode)
+        per["tfidf_svc"] = run_tfidf(s)
+        per["smallbot"], clf = run_smallbot(s, encode, args.seed)
+        if name == "full":
+            encode._load()
+            per["latency"] = latency(clf, encode, s["test"][0][: args.latency_messages])
+        results["settings"][name] = per
+        for method in ("smallbot", "lr_c10", "tfidf_svc"):
+            r = per[method]
+            rows.append((name, method, r["accuracy"], r["auroc"], r["balanced"], r["recall90"], r["train_s"]))
+    header = ("setting", "method", "acc (no OOS)", "AUROC in/oos", "balanced thr: acc w/ rejects / OOS recall / OOS prec",
+              "90%-recall thr: acc w/ rejects / OOS recall", "train s")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name, method, acc, auroc, bal, r90, train_s in rows:
+        print(f"| {name} | {method} | {100 * acc:.1f} | {auroc:.3f} | {100 * bal['accuracy_with_rejects']:.1f} / "
+              f"{100 * bal['oos_recall']:.1f} / {100 * bal['oos_precision']:.1f} | "
+              f"{100 * r90['accuracy_with_rejects']:.1f} / {100 * r90['oos_recall']:.1f} | {train_s:.1f} |")
+    if "full" in results["settings"] and "latency" in results["settings"]["full"]:
+        lat = results["settings"]["full"]["latency"]
+        print(f"\nlatency per message (median of 3 x {args.latency_messages}): classifier "
+              f"{lat['classifier_ms']:.2f} ms, encoder pass + classifier {lat['encode_plus_classifier_ms']:.2f} ms")
+    out = OUT / f"intents{'_quick' if args.quick else ''}_{args.settings.replace(',', '-')}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
