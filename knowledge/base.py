@@ -49,6 +49,11 @@ class UpdateResult:
         return not (self.added or self.changed or self.deleted)
 
 
+def _content(entry: FaqEntry) -> tuple:
+    """What an entry says, without where it was written (a moved entry is not a changed one)."""
+    return (entry.question, entry.alternates, entry.answer, entry.tags, entry.links, dict(entry.metadata))
+
+
 class KnowledgeBase:
     """Search FAQ entries by a query's text and embedding.
 
@@ -101,7 +106,8 @@ class KnowledgeBase:
         added, changed, new_rows = [], [], []
         for entry in entries:
             old = self._by_id.get(entry.id)
-            if old == entry:
+            if old is not None and _content(old) == _content(entry):
+                self._by_id[entry.id] = entry  # moved within its file: new line number, nothing to re-index
                 continue
             (changed if old is not None else added).append(entry.id)
             keep = set(entry.phrasings)
