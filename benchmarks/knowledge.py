@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['test_answered']:.3f} | {r['test_wrong_of_answered']:.3f} | {r['test_oos_answered']} |")
     if "synthetic" in results:
         s = results["synthetic"]
-        print(f"\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")
+        print("\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")
         print("|---|---|---|---|---|---|---|")
         print(f"| {s['n']} | {s['kind']} nprobe={s['nprobe']} | {s['build_s']} | {s['p50_ms']} | {s['p99_ms']} | "
               f"{s['recall@10']} | {s['exact_flat_p50_ms']} / {s['exact_flat_p99_ms']} |")

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 import jinja2.sandbox
 import numpy as np
@@ -27,6 +27,9 @@ from .project import BUILD_DIR, Project, load_project
 from .router import InputRejected, Policy, decide, normalise
 from .store import SQLiteStore, Store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
+
+if TYPE_CHECKING:
+    from smallbot.knowledge.base import UpdateResult
 
 log = logging.getLogger(__name__)
 
