@@ -65,7 +65,8 @@ class Bot:
         self.store = store
         self.root = root
         self.conversations = ConversationTracker()
-        self._knowledge_lock = threading.Lock()
+        self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
+        self._reload_lock = threading.Lock()  # one reload at a time
         self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
         self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
         self._compiled = {name: self._templates.from_string(r["response"])
@@ -135,9 +136,20 @@ class Bot:
         entries = load_knowledge(files, problems, self.root)
         if problems:
             raise ProjectError(problems)
-        with self._knowledge_lock:
-            result = self.knowledge.sync(entries, lambda texts: self.encoder.encode(list(texts)))
-            self._knowledge_stamp = _stamp(files)
+        with self._reload_lock:
+            # encode new phrasings before taking the search lock, so messages are not held up by the encoder
+            known = set(self.knowledge.rows.values())
+            fresh = list(dict.fromkeys(t for e in entries for t in e.phrasings if (e.id, t) not in known))
+            vectors = dict(zip(fresh, self.encoder.encode(fresh))) if fresh else {}
+
+            def encode(texts: list[str]) -> np.ndarray:
+                missing = [t for t in texts if t not in vectors]
+                vectors.update(zip(missing, self.encoder.encode(missing)) if missing else ())
+                return np.stack([vectors[t] for t in texts])
+
+            with self._knowledge_lock:
+                result = self.knowledge.sync(entries, encode)
+                self._knowledge_stamp = _stamp(files)
         if not result.empty:
             log.info("knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
                      len(result.added), len(result.changed), len(result.deleted), result.encoded)
