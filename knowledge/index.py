@@ -4,7 +4,9 @@ added, replaced and deleted without a rebuild.
 Small knowledge bases use an exact flat index; above `APPROX_ABOVE` rows an IVF index is built, with
 `nprobe` raised until recall@10 against exact search reaches `TARGET_RECALL` on a sample of
 perturbed stored vectors (cosine ~0.8 to the original, like a paraphrase). IVF (not HNSW) because it supports `remove_ids`, so deletes and updates
-stay incremental at every size; benchmarks/knowledge.py measures it at 100k and 1M rows.
+stay incremental at every size; benchmarks/knowledge.py measures it at 100k and 1M rows. The kind is
+chosen when the index is built: a flat index that grows past the threshold through incremental adds
+becomes IVF at the next `smallbot train`.
 """
 
 from __future__ import annotations
