@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 import jinja2.sandbox
 import numpy as np
@@ -26,6 +27,9 @@ from .project import BUILD_DIR, Project, load_project
 from .router import InputRejected, Policy, decide, normalise
 from .store import Store, open_store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
+
+if TYPE_CHECKING:
+    from smallbot.knowledge.base import UpdateResult
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,9 @@ class Bot:
         self.root = root
         self.conversations = ConversationTracker()
         self._batcher: MicroBatcher | None = None
+        self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
+        self._reload_lock = threading.Lock()  # one reload at a time
+        self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
         self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
         self._compiled = {name: self._templates.from_string(r["response"])
                           for name, r in routes.items() if r.get("response")}
@@ -104,9 +111,62 @@ class Bot:
         classifier_dir = build / "intents" / "classifier"
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
+        tuned = build / "knowledge" / "encoder"
+        if tuned.is_dir() and (encoder is None or encoder.path != tuned):
+            encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
         encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
         store = open_store(project.root, project.config.store) if with_store else None
         return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
+
+    # -- knowledge hot reload --------------------------------------------------------------------------
+
+    def reload_knowledge(self) -> "UpdateResult":
+        """Re-read the knowledge files and update the index in place, encoding only new or changed phrasings.
+
+        Keeps serving throughout (searches see the old or the new entries, never a broken index). The
+        calibrated bands stay as trained; run `smallbot train` to recalibrate after large changes.
+        A broken file raises ProjectError and leaves the running knowledge untouched.
+        """
+        from smallbot.knowledge.loaders import load_knowledge
+        from smallbot.errors import ProjectError
+
+        from .project import knowledge_files
+
+        problems: list = []
+        files = knowledge_files(self.root)
+        entries = load_knowledge(files, problems, self.root)
+        if problems:
+            raise ProjectError(problems)
+        with self._reload_lock:
+            # encode new phrasings before taking the search lock, so messages are not held up by the encoder
+            known = set(self.knowledge.rows.values())
+            fresh = list(dict.fromkeys(t for e in entries for t in e.phrasings if (e.id, t) not in known))
+            vectors = dict(zip(fresh, self.encoder.encode(fresh))) if fresh else {}
+
+            def encode(texts: list[str]) -> np.ndarray:
+                missing = [t for t in texts if t not in vectors]
+                vectors.update(zip(missing, self.encoder.encode(missing)) if missing else ())
+                return np.stack([vectors[t] for t in texts])
+
+            with self._knowledge_lock:
+                result = self.knowledge.sync(entries, encode)
+                self._knowledge_stamp = _stamp(files)
+        if not result.empty:
+            log.info("knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
+                     len(result.added), len(result.changed), len(result.deleted), result.encoded)
+        return result
+
+    def knowledge_changed(self) -> bool:
+        """True when a knowledge file was added, removed or modified since load or the last reload (mtime check)."""
+        from .project import knowledge_files
+
+        if self.root is None:
+            return False
+        return _stamp(knowledge_files(self.root)) != self._knowledge_stamp
+
+    def reload_knowledge_if_changed(self) -> "UpdateResult | None":
+        """The cheap watcher connectors call periodically: reload only when the files' mtimes moved."""
+        return self.reload_knowledge() if self.knowledge_changed() else None
 
     def close(self) -> None:
         if self._batcher is not None:
@@ -184,7 +244,8 @@ class Bot:
             return Reply(ReplyKind.RESPOND, "OK. Could you tell me a bit more, in other words?",
                          reason="declined suggestions", timings={"total": _ms(started)})
         t0 = time.perf_counter()
-        fast = self.knowledge.fast_path(text, self.config.thresholds.fast_path)
+        with self._knowledge_lock:
+            fast = self.knowledge.fast_path(text, self.config.thresholds.fast_path)
         timings["fast_path"] = _ms(t0)
         if fast is not None:
             decision = Decision(ReplyKind.ANSWER, f"fast path: near-exact match {fast.lexical_score:.2f}",
@@ -198,7 +259,8 @@ class Bot:
         prediction = self.classifier.predict(embedding[None, :])[0] if self.classifier else _NO_INTENT
         timings["intent"] = _ms(t0)
         t0 = time.perf_counter()
-        hits = self.knowledge.search(pending.text, embedding, k=5)
+        with self._knowledge_lock:  # a hot reload swaps rows in place; never search half of one
+            hits = self.knowledge.search(pending.text, embedding, k=5)
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
         decision = decide(prediction, hits, self.policy)
@@ -253,6 +315,24 @@ class Bot:
             except Exception:  # the reply still goes out; the failure is logged with ids only
                 log.exception("could not log turn of conversation %s", message.conversation_id)
         return reply
+
+
+def _knowledge_files(root: Path) -> list[Path]:
+    from .project import knowledge_files
+
+    return knowledge_files(root)
+
+
+def _stamp(files: list[Path]) -> tuple:
+    """What the watcher compares: each knowledge file's path, mtime and size."""
+    out = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
 
 
 def _ms(since: float) -> float:

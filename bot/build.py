@@ -7,6 +7,7 @@ build in place.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 INTENTS_FORMAT = INTENT_MODEL_FORMAT  # a new intent model format retrains old builds
-COMPONENTS = ("intents", "knowledge")
+# knowledge first: it may fine-tune the shared encoder, and the intent head must fit the tuned embeddings
+COMPONENTS = ("knowledge", "intents")
+TUNED_ENCODER = Path("knowledge") / "encoder"
 
 Report = Callable[[str], None]
 
@@ -57,10 +60,14 @@ def input_hashes(project: Project) -> dict[str, str]:
     cfg = project.config
     files = lambda paths: [(p.relative_to(project.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
     flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
-    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent, *flat(files(project.intent_files)))
     # FAQ bands are calibrated against the small-talk and out-of-scope examples, so intents feed in too.
     knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
+                        dataclasses.asdict(cfg.knowledge),
                         *flat(files(project.knowledge_files)), *flat(files(project.intent_files)))
+    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent,
+                      *flat(files(project.intent_files)),
+                      # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
+                      knowledge if cfg.knowledge.finetune_steps > 0 else "")
     return {"intents": intents, "knowledge": knowledge}
 
 
@@ -110,15 +117,22 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
         if encoder is None:
             say(f"loading encoder {project.config.models.encoder}")
             encoder = Encoder(project.config.models.encoder, project.root).load()
-        encode = lambda texts: encoder.encode(list(texts), progress=True)  # noqa: E731
         for name in todo:
             t0 = time.perf_counter()
             tmp = build_dir / f"{name}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             if name == "intents":
+                tuned = build_dir / TUNED_ENCODER
+                if project.config.knowledge.finetune_steps > 0 and tuned.is_dir() and encoder.path != tuned:
+                    encoder = Encoder(tuned).load()
+                encode = lambda texts, e=encoder: e.encode(list(texts), progress=True)  # noqa: E731
                 metrics[name] = _train_intents(project, encode, tmp, say)
             else:
-                metrics[name] = _train_knowledge(project, encode, tmp, say)
+                metrics[name], tuned_encoder = _train_knowledge(project, encoder, tmp, say)
+                if tuned_encoder is not None:
+                    # the encoder object now lives in knowledge.tmp; point it at its final home
+                    tuned_encoder.path = build_dir / TUNED_ENCODER
+                    encoder = tuned_encoder
             final = build_dir / name
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
@@ -152,24 +166,51 @@ def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     return classifier.metrics
 
 
-def _train_knowledge(project: Project, encode, out: Path, say: Report) -> dict:
+def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report) -> tuple[dict, Encoder | None]:
+    """Fine-tune the encoder (when bot.yml asks), index every phrasing, calibrate the bands on held-out ones."""
     from smallbot.knowledge.base import KnowledgeBase
-    from smallbot.knowledge.calibrate import calibrate
+    from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
+    from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder, hold_out_split
 
     entries = list(project.knowledge)
+    settings = project.config.knowledge
+    negatives = negative_examples(project)
+    tuned: Encoder | None = None
+    held_out: list[tuple[str, str]] = []
+    finetune_metrics: dict = {}
+    if settings.finetune_steps > 0 and len(entries) >= 2:
+        groups, held_out = hold_out_split(entries, project.config.seed)
+        say(f"knowledge: fine-tuning the encoder for {settings.finetune_steps} steps on "
+            f"{sum(len(g) for g in groups)} phrasings ({len(held_out)} held out for calibration)")
+        tuned = encoder.clone()
+        report = finetune_encoder(tuned, groups, negatives, [e.answer for e in entries], FinetuneSettings(
+            steps=settings.finetune_steps, batch_size=settings.finetune_batch, train_layers=settings.finetune_layers,
+            seed=project.config.seed))
+        finetune_metrics = {"finetune_steps": report.steps, "finetune_seconds": report.seconds,
+                            "finetune_loss": [report.first_loss, report.last_loss]}
+        encoder = tuned
+    encode = lambda texts: encoder.encode(list(texts), progress=True)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
     kb = KnowledgeBase.build(entries, encode)
-    negatives = negative_examples(project)
     if entries:
-        row_vectors = encode(kb.row_text)
+        if held_out:
+            # phrasings the encoder never trained on, searched with their own row excluded
+            row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
+            vectors = encode([text for _, text in held_out])
+            queries = [(text, entry_id, vectors[i], row_of[(entry_id, text)]) for i, (entry_id, text) in enumerate(held_out)]
+        else:
+            queries = leave_one_out_queries(kb, encode)
         neg_vectors = encode(negatives)
-        result = calibrate(kb, row_vectors, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate)
+        result = calibrate(kb, queries, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate)
         kb.bands = result.bands
         kb.metrics = {"answer_threshold": result.bands.answer, "suggest_threshold": result.bands.suggest,
                       "held_out_answered_rate": round(result.answered_rate, 4),
                       "held_out_wrong_rate": round(result.wrong_rate, 4),
-                      "held_out_phrasings": result.positives, "negatives": result.negatives}
+                      "held_out_phrasings": result.positives, "negatives": result.negatives,
+                      "index": kb.index.kind, **finetune_metrics}
         say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out: {result.answered_rate:.0%} answered, "
             f"{result.wrong_rate:.1%} wrong), suggest threshold {result.bands.suggest:.3f}")
     kb.save(out)
-    return kb.metrics
+    if tuned is not None:
+        tuned.save(out / "encoder")
+    return kb.metrics, tuned

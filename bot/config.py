@@ -106,6 +106,15 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class KnowledgeConfig:
+    """FAQ retriever training: contrastive fine-tuning of the shared encoder on the bot's phrasings."""
+
+    finetune_steps: int = 0  # 0 keeps the packaged encoder; ~30 steps fine-tune it at train time
+    finetune_layers: int = 2  # top encoder layers that learn (0 = all)
+    finetune_batch: int = 16  # entries per contrastive step
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything `bot.yml` can say, with the defaults a new bot gets."""
 
@@ -122,6 +131,7 @@ class BotConfig:
     web: WebConfig = field(default_factory=WebConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
 
 
 def load_config(path: Path, problems: list[Problem], display: str = "bot.yml") -> BotConfig:

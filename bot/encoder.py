@@ -123,6 +123,17 @@ class Encoder:
                 out[idx] = emb.float().numpy()
         return out
 
+    def clone(self) -> "Encoder":
+        """An independent copy of a loaded encoder (own weights), e.g. to fine-tune without touching this one."""
+        import copy
+
+        self._require()
+        twin = Encoder(self.model_ref, self.base_dir, self.max_length)
+        twin.path, twin.pooling = self.path, self.pooling
+        twin._model = copy.deepcopy(self._model)
+        twin._tokenizer = self._tokenizer
+        return twin
+
     def save(self, directory: Path) -> None:
         """Write a loadable copy (weights, tokenizer, pooling) into `directory`."""
         self._require()

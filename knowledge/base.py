@@ -1,11 +1,16 @@
 """The knowledge base the router queries: entries, their phrasing vectors in FAISS, the lexical matcher,
-fused scores, and the calibrated answer / suggest bands. Serving reads JSON + a FAISS file only."""
+fused scores, and the calibrated answer / suggest bands. Serving reads JSON + a FAISS file only.
+
+Every phrasing is one FAISS row with a stable integer id, so entries can be added, changed and
+deleted in place (`upsert`, `delete`) and only new phrasings are encoded.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -13,10 +18,12 @@ from smallbot.errors import ArtifactError
 from smallbot.types import Hit
 
 from .entries import FaqEntry
-from .index import FaissIndex
+from .index import APPROX_ABOVE, FaissIndex
 from .lexical import LexicalMatcher
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+Encode = Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,25 @@ class Bands:
     lexical_weight: float = 0.15  # share of the rapidfuzz score in the fused confidence
 
 
+@dataclass(frozen=True)
+class UpdateResult:
+    """What an incremental update changed (entry ids) and how many phrasings it had to encode."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    encoded: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.deleted)
+
+
+def _content(entry: FaqEntry) -> tuple:
+    """What an entry says, without where it was written (a moved entry is not a changed one)."""
+    return (entry.question, entry.alternates, entry.answer, entry.tags, entry.links, dict(entry.metadata))
+
+
 class KnowledgeBase:
     """Search FAQ entries by a query's text and embedding.
 
@@ -36,33 +62,100 @@ class KnowledgeBase:
     'reset-password'
     """
 
-    def __init__(self, entries: list[FaqEntry], row_entry: list[int], row_text: list[str],
-                 index: FaissIndex, bands: Bands, metrics: dict | None = None):
-        self.entries = list(entries)
-        self.row_entry = list(row_entry)
-        self.row_text = list(row_text)
+    def __init__(self, entries: Iterable[FaqEntry], rows: dict[int, tuple[str, str]], index: FaissIndex,
+                 bands: Bands, metrics: dict | None = None, next_row: int | None = None):
+        self._by_id = {entry.id: entry for entry in entries}
+        self.rows = dict(rows)  # row id -> (entry id, phrasing text)
         self.index = index
         self.bands = bands
         self.metrics = metrics or {}
-        self.lexical = LexicalMatcher(self.row_text, [self.entries[i].id for i in self.row_entry])
-        self._by_id = {entry.id: entry for entry in self.entries}
+        self.next_row = next_row if next_row is not None else (max(self.rows) + 1 if self.rows else 0)
+        self.lexical = LexicalMatcher({row: text for row, (_, text) in self.rows.items()},
+                                      {row: entry_id for row, (entry_id, _) in self.rows.items()})
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._by_id)
+
+    @property
+    def entries(self) -> list[FaqEntry]:
+        return list(self._by_id.values())
 
     def entry(self, entry_id: str) -> FaqEntry:
         return self._by_id[entry_id]
 
+    def rows_of(self, entry_id: str) -> list[int]:
+        return [row for row, (owner, _) in self.rows.items() if owner == entry_id]
+
     @classmethod
-    def build(cls, entries: list[FaqEntry], encode, bands: Bands | None = None) -> "KnowledgeBase":
-        """Embed every phrasing of every entry and index it (row id = position)."""
-        row_entry = [i for i, entry in enumerate(entries) for _ in entry.phrasings]
-        row_text = [text for entry in entries for text in entry.phrasings]
-        vectors = encode(row_text) if row_text else np.zeros((0, 1), dtype=np.float32)
-        index = FaissIndex(vectors.shape[1])
-        if len(row_text):
-            index.add(np.arange(len(row_text)), vectors)
-        return cls(entries, row_entry, row_text, index, bands or Bands())
+    def build(cls, entries: list[FaqEntry], encode: Encode, bands: Bands | None = None,
+              approx_above: int = APPROX_ABOVE) -> "KnowledgeBase":
+        """Embed every phrasing of every entry and index it (exact or IVF by size)."""
+        texts = [(entry.id, text) for entry in entries for text in entry.phrasings]
+        rows = dict(enumerate(texts))
+        vectors = encode([t for _, t in texts]) if texts else None
+        if vectors is None:
+            index = FaissIndex(1)
+        else:
+            index = FaissIndex.build(np.arange(len(texts)), vectors, approx_above=approx_above)
+        return cls(entries, rows, index, bands or Bands())
+
+    # -- incremental updates -----------------------------------------------------------------------
+
+    def upsert(self, entries: Iterable[FaqEntry], encode: Encode) -> UpdateResult:
+        """Add new entries and update changed ones in place; only phrasings not indexed yet are encoded."""
+        added, changed, new_rows = [], [], []
+        for entry in entries:
+            old = self._by_id.get(entry.id)
+            if old is not None and _content(old) == _content(entry):
+                self._by_id[entry.id] = entry  # moved within its file: new line number, nothing to re-index
+                continue
+            (changed if old is not None else added).append(entry.id)
+            keep = set(entry.phrasings)
+            stale = [row for row in self.rows_of(entry.id) if self.rows[row][1] not in keep]
+            have = {self.rows[row][1] for row in self.rows_of(entry.id)} - {self.rows[r][1] for r in stale}
+            self._remove_rows(stale)
+            self._by_id[entry.id] = entry
+            for text in dict.fromkeys(entry.phrasings):
+                if text not in have:
+                    new_rows.append((self.next_row, entry.id, text))
+                    self.next_row += 1
+        if new_rows:
+            vectors = encode([text for _, _, text in new_rows])
+            if len(self.index) == 0 and self.index.dim != vectors.shape[1]:
+                self.index = FaissIndex(vectors.shape[1])
+            self.index.add(np.array([row for row, _, _ in new_rows]), vectors)
+            for row, entry_id, text in new_rows:
+                self.rows[row] = (entry_id, text)
+                self.lexical.add(row, text, entry_id)
+        return UpdateResult(tuple(added), tuple(changed), (), len(new_rows))
+
+    def delete(self, entry_ids: Iterable[str]) -> UpdateResult:
+        """Remove entries and their phrasing rows from the index and the lexical matcher."""
+        deleted = []
+        for entry_id in entry_ids:
+            if self._by_id.pop(entry_id, None) is not None:
+                deleted.append(entry_id)
+                self._remove_rows(self.rows_of(entry_id))
+        return UpdateResult(deleted=tuple(deleted))
+
+    def sync(self, entries: list[FaqEntry], encode: Encode) -> UpdateResult:
+        """Make the knowledge base hold exactly `entries` (upsert them, delete the rest)."""
+        wanted = {entry.id for entry in entries}
+        gone = self.delete([entry_id for entry_id in self._by_id if entry_id not in wanted])
+        done = self.upsert(entries, encode)
+        # keep the authors' file order for listings
+        self._by_id = {entry.id: self._by_id[entry.id] for entry in entries}
+        return UpdateResult(done.added, done.changed, gone.deleted, done.encoded)
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        self.index.remove(np.array(rows))
+        for row in rows:
+            del self.rows[row]
+            self.lexical.remove(row)
+
+    # -- search ------------------------------------------------------------------------------------
 
     def fast_path(self, text: str, min_ratio: float) -> Hit | None:
         """An exact or near-exact phrasing match found without the encoder."""
@@ -86,27 +179,30 @@ class KnowledgeBase:
         candidates = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and int(r) not in exclude_rows]
         lexical = self.lexical.scores_for(text, [r for _, r in candidates])
         w = self.bands.lexical_weight
-        best: dict[int, Hit] = {}
+        best: dict[str, Hit] = {}
         for (dense, row), lex in zip(candidates, lexical):
-            entry_index = self.row_entry[row]
+            entry_id, phrasing = self.rows[row]
             fused = (1.0 - w) * max(dense, 0.0) + w * lex / 100.0
-            current = best.get(entry_index)
+            current = best.get(entry_id)
             if current is None or fused > current.score:
-                entry = self.entries[entry_index]
-                best[entry_index] = Hit(entry.id, fused, entry.question, self.row_text[row], dense, lex / 100.0)
+                entry = self._by_id[entry_id]
+                best[entry_id] = Hit(entry_id, fused, entry.question, phrasing, dense, lex / 100.0)
         return sorted(best.values(), key=lambda h: -h.score)[:k]
+
+    # -- artifacts ---------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.index.save(directory / "index.faiss")
         (directory / "entries.json").write_text(json.dumps({
-            "entries": [{k: v for k, v in asdict(e).items()} for e in self.entries],
-            "row_entry": self.row_entry,
-            "row_text": self.row_text,
+            "entries": [asdict(e) for e in self._by_id.values()],
+            "rows": [[row, entry_id, text] for row, (entry_id, text) in self.rows.items()],
+            "next_row": self.next_row,
         }))
         (directory / "config.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION,
             "bands": asdict(self.bands),
+            "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "rows": len(self.index)},
             "metrics": self.metrics,
         }, indent=2))
 
@@ -123,5 +219,9 @@ class KnowledgeBase:
         data = json.loads(paths[1].read_text())
         entries = [FaqEntry(**{**e, "alternates": tuple(e["alternates"]), "tags": tuple(e["tags"]),
                                "links": tuple(e["links"])}) for e in data["entries"]]
-        return cls(entries, data["row_entry"], data["row_text"], FaissIndex.load(paths[0]),
-                   Bands(**config["bands"]), config.get("metrics"))
+        rows = {int(row): (entry_id, text) for row, entry_id, text in data["rows"]}
+        index = FaissIndex.load(paths[0])
+        if len(index) != len(rows):
+            raise ArtifactError(f"{paths[0]} holds {len(index)} vectors but {paths[1]} lists {len(rows)} phrasings: "
+                                "run `smallbot train --force`")
+        return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"))

@@ -25,16 +25,16 @@ class Calibration:
     curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
 
 
-def held_out_scores(kb: KnowledgeBase, row_vectors: np.ndarray, neg_texts: list[str],
+def held_out_scores(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], neg_texts: list[str],
                     neg_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(top score, top is right, right one in top 3) for every held-out phrasing, then every negative."""
-    counts = np.bincount(kb.row_entry, minlength=len(kb.entries))
+    """(top score, top is right, right one in top 3) for every held-out query, then every negative.
+
+    A query is (text, true entry id, embedding, row to exclude or None): a phrasing searched with its
+    own row removed, or one left out of the knowledge base altogether.
+    """
     top, right, in_top3 = [], [], []
-    for row, entry_index in enumerate(kb.row_entry):
-        if counts[entry_index] < 2:
-            continue
-        hits = kb.search(kb.row_text[row], row_vectors[row], k=3, exclude_rows=frozenset([row]))
-        truth = kb.entries[entry_index].id
+    for text, truth, vector, row in queries:
+        hits = kb.search(text, vector, k=3, exclude_rows=frozenset() if row is None else frozenset([row]))
         top.append(hits[0].score if hits else 0.0)
         right.append(bool(hits) and hits[0].entry_id == truth)
         in_top3.append(any(h.entry_id == truth for h in hits))
@@ -46,10 +46,20 @@ def held_out_scores(kb: KnowledgeBase, row_vectors: np.ndarray, neg_texts: list[
     return np.array(top), np.array(right, dtype=bool), np.array(in_top3, dtype=bool)
 
 
-def calibrate(kb: KnowledgeBase, row_vectors: np.ndarray, neg_texts: list[str], neg_vectors: np.ndarray,
-              target_wrong_rate: float) -> Calibration:
+def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[tuple[str, str, np.ndarray, int | None]]:
+    """Every phrasing of an entry with two or more, searched with its own row excluded."""
+    owners: dict[str, list[int]] = {}
+    for row, (entry_id, _) in kb.rows.items():
+        owners.setdefault(entry_id, []).append(row)
+    rows = [row for group in owners.values() if len(group) >= 2 for row in group]
+    vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
+    return [(kb.rows[row][1], kb.rows[row][0], vectors[i], row) for i, row in enumerate(rows)]
+
+
+def calibrate(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], neg_texts: list[str],
+              neg_vectors: np.ndarray, target_wrong_rate: float) -> Calibration:
     """Lowest answer threshold meeting the target; suggest threshold where top-3 holds the right entry half the time."""
-    scores, right, in_top3 = held_out_scores(kb, row_vectors, neg_texts, neg_vectors)
+    scores, right, in_top3 = held_out_scores(kb, queries, neg_texts, neg_vectors)
     n_pos = int(len(scores) - len(neg_texts))
     if len(scores) == 0:
         return Calibration(kb.bands, 0.0, 0.0, 0, len(neg_texts), [])

@@ -16,17 +16,29 @@ def normalise_for_match(text: str) -> str:
 
 
 class LexicalMatcher:
-    """Scores a query against every phrasing of every entry (0-100)."""
+    """Scores a query against every phrasing row (0-100); rows can be added and removed in place."""
 
-    def __init__(self, phrasings: list[str], entry_ids: list[str]):
-        self.entry_ids = list(entry_ids)
-        self.choices = [normalise_for_match(p) for p in phrasings]
-        self._exact = {}
-        for choice, entry_id in zip(self.choices, self.entry_ids):
-            self._exact.setdefault(choice, entry_id)
+    def __init__(self, phrasings: dict[int, str], entry_ids: dict[int, str]):
+        self.entry_ids = dict(entry_ids)
+        self.choices = {row: normalise_for_match(text) for row, text in phrasings.items()}
+        self._exact: dict[str, str] | None = None
+
+    def add(self, row: int, text: str, entry_id: str) -> None:
+        self.choices[row] = normalise_for_match(text)
+        self.entry_ids[row] = entry_id
+        self._exact = None
+
+    def remove(self, row: int) -> None:
+        self.choices.pop(row, None)
+        self.entry_ids.pop(row, None)
+        self._exact = None
 
     def exact(self, text: str) -> str | None:
         """Entry id when the normalised text equals a known phrasing."""
+        if self._exact is None:
+            self._exact = {}
+            for row in sorted(self.choices):
+                self._exact.setdefault(self.choices[row], self.entry_ids[row])
         return self._exact.get(normalise_for_match(text))
 
     def best(self, text: str, score_cutoff: float = 0.0) -> tuple[str, float, str] | None:
@@ -37,8 +49,8 @@ class LexicalMatcher:
                                    processor=None, score_cutoff=score_cutoff)
         if found is None:
             return None
-        _, score, index = found
-        return self.entry_ids[index], float(score), self.choices[index]
+        choice, score, row = found
+        return self.entry_ids[row], float(score), choice
 
     def scores_for(self, text: str, rows: list[int]) -> list[float]:
         """WRatio of the query against the given phrasing rows (for fusing with dense scores)."""

@@ -1,0 +1,320 @@
+"""FAQ retrieval benchmark: StackFAQ quality (fine-tuned vs same-run baselines) and a synthetic FAISS index.
+
+StackFAQ: each FAQ's rephrasings are split (seeded) into train / validation / test. Every method indexes
+the FAQ question plus its train rephrasings; thresholds are calibrated on validation rephrasings (and
+CLINC150 oos_val as off-topic negatives) and reported on test rephrasings (and oos_test).
+
+Synthetic: N clustered 384-d unit vectors (perturbed copies of random centres, like paraphrase
+embeddings), built with `FaissIndex.build` (exact or IVF by size), single-query p50/p99 latency and
+recall@10 against exact search on perturbed held-out queries.
+
+    python benchmarks/knowledge.py [--data ../shared/data] [--quick] [--skip-synthetic] [--skip-stackfaq]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+def load_stackfaq(data: Path, seed: int, split=(0.5, 0.2)) -> tuple[list[dict], dict[str, list[tuple[str, str]]]]:
+    """FAQs (id, question, answer) and {train, val, test}: (rephrasing, faq id), split within each FAQ."""
+    raw = json.loads((data / "stackfaq" / "stackExchange-FAQ.json").read_text())["root"]["qapair"]
+    rng = random.Random(seed)
+    faqs, splits = [], {"train": [], "val": [], "test": []}
+    for i, pair in enumerate(raw):
+        faq_id = f"faq-{i}"
+        answers = pair["answer"] if isinstance(pair["answer"], list) else [pair["answer"]]
+        answer = next((a for a in answers if isinstance(a, str) and a.strip()), "")
+        faqs.append({"id": faq_id, "question": pair["question"].strip(), "answer": answer})
+        rephr = [r.strip() for r in pair["rephr"] if isinstance(r, str) and r.strip() not in ("", "*")]
+        rng.shuffle(rephr)
+        n_train = int(round(len(rephr) * split[0]))
+        n_val = int(round(len(rephr) * split[1]))
+        splits["train"] += [(r, faq_id) for r in rephr[:n_train]]
+        splits["val"] += [(r, faq_id) for r in rephr[n_train:n_train + n_val]]
+        splits["test"] += [(r, faq_id) for r in rephr[n_train + n_val:]]
+    return faqs, splits
+
+
+def load_oos(data: Path, n: int, seed: int) -> tuple[list[str], list[str], list[str]]:
+    """Off-topic messages: CLINC150 oos_train (fine-tuning negatives), oos_val (calibration), oos_test (evaluation)."""
+    raw = json.loads((data / "clinc150" / "data_full.json").read_text())
+    rng = random.Random(seed)
+    val = [t for t, _ in raw["oos_val"]]
+    test = [t for t, _ in raw["oos_test"]]
+    train = [t for t, _ in raw["oos_train"]]
+    rng.shuffle(val)
+    rng.shuffle(test)
+    rng.shuffle(train)
+    return train[:n], val[:n], test[:n]
+
+
+# -- baselines ---------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\w+")
+
+
+class BM25:
+    """Okapi BM25 (k1=1.5, b=0.75) over documents grouped by FAQ id (best document per FAQ)."""
+
+    def __init__(self, docs: list[str], owners: list[str], k1: float = 1.5, b: float = 0.75):
+        self.tokens = [_TOKEN.findall(d.lower()) for d in docs]
+        self.owners = owners
+        self.k1, self.b = k1, b
+        self.avg = float(np.mean([len(t) for t in self.tokens])) or 1.0
+        df = Counter(w for t in self.tokens for w in set(t))
+        n = len(self.tokens)
+        self.idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+        self.tf = [Counter(t) for t in self.tokens]
+
+    def rank(self, query: str) -> tuple[list[str], float]:
+        q = _TOKEN.findall(query.lower())
+        best: dict[str, float] = {}
+        for tf, tokens, owner in zip(self.tf, self.tokens, self.owners):
+            s = 0.0
+            for w in q:
+                f = tf.get(w)
+                if f:
+                    s += self.idf[w] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * len(tokens) / self.avg))
+            if s > best.get(owner, -1.0):
+                best[owner] = s
+        ranked = sorted(best, key=lambda o: -best[o])
+        return ranked[:5], best[ranked[0]] if ranked else 0.0
+
+
+def fuzz_rank(query: str, docs: list[str], owners: list[str]) -> tuple[list[str], float]:
+    from rapidfuzz import fuzz, process, utils
+
+    found = process.extract(query, docs, scorer=fuzz.token_set_ratio, processor=utils.default_process, limit=50)
+    best: dict[str, float] = {}
+    for _, score, i in found:
+        best[owners[i]] = max(best.get(owners[i], 0.0), score / 100.0)
+    ranked = sorted(best, key=lambda o: -best[o])
+    return ranked[:5], best[ranked[0]] if ranked else 0.0
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+
+def rank_summary(ranked: list[list[str]], truth: list[str]) -> dict:
+    from smallbot.knowledge.evaluation import rank_metrics
+
+    hit1, hit5, mrr = rank_metrics(ranked, truth)
+    return {"hit@1": round(hit1, 4), "hit@5": round(hit5, 4), "mrr": round(mrr, 4)}
+
+
+def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg, target: float) -> dict:
+    """Lowest threshold whose validation wrong-answer rate (negatives count as wrong) <= target, applied to test."""
+    pos, right, neg = np.array(val_scores), np.array(val_right), np.array(val_neg)
+    threshold = float(max(pos.max(initial=0), neg.max(initial=0))) + 1e-6
+    for t in sorted(set(np.round(np.concatenate([pos, neg]), 5)), reverse=True):
+        answered = (pos >= t).sum() + (neg >= t).sum()
+        wrong = ((pos >= t) & ~right).sum() + (neg >= t).sum()
+        if answered and wrong / answered <= target:
+            threshold = float(t)
+    tp, tr, tn = np.array(test_scores), np.array(test_right), np.array(test_neg)
+    answered = (tp >= threshold).sum() + (tn >= threshold).sum()
+    wrong = ((tp >= threshold) & ~tr).sum() + (tn >= threshold).sum()
+    return {"threshold": round(threshold, 4), "test_answered": round(float((tp >= threshold).mean()), 4),
+            "test_wrong_of_answered": round(float(wrong / max(answered, 1)), 4),
+            "test_oos_answered": round(float((tn >= threshold).mean()), 4) if len(tn) else None}
+
+
+def run_method(name: str, rank_fn, splits, neg_val, neg_test, target) -> dict:
+    t0 = time.perf_counter()
+    out = {}
+    scored = {}
+    for split, items in (("val", splits["val"]), ("test", splits["test"])):
+        ranked, tops = zip(*[rank_fn(text) for text, _ in items])
+        truth = [faq for _, faq in items]
+        scored[split] = ([s for s in tops], [bool(r) and r[0] == t for r, t in zip(ranked, truth)])
+        if split == "test":
+            out.update(rank_summary(list(ranked), truth))
+    negs = {k: [rank_fn(t)[1] for t in v] for k, v in (("val", neg_val), ("test", neg_test))}
+    out.update(calibrated(*scored["val"], negs["val"], *scored["test"], negs["test"], target))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(f"  {name}: {out}", flush=True)
+    return out
+
+
+def stackfaq(args) -> dict:
+    from smallbot.encoder import Encoder
+    from smallbot.knowledge.base import KnowledgeBase
+    from smallbot.knowledge.entries import FaqEntry
+    from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
+
+    faqs, splits = load_stackfaq(args.data, args.seed)
+    neg_train, neg_val, neg_test = load_oos(args.data, 100, args.seed)
+    if args.quick:
+        keep = {f["id"] for f in faqs[:40]}
+        faqs = [f for f in faqs if f["id"] in keep]
+        splits = {k: [(t, f) for t, f in v if f in keep] for k, v in splits.items()}
+        neg_val, neg_test = neg_val[:40], neg_test[:40]
+    print(f"StackFAQ: {len(faqs)} FAQs, rephrasings train/val/test = "
+          f"{len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])}, oos {len(neg_val)}/{len(neg_test)}")
+    train_by = {f["id"]: [t for t, o in splits["train"] if o == f["id"]] for f in faqs}
+    entries = [FaqEntry(f["id"], f["question"], tuple(train_by[f["id"]]), f["answer"]) for f in faqs]
+    docs = [p for e in entries for p in e.phrasings]
+    owners = [e.id for e in entries for _ in e.phrasings]
+    results: dict = {}
+    target = args.target_wrong_rate
+    results["rapidfuzz token_set_ratio"] = run_method(
+        "rapidfuzz", lambda q: fuzz_rank(q, docs, owners), splits, neg_val, neg_test, target)
+    bm25 = BM25(docs, owners)
+    results["BM25 (question + train rephrasings)"] = run_method("BM25", bm25.rank, splits, neg_val, neg_test, target)
+    bm25a = BM25(docs + [e.answer for e in entries], owners + [e.id for e in entries])
+    results["BM25 (+ answer)"] = run_method("BM25+answer", bm25a.rank, splits, neg_val, neg_test, target)
+
+    encoder = Encoder("all-MiniLM-L6-v2").load()
+
+    def kb_method(name: str, enc, with_answers: bool = False) -> dict:
+        t0 = time.perf_counter()
+        index_entries = entries if not with_answers else [
+            FaqEntry(e.id, e.question, (*e.alternates, e.answer[:500]), e.answer) for e in entries]
+        kb = KnowledgeBase.build(index_entries, enc.encode)
+        queries = [t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test
+        vectors = dict(zip(queries, enc.encode(queries)))
+
+        def rank(q):
+            hits = kb.search(q, vectors[q], k=5)
+            return [h.entry_id for h in hits], hits[0].score if hits else 0.0
+        result = run_method(name, rank, splits, neg_val, neg_test, target)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        return result
+
+    results["frozen MiniLM + rapidfuzz fusion"] = kb_method("frozen", encoder)
+    if not args.quick:
+        results["frozen MiniLM + fusion, answers indexed"] = kb_method("frozen+answers", encoder, with_answers=True)
+    for steps in args.steps:
+        tuned = encoder.clone()
+        t0 = time.perf_counter()
+        # StackFAQ has no off-topic set of its own: CLINC150 oos_train (disjoint from oos_val / oos_test)
+        negatives = neg_train if args.oos_negatives else []
+        report = finetune_encoder(tuned, [list(e.phrasings) for e in entries], negatives, None,
+                                  FinetuneSettings(steps=steps, batch_size=args.batch, learning_rate=args.lr,
+                                                   train_layers=args.layers, seed=args.seed))
+        train_s = time.perf_counter() - t0
+        r = kb_method(f"fine-tuned {steps} steps", tuned)
+        r["train_seconds"] = round(train_s, 1)
+        r["loss"] = [report.first_loss, report.last_loss]
+        results[f"fine-tuned MiniLM ({steps} steps, top {args.layers or 'all'} layers"
+                f"{', oos negatives' if args.oos_negatives else ''}) + fusion"] = r
+    return results
+
+
+# -- synthetic index ---------------------------------------------------------------------------------
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def synthetic(args) -> dict:
+    import faiss
+
+    from smallbot.knowledge.index import FaissIndex, exact_top_k, recall_at
+
+    n = 100_000 if args.quick else args.n
+    dim, rng = 384, np.random.default_rng(args.seed)
+    print(f"synthetic: {n} x {dim} clustered unit vectors, faiss threads {faiss.omp_get_max_threads()}", flush=True)
+    centres = rng.standard_normal((max(1, n // 100), dim), dtype=np.float32)
+    vectors = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        end = min(n, start + 100_000)
+        vectors[start:end] = centres[rng.integers(0, len(centres), end - start)]
+        vectors[start:end] += 1.0 * rng.standard_normal((end - start, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[rng.choice(n, 500, replace=False)] + 0.04 * rng.standard_normal((500, dim), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    index = FaissIndex.build(np.arange(n), vectors, seed=args.seed)
+    build_s = time.perf_counter() - t0
+    rss_build = rss_mb() - rss0
+    truth = exact_top_k(vectors, queries, 10)
+    latencies, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        _, ids = index.search(q, 10)
+        latencies.append((time.perf_counter() - t) * 1000)
+        found.append(ids[0])
+    # same-run baseline: exact flat search on the same vectors (a sample of queries; it is slow)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(vectors)
+    flat_lat = []
+    for q in queries[:50]:
+        t = time.perf_counter()
+        flat.search(q[None, :], 10)
+        flat_lat.append((time.perf_counter() - t) * 1000)
+    out = {"n": n, "kind": index.kind, "nprobe": index.nprobe, "build_s": round(build_s, 1),
+           "index_mb": round(n * dim * 4 / 2**20, 1), "peak_rss_growth_mb": round(rss_build, 1),
+           "p50_ms": round(float(np.percentile(latencies, 50)), 3), "p99_ms": round(float(np.percentile(latencies, 99)), 3),
+           "recall@10": round(recall_at(np.array(found), truth, 10), 4),
+           "exact_flat_p50_ms": round(float(np.percentile(flat_lat, 50)), 3),
+           "exact_flat_p99_ms": round(float(np.percentile(flat_lat, 99)), 3)}
+    out["p50_speedup_vs_flat"] = round(out["exact_flat_p50_ms"] / max(out["p50_ms"], 1e-9), 1)
+    print(f"  {out}", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--quick", action="store_true", help="40 FAQs, 100k synthetic vectors")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, nargs="*", default=[30])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--oos-negatives", action="store_true", help="fine-tune with CLINC150 oos_train negatives")
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--target-wrong-rate", type=float, default=0.02)
+    parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-stackfaq", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    results = {"command": " ".join(["python", "benchmarks/knowledge.py", *(argv or sys.argv[1:])]),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+               "load_average_at_start": os.getloadavg()}
+    if not args.skip_stackfaq:
+        results["stackfaq"] = stackfaq(args)
+    if not args.skip_synthetic:
+        results["synthetic"] = synthetic(args)
+    results["load_average_at_end"] = os.getloadavg()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"knowledge{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(results, indent=2))
+    if "stackfaq" in results:
+        print("\n| method | hit@1 | hit@5 | MRR | threshold (val) | test answered | test wrong/answered | oos answered |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, r in results["stackfaq"].items():
+            print(f"| {name} | {r['hit@1']:.3f} | {r['hit@5']:.3f} | {r['mrr']:.3f} | {r['threshold']:.3f} | "
+                  f"{r['test_answered']:.3f} | {r['test_wrong_of_answered']:.3f} | {r['test_oos_answered']} |")
+    if "synthetic" in results:
+        s = results["synthetic"]
+        print("\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")
+        print("|---|---|---|---|---|---|---|")
+        print(f"| {s['n']} | {s['kind']} nprobe={s['nprobe']} | {s['build_s']} | {s['p50_ms']} | {s['p99_ms']} | "
+              f"{s['recall@10']} | {s['exact_flat_p50_ms']} / {s['exact_flat_p99_ms']} |")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,14 @@
+"""Knowledge fixtures: a small knowledge base built with the real encoder, shared per module."""
+
+from __future__ import annotations
+
+import pytest
+
+from smallbot.knowledge.base import KnowledgeBase
+
+from knowledge_fixtures import ENTRIES
+
+
+@pytest.fixture
+def kb(encoder) -> KnowledgeBase:
+    return KnowledgeBase.build(list(ENTRIES), encoder.encode)
