@@ -6,7 +6,7 @@ import pytest
 
 from smallbot.knowledge.base import KnowledgeBase
 
-from knowledge_fixtures import ENTRIES
+from tests.knowledge.knowledge_fixtures import ENTRIES
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from smallbot.knowledge.entries import FaqEntry
 from smallbot.knowledge.evaluation import evaluate_knowledge, rank_metrics
 from smallbot.knowledge.index import FaissIndex, recall_at
 
-from knowledge_fixtures import ENTRIES
+from tests.knowledge.knowledge_fixtures import ENTRIES
 
 
 def _top(kb: KnowledgeBase, encoder, text: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from smallbot.knowledge.finetune import FinetuneSettings, add_typo, finetune_encoder, hold_out_split
 
-from knowledge_fixtures import ENTRIES
+from tests.knowledge.knowledge_fixtures import ENTRIES
 
 PROBES = ["forgot my pasword", "when do you open", "money back", "tell me a joke"]
 SETTINGS = FinetuneSettings(steps=2, batch_size=4, seed=7)
