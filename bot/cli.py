@@ -11,6 +11,7 @@ from . import __version__
 from .errors import ProjectError, SmallbotError
 
 COMMANDS = ["init", "train", "ask", "chat"]
+COMMANDS.append("serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    message_ref TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
 """
 
 
@@ -99,6 +107,16 @@ class SQLiteStore:
                 "WHERE conversation_id=? ORDER BY id DESC LIMIT ?", (conversation_id, limit)).fetchall()
         return [{"text": r[0], "reply_kind": r[1], "reply_text": r[2], "intent": r[3], "confidence": r[4],
                  "sources": json.loads(r[5]), "created_at": r[6]} for r in reversed(rows)]
+
+    def log_feedback(self, conversation_id: str, message_ref: str, score: int, comment: str = "") -> int:
+        """Keep a thumbs up (+1) or down (-1) on one reply; `message_ref` is the connector's id for it."""
+        if score not in (1, -1):
+            raise ValueError(f"feedback score must be 1 or -1, got {score!r}")
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO feedback(conversation_id, message_ref, score, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, message_ref, score, comment, time.time()))
+            return int(cursor.lastrowid)
 
     def close(self) -> None:
         with self._lock:
