@@ -54,6 +54,24 @@
   }
 
   // -- DOM ---------------------------------------------------------------------------------------
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var ICONS = {  // inline SVG: emoji fonts are missing on many systems
+    chat: "M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z",
+    thumb: "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+      "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z"
+  };
+  function icon(name, flip) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "icon" + (flip ? " flip" : ""));
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", ICONS[name]);
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     if (attrs) Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -70,7 +88,7 @@
 
   var launcher = el("button", { type: "button", "class": "launcher", "aria-expanded": "false",
     "aria-controls": "smallbot-panel", "aria-label": "Open chat: " + cfg.title });
-  launcher.appendChild(el("span", { "class": "launcher-icon", "aria-hidden": "true" }, "\uD83D\uDCAC"));
+  launcher.appendChild(icon("chat"));
   launcher.appendChild(el("span", { "class": "launcher-label" }, cfg.title));
 
   var panel = el("section", { id: "smallbot-panel", "class": "panel", role: "dialog",
@@ -112,7 +130,9 @@
   function finishBotBubble(item, entry, isLast) {
     item.className = "msg bot kind-" + (entry.kind || "answer");
     item.removeAttribute("aria-busy");
-    item.querySelector(".text").textContent = entry.text;
+    var hasButtons = isLast && entry.suggestions && entry.suggestions.length;
+    // the numbered list in the text is for plain-text channels; here the buttons carry it
+    item.querySelector(".text").textContent = hasButtons ? entry.text.split("\n")[0] : entry.text;
     (entry.sources || []).forEach(function (source) {
       var line = el("p", { "class": "source" }, "Source: ");
       var href = source.links && source.links.length ? safeLink(source.links[0]) : null;
@@ -124,7 +144,7 @@
       }
       item.appendChild(line);
     });
-    if (isLast && entry.suggestions && entry.suggestions.length) {
+    if (hasButtons) {
       var group = el("div", { "class": "suggestions", role: "group", "aria-label": "Suggestions" });
       entry.suggestions.forEach(function (s) {
         var button = el("button", { type: "button", "class": "suggestion" }, s.text);
@@ -139,9 +159,10 @@
 
   function feedbackButtons(entry) {
     var group = el("div", { "class": "feedback", role: "group", "aria-label": "Was this helpful?" });
-    [["up", "\uD83D\uDC4D", "Helpful"], ["down", "\uD83D\uDC4E", "Not helpful"]].forEach(function (f) {
-      var button = el("button", { type: "button", "class": "rate rate-" + f[0], "aria-label": f[2],
-        "aria-pressed": entry.feedback === f[0] ? "true" : "false" }, f[1]);
+    [["up", "Helpful"], ["down", "Not helpful"]].forEach(function (f) {
+      var button = el("button", { type: "button", "class": "rate rate-" + f[0], "aria-label": f[1], title: f[1],
+        "aria-pressed": entry.feedback === f[0] ? "true" : "false" });
+      button.appendChild(icon("thumb", f[0] === "down"));
       button.addEventListener("click", function () {
         if (entry.feedback) return;
         entry.feedback = f[0];

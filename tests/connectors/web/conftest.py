@@ -78,6 +78,21 @@ class LiveServer:
 
 
 @pytest.fixture
+def start_server():
+    """Start more servers in a test: `start_server(bot, settings)`; all are stopped afterwards."""
+    started: list[LiveServer] = []
+
+    def start(bot, settings: WebSettings) -> LiveServer:
+        server = LiveServer(bot, settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def live_server(helpdesk_bot):
     """A started LiveServer for the helpdesk bot; the test may stop and start it again."""
     server = LiveServer(helpdesk_bot, WebSettings.from_config(helpdesk_bot.config, port=0,
