@@ -1,0 +1,237 @@
+"""Loopback load test of the web connector: messages/s and p50/p99 latency at 1, 16 and 64 clients.
+
+    python benchmarks/web_load.py [--data ../shared/data] [--bot examples/helpdesk] [--quick]
+
+The server runs in a child process (`create_app` on 127.0.0.1, rate limit lifted for the test) so the
+load generator does not share its interpreter. Each client is closed-loop: it sends its next message when
+the previous reply arrives, over REST (`POST /api/messages`) or one WebSocket per client (`/api/ws`).
+Messages are CLINC150 test utterances (mostly not about the helpdesk, so nearly all of them take the full
+encoder path rather than the FAQ fast path): the expensive case.
+
+Baseline, same run: `Bot.handle()` called in-process, one message at a time, with no HTTP at all.
+Each level is bounded by a message count and a time limit, whichever comes first. Both sides get the
+same untimed warm-up (the first 64 messages) first.
+Results: a table on stdout and benchmarks/out/web_load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
+WARM_UP = 64  # messages sent before timing starts (see direct_baseline)
+
+
+def load_messages(data: Path, count: int, seed: int = 0) -> list[str]:
+    path = data / "clinc150" / "data_full.json"
+    if not path.exists():
+        sys.exit(f"error: {path} not found; pass --data pointing at the shared data directory")
+    texts = [text for text, _ in json.loads(path.read_text())["test"]]
+    random.Random(seed).shuffle(texts)
+    return texts[:count]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# -- the server child -------------------------------------------------------------------------------------
+
+def serve(bot_dir: Path, port_file: Path) -> None:
+    """Child process: load the bot, serve it on a free loopback port, write the port to `port_file`."""
+    from aiohttp import web
+
+    from smallbot.bot import Bot
+    from smallbot.connectors.web import WebSettings, create_app
+
+    bot = Bot.load(bot_dir, train=True, with_store=True)
+    settings = WebSettings.from_config(bot.config, host="127.0.0.1", port=0,
+                                       rate_limit_per_minute=1e9, rate_limit_burst=1_000_000)
+
+    async def main() -> None:
+        runner = web.AppRunner(create_app(bot, settings), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port_file.write_text(str(runner.addresses[0][1]))
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(main())
+    finally:
+        bot.close()
+
+
+def start_server(bot_dir: Path) -> tuple[subprocess.Popen, str]:
+    port_file = OUT / f"web_load_port_{os.getpid()}"
+    port_file.unlink(missing_ok=True)
+    child = subprocess.Popen([sys.executable, __file__, "--_serve", str(bot_dir), str(port_file)])
+    deadline = time.monotonic() + 600
+    while not port_file.exists() or not port_file.read_text():
+        if child.poll() is not None or time.monotonic() > deadline:
+            sys.exit("error: the server child did not start")
+        time.sleep(0.2)
+    url = f"http://127.0.0.1:{port_file.read_text()}"
+    port_file.unlink()
+    return child, url
+
+
+# -- the load generator -----------------------------------------------------------------------------------
+
+async def run_level(url: str, mode: str, clients: int, messages: list[str], max_seconds: float) -> dict:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    queue = list(reversed(messages))
+    deadline = time.perf_counter() + max_seconds
+    connector = aiohttp.TCPConnector(limit=clients + 4)
+
+    async def client(index: int, session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        conversation = f"load-{mode}-{clients}-{index:04d}"
+        ws = None
+        if mode == "ws":
+            ws = await session.ws_connect(url + "/api/ws")
+            await ws.receive_json()  # "ready"
+        try:
+            while queue and time.perf_counter() < deadline:
+                text = queue.pop()
+                started = time.perf_counter()
+                if ws is None:
+                    async with session.post(url + "/api/messages", json={"text": text,
+                                                                         "conversation_id": conversation}) as r:
+                        ok = r.status == 200
+                        await r.read()
+                else:
+                    await ws.send_json({"text": text, "conversation_id": conversation})
+                    while (frame := await ws.receive_json())["type"] == "chunk":
+                        pass
+                    ok = frame["type"] == "reply"
+                latencies.append(time.perf_counter() - started)
+                errors += 0 if ok else 1
+        finally:
+            if ws is not None:
+                await ws.close()
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i, session) for i in range(clients)))
+        elapsed = time.perf_counter() - started
+    done = len(latencies)
+    return {"mode": mode, "clients": clients, "messages": done, "errors": errors, "seconds": elapsed,
+            "msgs_per_s": done / elapsed if elapsed else 0.0,
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+            "hit_time_limit": done < len(messages)}
+
+
+def direct_baseline(bot_dir: Path, messages: list[str]) -> dict:
+    """`Bot.handle` in-process, sequential: what the model work costs with no server around it."""
+    from smallbot.bot import Bot
+    from smallbot.types import Message
+
+    bot = Bot.load(bot_dir, train=True, with_store=True)
+    try:
+        # warm-up, untimed: the encoder's first call at each new input length is slow (about a second
+        # each on this machine), so both sides see every message once before the clock runs
+        for i, text in enumerate(messages[:WARM_UP]):
+            bot.handle(Message(f"warm-up-{i:06d}", text))
+        latencies = []
+        started = time.perf_counter()
+        for i, text in enumerate(messages):
+            t0 = time.perf_counter()
+            bot.handle(Message(f"direct-{i:06d}", text))
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+    finally:
+        bot.close()
+    return {"mode": "direct", "clients": 1, "messages": len(messages), "errors": 0, "seconds": elapsed,
+            "msgs_per_s": len(messages) / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000, "hit_time_limit": False}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                        help="shared data directory (CLINC150 supplies the message texts)")
+    parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk", help="bot project to serve")
+    parser.add_argument("--quick", action="store_true", help="fewer messages per level (smoke run)")
+    parser.add_argument("--messages", type=int, default=None, help="messages per level (default 320, quick 64)")
+    parser.add_argument("--max-seconds", type=float, default=90.0, help="time limit per level")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per level, median reported (default 3, quick 1)")
+    parser.add_argument("--levels", default="1,16,64", help="concurrent clients per level")
+    parser.add_argument("--modes", default="rest,ws", help="rest, ws or both")
+    parser.add_argument("--_serve", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._serve:
+        serve(Path(args._serve[0]), Path(args._serve[1]))
+        return 0
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    count = args.messages or (64 if args.quick else 320)
+    repeats = args.repeats or (1 if args.quick else 3)
+    levels = [int(x) for x in args.levels.split(",")]
+    modes = [m.strip() for m in args.modes.split(",")]
+    messages = load_messages(args.data, count)
+
+    runs: list[dict] = []
+    for repeat in range(repeats):  # the baseline is re-measured in every repeat: the machine is shared
+        runs.append({**direct_baseline(args.bot, messages), "repeat": repeat})
+    child, url = start_server(args.bot)
+    try:
+        for repeat in range(repeats):
+            asyncio.run(run_level(url, "rest", 1, messages[:WARM_UP], 120))  # warm-up, not recorded
+            for mode in modes:
+                for clients in levels:
+                    result = asyncio.run(run_level(url, mode, clients, messages, args.max_seconds))
+                    runs.append({**result, "repeat": repeat})
+                    print(f"  repeat {repeat} {mode:>4} x{clients:<3} {result['msgs_per_s']:7.1f} msg/s "
+                          f"p50 {result['p50_ms']:7.1f} ms p99 {result['p99_ms']:7.1f} ms", file=sys.stderr)
+    finally:
+        child.terminate()
+        child.wait(30)
+
+    summary = summarise(runs)
+    base = next(s for s in summary if s["mode"] == "direct")
+    print(f"\nweb load, {count} messages per level, median of {repeats} run(s); "
+          f"{os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}")
+    print(f"| mode | clients | msgs/s | p50 ms | p99 ms | errors | msgs/s vs direct | p50 vs direct |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in summary:
+        print(f"| {s['mode']} | {s['clients']} | {s['msgs_per_s']:.1f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+              f"{s['errors']} | {s['msgs_per_s'] / base['msgs_per_s']:.2f}x | {s['p50_ms'] / base['p50_ms']:.2f}x |")
+    (OUT / "web_load.json").write_text(json.dumps({
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "messages_per_level": count,
+        "repeats": repeats, "cpu_count": os.cpu_count(), "summary": summary, "runs": runs}, indent=2))
+    print(f"\nwrote {OUT / 'web_load.json'}")
+    return 0
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    keys = sorted({(r["mode"], r["clients"]) for r in runs}, key=lambda k: (k[0] != "direct", k[0] != "rest", k[1]))
+    out = []
+    for mode, clients in keys:
+        group = [r for r in runs if (r["mode"], r["clients"]) == (mode, clients)]
+        out.append({"mode": mode, "clients": clients, "runs": len(group),
+                    "messages": group[0]["messages"], "errors": sum(r["errors"] for r in group),
+                    **{k: statistics.median(r[k] for r in group) for k in ("msgs_per_s", "p50_ms", "p99_ms")},
+                    "hit_time_limit": any(r["hit_time_limit"] for r in group)})
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
