@@ -22,7 +22,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -33,6 +33,9 @@ from .guard import OriginPolicy, RateLimiter, retry_after_header
 from .metrics import WebMetrics
 from .protocol import BadRequest, decode_json, parse, parse_feedback, render, render_chunk
 from .settings import WebSettings
+
+if TYPE_CHECKING:
+    from smallbot.bot import Bot
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ _STATIC_FILES = {"widget.js": "application/javascript", "widget.css": "text/css"
 class WebState:
     """Everything the handlers share, created per application."""
 
-    bot: Any
+    bot: "Bot"
     settings: WebSettings
     origins: OriginPolicy
     limiter: RateLimiter
@@ -57,7 +60,7 @@ class WebState:
 STATE = web.AppKey("smallbot_web", WebState)
 
 
-def create_app(bot: Any, settings: WebSettings | None = None) -> web.Application:
+def create_app(bot: "Bot", settings: WebSettings | None = None) -> web.Application:
     """Build the application for `bot` (a loaded `smallbot.bot.Bot`); the caller owns the bot's lifetime.
 
     >>> web.run_app(create_app(Bot.load("examples/helpdesk"), WebSettings(port=8080)))
@@ -88,7 +91,7 @@ def create_app(bot: Any, settings: WebSettings | None = None) -> web.Application
     return app
 
 
-def _add_slack(app: web.Application, bot: Any) -> None:
+def _add_slack(app: web.Application, bot: "Bot") -> None:
     """Slack's Events API shares this server when `slack.enabled`; its module may not be installed yet."""
     if not bot.config.slack.enabled:
         return
