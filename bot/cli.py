@@ -10,7 +10,7 @@ import sys
 from . import __version__
 from .errors import ProjectError, SmallbotError
 
-COMMANDS = ["init", "train", "ask", "chat", "eval", "slack", "forget", "report", "learn"]
+COMMANDS = ["init", "train", "ask", "chat", "eval", "slack", "forget", "report", "learn", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

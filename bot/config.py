@@ -83,6 +83,9 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_origins: list[str] = field(default_factory=list)
+    max_request_bytes: int = 16384  # larger request bodies get 413
+    rate_limit_per_minute: float = 30.0  # per client address; over it: 429 with Retry-After
+    rate_limit_burst: int = 10
 
 
 @dataclass(frozen=True)

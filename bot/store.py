@@ -34,7 +34,7 @@ from .types import Message, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _DAY = 86400.0
 
 # Each migration takes the file from version n-1 to n. Never edit one that shipped; append a new one.
@@ -87,6 +87,11 @@ _MIGRATIONS: tuple[str, ...] = (
         resolution TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX handoffs_by_conversation ON handoffs(conversation_id);
+    """,
+    # 3: the connector's own reference for a reply (the web widget rates replies by it)
+    """
+    ALTER TABLE messages ADD COLUMN ref TEXT NOT NULL DEFAULT '';
+    CREATE INDEX messages_by_ref ON messages(conversation_id, ref);
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -174,9 +179,9 @@ class Store(Protocol):
 
     async def alog_turn(self, message: Message, reply: Reply) -> int: ...
 
-    def log_feedback(self, conversation_id: str, message_id: int | None, score: int, comment: str = "") -> int: ...
+    def log_feedback(self, conversation_id: str, message_id: int | str | None, score: int, comment: str = "") -> int: ...
 
-    async def alog_feedback(self, conversation_id: str, message_id: int | None, score: int,
+    async def alog_feedback(self, conversation_id: str, message_id: int | str | None, score: int,
                             comment: str = "") -> int: ...
 
     def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int: ...
@@ -373,11 +378,11 @@ class SQLiteStore:
         """`log_turn` for the event loop: resolves once the row is committed, never blocks the loop."""
         return await asyncio.wrap_future(self._submit(self._turn_writer(message, reply)))
 
-    def log_feedback(self, conversation_id: str, message_id: int | None, score: int, comment: str = "") -> int:
+    def log_feedback(self, conversation_id: str, message_id: int | str | None, score: int, comment: str = "") -> int:
         """Record +1 / -1 on a reply; `message_id=None` means the conversation's latest reply."""
         return self._call(self._feedback_writer(conversation_id, message_id, score, comment))
 
-    async def alog_feedback(self, conversation_id: str, message_id: int | None, score: int,
+    async def alog_feedback(self, conversation_id: str, message_id: int | str | None, score: int,
                             comment: str = "") -> int:
         return await asyncio.wrap_future(self._submit(self._feedback_writer(conversation_id, message_id, score, comment)))
 
@@ -421,7 +426,7 @@ class SQLiteStore:
         row = (message.conversation_id, message.text, reply.kind.value, reply.text, reply.intent,
                float(reply.confidence), json.dumps([s.entry_id for s in reply.sources]),
                json.dumps({k: float(v) for k, v in reply.timings.items()}), at, reply.reason,
-               json.dumps([s.entry_id for s in reply.suggestions]))
+               json.dumps([s.entry_id for s in reply.suggestions]), str(message.metadata.get("message_ref", "")))
         is_handoff = reply.kind is ReplyKind.HANDOFF
 
         def work(db: sqlite3.Connection) -> int:
@@ -429,14 +434,14 @@ class SQLiteStore:
                        "ON CONFLICT(id) DO UPDATE SET updated_at=max(updated_at, excluded.updated_at)", conversation)
             message_id = int(db.execute(
                 "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                "timings, created_at, reason, suggestions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+                "timings, created_at, reason, suggestions, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
             if is_handoff:
                 _insert_handoff(db, message.conversation_id, message_id, reply.reason, at)
             return message_id
 
         return work
 
-    def _feedback_writer(self, conversation_id: str, message_id: int | None, score: int,
+    def _feedback_writer(self, conversation_id: str, message_id: int | str | None, score: int,
                          comment: str) -> Callable[[sqlite3.Connection], int]:
         if score not in (1, -1) or isinstance(score, bool):
             raise StoreError(f"feedback score must be +1 or -1, got {score!r}")
@@ -445,7 +450,14 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> int:
             _require_conversation(db, conversation_id)
             target = message_id
-            if target is None:
+            if isinstance(target, str):  # a connector's reference (Message.metadata["message_ref"])
+                row = db.execute("SELECT max(id) FROM messages WHERE conversation_id=? AND ref=?",
+                                 (conversation_id, target)).fetchone()
+                if row[0] is None:
+                    raise StoreError(f"no reply {target!r} in conversation {conversation_id!r}: "
+                                     "rate a reply with the message_id it came with")
+                target = int(row[0])
+            elif target is None:
                 row = db.execute("SELECT max(id) FROM messages WHERE conversation_id=?", (conversation_id,)).fetchone()
                 target = row[0]
             elif db.execute("SELECT 1 FROM messages WHERE id=? AND conversation_id=?",

@@ -1,0 +1,52 @@
+"""`WebSettings`: what the web server needs, drawn from `bot.yml` (`web:` and `limits:`) with overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from smallbot.config import BotConfig
+from smallbot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Server limits and the embedding policy.
+
+    >>> WebSettings.from_config(bot.config, port=0).port
+    0
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    allowed_origins: tuple[str, ...] = ()  # origins whose pages may embed the widget; "*" for any
+    max_request_bytes: int = 16_384  # larger bodies get 413
+    max_message_chars: int = 1000  # longer messages get 422
+    rate_limit_per_minute: float = 30.0  # per client address, sustained
+    rate_limit_burst: int = 10  # per client address, at once
+
+    def __post_init__(self) -> None:
+        if self.max_request_bytes < 256:
+            raise ConfigError(f"web.max_request_bytes is {self.max_request_bytes}; use at least 256")
+        if self.rate_limit_per_minute <= 0 or self.rate_limit_burst < 1:
+            raise ConfigError("web.rate_limit_per_minute must be > 0 and web.rate_limit_burst >= 1")
+
+    @classmethod
+    def from_config(cls, config: BotConfig, **overrides: Any) -> "WebSettings":
+        web = config.web
+        values: dict[str, Any] = {
+            "host": web.host,
+            "port": web.port,
+            "allowed_origins": tuple(web.allowed_origins),
+            "max_message_chars": config.limits.max_message_chars,
+            "max_request_bytes": web.max_request_bytes,
+            "rate_limit_per_minute": web.rate_limit_per_minute,
+            "rate_limit_burst": web.rate_limit_burst,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["allowed_origins"] = tuple(values["allowed_origins"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "WebSettings":
+        return dataclasses.replace(self, **changes)
