@@ -170,8 +170,17 @@ async def test_feedback_is_stored_in_the_bot_store(client, helpdesk_bot):
                                                         "comment": "too long"})
     assert response.status == 200
     with sqlite3.connect(helpdesk_bot.store.path) as db:
-        rows = db.execute("SELECT score, comment FROM feedback WHERE message_ref=?", (reply["message_id"],)).fetchall()
-    assert rows == [(-1, "too long")]
+        rows = db.execute("SELECT f.score, f.comment, m.text FROM feedback f JOIN messages m ON m.id = f.message_id "
+                          "WHERE m.ref=?", (reply["message_id"],)).fetchall()
+    assert rows == [(-1, "too long", FAQ_QUESTION)]
+
+
+async def test_feedback_on_an_unknown_reply_is_a_404_with_a_reason(client):
+    await client.post("/api/messages", json={"text": FAQ_QUESTION, "conversation_id": "conv-unknown"})
+    response = await client.post("/api/feedback", json={"conversation_id": "conv-unknown",
+                                                        "message_id": "f" * 32, "score": "up"})
+    assert response.status == 404
+    assert "no reply" in (await response.json())["reason"]
 
 
 async def test_feedback_with_a_bad_score_is_refused(client):
