@@ -66,7 +66,7 @@ class Support:
     numbers: frozenset[str]
     urls: frozenset[str]
     emails: frozenset[str]
-    prices: frozenset[str]  # the numbers the knowledge states as prices
+    prices: frozenset[str]  # "currency number" pairs the knowledge states as prices
     menu_paths: frozenset[tuple[tuple[str, ...], ...]]  # casefolded steps of each path
 
 
@@ -77,7 +77,7 @@ def build_support(texts: Iterable[str]) -> Support:
     urls = frozenset(_canonical_url(m.group(0)) for m in _URL.finditer(joined))
     numbers = frozenset(_canonical_number(m.group(0)) for m in _NUMBER.finditer(joined))
     emails = frozenset(m.group(0) for m in _EMAIL.finditer(joined))
-    prices = frozenset(_canonical_number(n) for m in _PRICE.finditer(joined) for n in _NUMBER.findall(m.group(0)))
+    prices = frozenset(p for m in _PRICE.finditer(joined) for p in _canonical_prices(m.group(0)))
     cased = _normalise_keep_case("\n".join(texts))
     paths = frozenset(tuple(_steps(m.group(0))) for m in _MENU.finditer(cased))
     return Support(joined, numbers, urls, emails, prices, paths)
@@ -114,8 +114,8 @@ def is_supported(claim: Claim, support: Support) -> bool:
     if claim.kind == "menu_path":
         return _menu_path_supported(claim.text, support.menu_paths)
     if claim.kind == "price":
-        numbers = [_canonical_number(n) for n in _NUMBER.findall(claim.text)]
-        return bool(numbers) and all(n in support.prices for n in numbers)
+        prices = _canonical_prices(claim.text)
+        return bool(prices) and all(p in support.prices for p in prices)
     # date: the literal text (casefolded, spaces squeezed) must appear.
     return _squeeze(claim.text) in _squeeze(support.text)
 
@@ -127,7 +127,7 @@ def find_unsupported(reply: str, support: Support) -> tuple[Claim, ...]:
 
 def has_fact_marker(text: str) -> bool:
     """Could `text` be the start of a claim? Streaming holds such sentences back until they are checked."""
-    return bool(re.search(r"[\d@/>→»›$€£¥]|www\.|\.[a-z]{2,}\b", text, re.IGNORECASE)) or bool(
+    return bool(re.search(r"[\d@/>→»›$€£¥]|\bwww\b|\bhttps?\b|\.[a-z]{2,}\b", text, re.IGNORECASE)) or bool(
         re.search(rf"\b(?:{_MONTHS})\b", text, re.IGNORECASE))
 
 
@@ -177,6 +177,19 @@ def _canonical_url(url: str) -> str:
     url = url.casefold().rstrip(".,;:!?/)")
     url = re.sub(r"^https?://", "", url)
     return url[4:] if url.startswith("www.") else url
+
+
+_CURRENCY_NAMES = {"$": "$", "usd": "$", "dollar": "$", "dollars": "$", "bucks": "$", "cent": "c", "cents": "c",
+                   "€": "€", "eur": "€", "euro": "€", "euros": "€", "£": "£", "gbp": "£", "pound": "£",
+                   "pounds": "£", "¥": "¥"}
+_CURRENCY_WORD = re.compile(r"\$|€|£|¥|\b(?:usd|eur|gbp|dollars?|euros?|pounds?|cents?|bucks)\b", re.IGNORECASE)
+
+
+def _canonical_prices(span: str) -> set[str]:
+    """{"$ 12"}: a price is its currency and its amount; "$29" does not support "€29"."""
+    currency = _CURRENCY_WORD.search(span)
+    symbol = _CURRENCY_NAMES.get(currency.group(0).casefold(), "?") if currency else "?"
+    return {f"{symbol} {_canonical_number(n)}" for n in _NUMBER.findall(span)}
 
 
 def _canonical_number(number: str) -> str:
