@@ -191,9 +191,13 @@ class Bot:
         def produce() -> None:
             try:
                 for item in self._generate(message, reply, cancelled):
+                    if loop.is_closed():  # the consumer's loop is gone; nobody is listening
+                        cancelled.set()
+                        continue
                     loop.call_soon_threadsafe(items.put_nowait, item)
             except BaseException as exc:  # handed to the consumer, who raises it
-                loop.call_soon_threadsafe(items.put_nowait, exc)
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(items.put_nowait, exc)
 
         self._pool().submit(produce)
         try:
