@@ -185,6 +185,7 @@ def test_a_generated_reply_inventing_a_price_is_replaced_by_the_fallback(gen_bot
     assert "$" not in "".join(chunks)
 
 
+@pytest.mark.slow
 @needs_wheel
 def test_faq_questions_are_answered_while_a_generation_runs(gen_bot):
     original = gen_bot.generator
@@ -234,6 +235,7 @@ def test_a_missing_generator_model_falls_back_and_names_the_wheel(load, trained_
         bot.close()
 
 
+@pytest.mark.slow
 @needs_wheel
 def test_the_terminal_prints_a_generated_reply_as_it_streams(gen_bot):
     from smallbot.connectors.terminal import TerminalConnector
