@@ -6,13 +6,17 @@ path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator
 
 import jinja2.sandbox
 import numpy as np
@@ -22,7 +26,7 @@ from .build import is_up_to_date, train_project
 from .config import BotConfig
 from .conversation import ConversationTracker, interpret_follow_up
 from .encoder import Encoder
-from .errors import ArtifactError
+from .errors import ArtifactError, SmallbotError
 from .project import BUILD_DIR, Project, load_project
 from .router import InputRejected, Policy, decide, normalise
 from .store import Store, open_store
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HISTORY_TURNS = 4  # exchanges kept per conversation for the generator; `history_tokens` trims further
 RESET_WORDS = {"reset", "/reset", "start over", "restart"}
 _NO_INTENT = IntentPrediction(None, 0.0, (), True, 1.0)
 
@@ -80,8 +85,14 @@ class Bot:
             faq_suggest=bands.suggest if thresholds.faq_suggest == "auto" else float(thresholds.faq_suggest),
             intent=thresholds.intent,
             routes={name: Route(r["route"]) for name, r in routes.items()},
-            generator=False,
+            generator=config.generator.enabled,
         )
+        # The generator: built cheap here, loaded on first use (or at start, `generator.load: startup`),
+        # run on one thread of its own so generations queue while FAQ answers never wait for them.
+        self.generator = _make_generator(config, root) if config.generator.enabled else None
+        self.generator_error: str | None = None
+        self._generation_pool: ThreadPoolExecutor | None = None
+        self._support = None
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -116,7 +127,10 @@ class Bot:
             encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
         encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
         store = open_store(project.root, project.config.store) if with_store else None
-        return cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
+        bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
+        if project.config.generator.enabled and project.config.generator.load == "startup":
+            bot.start_generator()
+        return bot
 
     # -- knowledge hot reload --------------------------------------------------------------------------
 
@@ -171,34 +185,62 @@ class Bot:
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+        if self._generation_pool is not None:
+            self._generation_pool.shutdown(wait=True, cancel_futures=True)
         if self.store is not None:
             self.store.close()
+
+    def start_generator(self) -> bool:
+        """Load the generator now (blocking). False, with `generator_error` set and logged, when the
+        model is missing or broken: the bot keeps answering and out-of-scope messages get the fallback."""
+        if self.generator is None or self.generator_error is not None:
+            return False
+        try:
+            self.generator.load()
+        except SmallbotError as exc:
+            self.generator_error = str(exc)
+            log.error("generator disabled, out-of-scope messages get the fallback text: %s", exc)
+            return False
+        return True
 
     # -- handling ----------------------------------------------------------------------------------
 
     def handle(self, message: Message) -> Reply:
         """Answer one message (blocking; CPU-bound)."""
+        reply = self._route(message)
+        if reply.kind is ReplyKind.GENERATE:
+            for item in self.stream_generated(message, reply):
+                if isinstance(item, Reply):
+                    return item
+        return self._finish(message, reply)
+
+    def _route(self, message: Message) -> Reply:
+        """Everything up to the reply, except generating it: a GENERATE reply comes back with no text."""
         first = self._before_encoding(message)
         if isinstance(first, Reply):
-            return self._finish(message, first)
+            return first
         t0 = time.perf_counter()
         embedding = self.encoder.encode([first.text])[0]
         first.timings["encode"] = _ms(t0)
-        return self._finish(message, self._after_encoding(first, embedding))
+        return self._after_encoding(first, embedding)
 
     async def ahandle(self, message: Message) -> Reply:
-        """Answer one message without blocking the event loop.
+        """Answer one message without blocking the event loop."""
+        async for item in self.astream(message):
+            if isinstance(item, Reply):
+                return item
+        raise AssertionError("astream ended without a Reply")  # a bug in astream
 
-        The cheap steps run on the loop; the encoder pass goes through the micro-batcher so that
-        concurrent messages share one forward pass.
-        """
+    async def _aroute(self, message: Message) -> Reply:
+        """`_route` for the event loop: cheap steps inline, the encoder pass through the micro-batcher so that
+        concurrent messages share one forward pass."""
         first = self._before_encoding(message)
         if isinstance(first, Reply):
-            return await self._afinish(message, first)
+            return first
         t0 = time.perf_counter()
         embedding = await self.batcher.encode(first.text)
         first.timings["encode"] = _ms(t0)
-        return await self._afinish(message, self._after_encoding(first, embedding))
+        return self._after_encoding(first, embedding)
 
     @property
     def batcher(self) -> MicroBatcher:
@@ -210,10 +252,134 @@ class Bot:
         """Stream a reply: text chunks (str) as they are produced, then the final Reply.
 
         Replies that are not generated arrive as one chunk; connectors use this one path for all kinds.
+        A generated reply arrives token by token; if the guard then rejects it, the final Reply is the
+        fallback and its text differs from the chunks: connectors show the Reply's text instead.
         """
-        reply = await self.ahandle(message)
+        loop = asyncio.get_running_loop()
+        reply = await self._aroute(message)
+        if reply.kind is not ReplyKind.GENERATE:
+            reply = await self._afinish(message, reply)
+            yield reply.text
+            yield reply
+            return
+        items: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self._generate(message, reply, cancelled):
+                    if loop.is_closed():  # the consumer's loop is gone; nobody is listening
+                        cancelled.set()
+                        continue
+                    loop.call_soon_threadsafe(items.put_nowait, item)
+            except BaseException as exc:  # handed to the consumer, who raises it
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(items.put_nowait, exc)
+
+        self._pool().submit(produce)
+        try:
+            while True:
+                item = await items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Reply):
+                    return
+        finally:
+            cancelled.set()  # the consumer left early: stop generating
+
+    def stream_generated(self, message: Message, placeholder: Reply) -> Iterator[str | Reply]:
+        """Blocking form of the generated half of `astream` (the terminal uses it through `stream`)."""
+        items: queue.Queue = queue.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self._generate(message, placeholder, cancelled):
+                    items.put(item)
+            except BaseException as exc:
+                items.put(exc)
+
+        self._pool().submit(produce)
+        try:
+            while True:
+                item = items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Reply):
+                    return
+        finally:
+            cancelled.set()
+
+    def stream(self, message: Message) -> Iterator[str | Reply]:
+        """Blocking `astream`: chunks, then the final Reply."""
+        reply = self._route(message)
+        if reply.kind is ReplyKind.GENERATE:
+            yield from self.stream_generated(message, reply)
+            return
+        reply = self._finish(message, reply)
         yield reply.text
         yield reply
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._generation_pool is None:
+            self._generation_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-generator")
+        return self._generation_pool
+
+    def _generate(self, message: Message, placeholder: Reply, cancelled: threading.Event) -> Iterator[str | Reply]:
+        """Run on the generator thread: load on first use, stream through the guard, finish the Reply."""
+        from .generator import GenerationStats, Turn
+        from .guard import GuardVerdict, guard_stream
+
+        started = time.perf_counter()
+        timings = dict(placeholder.timings)
+        if self.generator is None or not self.start_generator():
+            reason = f"generator unavailable: {self.generator_error or 'disabled'}"
+            yield self._finish(message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
+                                                      reason, timings))
+            return
+        state = self.conversations.get(message.conversation_id)
+        history = [Turn(role, text) for role, text in state.extra.get("chat_history", ())]
+        text = normalise(message.text, self.config.limits.max_message_chars)
+        source = self.generator.stream(text, history, cancelled=cancelled.is_set)
+        verdict: GuardVerdict | None = None
+        for item in guard_stream(source, self._fact_support()):
+            if isinstance(item, GuardVerdict):
+                verdict = item
+            else:
+                yield item
+        assert verdict is not None
+        stats = verdict.extra if isinstance(verdict.extra, GenerationStats) else None
+        timings["generate"] = _ms(started)
+        if stats is not None and stats.first_token_ms is not None:
+            timings["first_token"] = stats.first_token_ms
+        stopped = stats.stopped if stats else "guard"
+        if not verdict.passed:
+            claims = ", ".join(f"{c.kind} '{c.text}'" for c in verdict.unsupported)
+            reply = self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
+                                  f"generated reply replaced: not in the knowledge: {claims}", timings)
+        elif not verdict.text.strip():
+            reply = self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
+                                  f"generator gave no text ({stopped})", timings)
+        else:
+            reply = self._replace(placeholder, ReplyKind.GENERATE, verdict.text,
+                                  f"{placeholder.reason}; stopped: {stopped}", timings)
+        yield self._finish(message, reply)
+
+    def _fact_support(self):
+        """What the guard accepts as fact: every FAQ answer, question and link (built once)."""
+        if self._support is None:
+            from .factcheck import build_support
+
+            texts = [part for e in self.knowledge.entries for part in (e.question, e.answer, *e.links)]
+            self._support = build_support(texts)
+        return self._support
+
+    @staticmethod
+    def _replace(reply: Reply, kind: ReplyKind, text: str, reason: str, timings: dict[str, float]) -> Reply:
+        return Reply(kind, text, reply.conversation_id, reply.sources, reply.suggestions, reply.confidence,
+                     reply.intent, reason, timings)
 
     def reset(self, conversation_id: str) -> None:
         self.conversations.reset(conversation_id)
@@ -287,6 +453,8 @@ class Bot:
         elif kind is ReplyKind.HANDOFF:
             template = self._compiled.get(decision.intent or "", self._handoff)
             text = template.render(user=message.user, bot_name=self.config.name).strip()
+        elif kind is ReplyKind.GENERATE:
+            text = ""  # generated by the caller (handle / astream), on the generator thread
         else:
             kind, text = ReplyKind.FALLBACK, self.config.fallback
         timings["render"] = _ms(t0)
@@ -309,6 +477,10 @@ class Bot:
         if not reply.conversation_id:
             reply = Reply(reply.kind, reply.text, message.conversation_id, reply.sources, reply.suggestions,
                           reply.confidence, reply.intent, reply.reason, reply.timings)
+        if self.generator is not None:  # the generator sees the conversation so far (bounded)
+            history = self.conversations.get(message.conversation_id).extra.setdefault(
+                "chat_history", deque(maxlen=HISTORY_TURNS * 2))
+            history.extend((("user", message.text), ("assistant", reply.text)))
         if self.store is not None and log_turn:
             try:
                 self.store.log_turn(message, reply)
@@ -333,6 +505,14 @@ def _stamp(files: list[Path]) -> tuple:
             continue
         out.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(out)
+
+
+def _make_generator(config: BotConfig, root: Path | None):
+    from .generator import LocalGenerator
+
+    g = config.generator
+    return LocalGenerator(g.model, base_dir=root, persona=g.persona, max_new_tokens=g.max_new_tokens,
+                          max_seconds=g.max_seconds, history_tokens=g.history_tokens, threads=g.threads)
 
 
 def _ms(since: float) -> float:

@@ -76,6 +76,8 @@ class GeneratorConfig:
     max_new_tokens: int = 48
     max_seconds: float = 8.0
     load: Literal["lazy", "startup"] = "lazy"
+    history_tokens: int = 256  # earlier turns of the conversation the generator sees, newest first
+    threads: int = 1  # torch threads of the generator's own thread; the other core stays free for FAQ answers
 
 
 @dataclass(frozen=True)

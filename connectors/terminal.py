@@ -66,6 +66,24 @@ class TerminalConnector:
     def _prompt(self) -> str:
         return "\033[1myou>\033[0m " if self.color else "you> "
 
+    def _stream(self, message: Message) -> None:
+        """Print chunks as they come (generated replies arrive token by token), then the reply's extras.
+
+        If the final Reply is not what was streamed (the generator guard replaced an invented fact),
+        the Reply's text is printed on a new line: it is the answer that counts.
+        """
+        shown = ""
+        for item in self.bot.stream(message):
+            if isinstance(item, Reply):
+                rendered = self.render(item)
+                if shown == item.text:
+                    self._write(rendered[len(item.text):] + "\n")
+                else:
+                    self._write(("\n" if shown else "") + rendered + "\n")
+                return
+            self._write(item)
+            shown += item
+
     def run(self) -> int:
         name = self.bot.config.name
         self._write(f"{name} is ready. Type /help for commands, /quit to leave.\n")
@@ -90,8 +108,8 @@ class TerminalConnector:
                 message = self.parse(line)
                 if message is None:
                     continue
-                reply = self.bot.handle(message)
-                self._write(f"{'bot>'} {self.render(reply)}\n")
+                self._write("bot> ")
+                self._stream(message)
         except KeyboardInterrupt:
             self._write("\nbye\n")
             return 0
