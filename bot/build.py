@@ -60,12 +60,14 @@ def input_hashes(project: Project) -> dict[str, str]:
     cfg = project.config
     files = lambda paths: [(p.relative_to(project.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
     flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
-    # FAQ bands are calibrated against the small-talk and out-of-scope examples, so intents feed in too.
+    # FAQ bands are calibrated against the small-talk and out-of-scope examples, so those feed in too
+    # (but not response templates or faq-route examples: editing those retrains only the intent model).
     knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
-                        dataclasses.asdict(cfg.knowledge),
-                        *flat(files(project.knowledge_files)), *flat(files(project.intent_files)))
+                        dataclasses.asdict(cfg.knowledge), negative_examples(project),
+                        *flat(files(project.knowledge_files)))
+    # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
     intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent,
-                      *flat(files(project.intent_files)),
+                      *flat(files(project.intent_files)), faq_examples(project),
                       # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
                       knowledge if cfg.knowledge.finetune_steps > 0 else "")
     return {"intents": intents, "knowledge": knowledge}
@@ -149,18 +151,50 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
     return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
 
 
+FAQ_INTENT = "_faq"  # internal intent for FAQ phrasings no faq-route intent claims by tag
+
+
+def faq_examples(project: Project) -> list[tuple[str, str]]:
+    """(text, intent) pairs that add every FAQ phrasing to the intent training data.
+
+    Without them the classifier has never seen a knowledge question and calls "can I add PayPal as a
+    payment option?" a feature request. A phrasing goes to the faq-route intent sharing one of its
+    entry's tags, else to the internal `_faq` intent; phrasings that are already examples are skipped.
+    """
+    by_tag = {}
+    for intent in project.intents.intents:
+        if intent.route is Route.FAQ:
+            for tag in intent.tags:
+                by_tag.setdefault(tag, intent.name)
+    taken = {" ".join(t.casefold().split()) for i in project.intents.intents for t in i.examples}
+    pairs = []
+    for entry in project.knowledge:
+        label = next((by_tag[t] for t in entry.tags if t in by_tag), FAQ_INTENT)
+        for text in entry.phrasings:
+            key = " ".join(text.casefold().split())
+            if key not in taken:
+                taken.add(key)
+                pairs.append((text, label))
+    return pairs
+
+
 def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     from smallbot.intents.train import train_linear
 
     dataset = project.intents
     out.mkdir(parents=True)
     routes = {i.name: {"route": i.route.value, "response": i.response, "tags": list(i.tags)} for i in dataset.intents}
+    texts, labels = dataset.texts_and_labels()
+    extra = faq_examples(project)
+    if any(label == FAQ_INTENT for _, label in extra):
+        routes[FAQ_INTENT] = {"route": Route.FAQ.value, "response": None, "tags": []}
     (out / "routes.json").write_text(json.dumps(routes, indent=2))
-    if len(dataset.intents) < 2:
+    if len(routes) < 2:
         say("intents: fewer than two intents, no classifier trained (every message goes to the knowledge base)")
         return {"intents": len(dataset.intents)}
-    texts, labels = dataset.texts_and_labels()
-    say(f"intents: training on {len(texts)} examples of {len(dataset.intents)} intents")
+    texts += [text for text, _ in extra]
+    labels += [label for _, label in extra]
+    say(f"intents: training on {len(texts)} examples of {len(routes)} intents ({len(extra)} from FAQ phrasings)")
     classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope)
     classifier.save(out / "classifier")
     return classifier.metrics

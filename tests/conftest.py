@@ -80,6 +80,11 @@ TINY_BOT = {
           - what's the weather tomorrow
           - tell me a joke
           - who won the football game yesterday
+          - how tall is mount everest
+          - set an alarm for 7am
+          - what's 15 times 12
+          - translate hello into french
+          - what's the stock price of apple
     """,
     "knowledge/faq.yml": """
         faqs:
