@@ -30,6 +30,7 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000.0
         self._queue: asyncio.Queue[tuple[str, asyncio.Future]] | None = None
         self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-encoder")
         self._last_batch = 1
         self.batches = 0
@@ -37,7 +38,10 @@ class MicroBatcher:
 
     async def encode(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
-        if self._queue is None or self._worker is None or self._worker.done():
+        # one worker per event loop: a bot outlives a server's loop (tests, reloads), and a worker left on a
+        # closed loop would never answer
+        if self._queue is None or self._worker is None or self._worker.done() or self._loop is not loop:
+            self._loop = loop
             self._queue = asyncio.Queue()
             self._worker = loop.create_task(self._run())
         future: asyncio.Future = loop.create_future()
@@ -79,6 +83,6 @@ class MicroBatcher:
                     future.set_result(vector)
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        if self._worker is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._worker.cancel)
         self._executor.shutdown(wait=False, cancel_futures=True)

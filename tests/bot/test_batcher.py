@@ -86,3 +86,13 @@ def test_async_handling_matches_sync_handling(trained_tiny, encoder, tmp_path):
         assert replies[0].kind is ReplyKind.ANSWER
     finally:
         bot.close()
+
+
+def test_the_batcher_serves_a_new_event_loop_after_the_old_one_closed(encoder):
+    batcher = MicroBatcher(encoder.encode)
+    try:
+        first = asyncio.run(batcher.encode("first loop"))
+        second = asyncio.run(batcher.encode("second loop"))  # a new loop, as when a server restarts
+    finally:
+        batcher.close()
+    assert first.shape == second.shape == (encoder.dim,)
