@@ -126,6 +126,8 @@ class Bot:
         if tuned.is_dir() and (encoder is None or encoder.path != tuned):
             encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
         encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
+        if project.config.models.threads:
+            encoder.set_threads(project.config.models.threads)
         store = open_store(project.root, project.config.store) if with_store else None
         bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
         if project.config.generator.enabled and project.config.generator.load == "startup":

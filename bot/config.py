@@ -49,6 +49,9 @@ class Secret:
 @dataclass(frozen=True)
 class ModelsConfig:
     encoder: str = "all-MiniLM-L6-v2"  # packaged name, local directory or hub id
+    # torch threads per encoder pass; 0 = torch's default (one per core). 1 is far steadier on a machine
+    # whose cores are busy with other work (benchmarks/RESULTS.md, "## Speed")
+    threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ArtifactError, NotReadyError
+from .errors import ArtifactError, ConfigError, NotReadyError
 from .models import resolve_model
 
 DEFAULT_MAX_LENGTH = 128
@@ -38,6 +38,7 @@ class Encoder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self.threads = 0  # torch threads per pass; 0 = leave torch's default
 
     @property
     def loaded(self) -> bool:
@@ -81,6 +82,16 @@ class Encoder:
             self._forward(["warm up"])
         return self
 
+    def set_threads(self, threads: int) -> "Encoder":
+        """Run every later pass on `threads` torch threads (0 = torch's default).
+
+        Applied inside `encode`, in whichever thread runs the pass (torch's OpenMP thread count is per
+        calling thread, and the micro-batcher encodes on a worker thread of its own)."""
+        if threads < 0:
+            raise ConfigError(f"models.threads is {threads}: use 0 (torch's default) or a positive count")
+        self.threads = threads
+        return self
+
     def _require(self) -> None:
         if self._model is None:
             raise NotReadyError("Encoder.load() must run before encode()")
@@ -117,6 +128,8 @@ class Encoder:
 
             starts = tqdm(starts, desc="encoding", unit="batch", leave=False)
         with self._lock, torch.inference_mode():
+            if self.threads and torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
             for start in starts:
                 idx = order[start:start + batch_size]
                 emb = self._forward([texts[i] for i in idx])
@@ -129,7 +142,7 @@ class Encoder:
 
         self._require()
         twin = Encoder(self.model_ref, self.base_dir, self.max_length)
-        twin.path, twin.pooling = self.path, self.pooling
+        twin.path, twin.pooling, twin.threads = self.path, self.pooling, self.threads
         twin._model = copy.deepcopy(self._model)
         twin._tokenizer = self._tokenizer
         return twin
