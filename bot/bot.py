@@ -97,10 +97,10 @@ class Bot:
     # -- loading -----------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, root: str | Path, *, train: bool = False, report: Callable[[str], None] | None = None,
+    def load(cls, root: str | Path | Project, *, train: bool = False, report: Callable[[str], None] | None = None,
              with_store: bool = True) -> "Bot":
         """Load a built bot; with `train=True` an untrained or stale project is trained first."""
-        project = load_project(root)
+        project = root if isinstance(root, Project) else load_project(root)
         encoder = Encoder(project.config.models.encoder, project.root)
         if not is_up_to_date(project):
             if not train:

@@ -42,4 +42,4 @@ def load_bot(directory: Path):
     project = load_project(directory)
     if not is_up_to_date(project):
         say(f"{directory} is not trained (or changed since the last build): training first")
-    return Bot.load(directory, train=True, report=say)
+    return Bot.load(project, train=True, report=say)  # the project is loaded and validated once
