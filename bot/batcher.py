@@ -38,21 +38,22 @@ class MicroBatcher:
 
     async def encode(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
-        # one worker per event loop: a bot outlives a server's loop (tests, reloads), and a worker left on a
-        # closed loop would never answer
-        if self._queue is None or self._worker is None or self._worker.done() or self._loop is not loop:
-            self._loop = loop
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run())
+        if self._queue is None or self._loop is not loop:
+            # one queue per event loop: a bot outlives a server's loop (tests, restarts in-process)
+            self._loop, self._queue, self._worker = loop, asyncio.Queue(), None
         future: asyncio.Future = loop.create_future()
-        await self._queue.put((text, future))
+        self._queue.put_nowait((text, future))
+        # The worker exits as soon as the queue is empty (so no task is left pending when a loop closes);
+        # checking after the put, with no await in between, means a running worker will still see this item.
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._run())
         return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
-        while True:
-            batch = [await queue.get()]
+        while not queue.empty():
+            batch = [queue.get_nowait()]
             if self._last_batch > 1 and self.max_wait > 0:
                 deadline = loop.time() + self.max_wait
                 while len(batch) < self.max_batch:
