@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from smallbot.errors import StoreError
+from smallbot.errors import SmallbotError, StoreError
 from smallbot.types import Message, Reply, ReplyKind
 
 from .guard import OriginPolicy, RateLimiter, retry_after_header
@@ -110,8 +110,32 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     log.info("web connector for %s ready (origins: %s)", state.bot.config.name,
              ", ".join(state.settings.allowed_origins) or "same origin only")
+    watcher = (asyncio.get_running_loop().create_task(_watch_knowledge(state.bot, state.settings.reload_seconds))
+               if state.settings.reload_seconds > 0 and state.bot.root is not None else None)
     yield
+    if watcher is not None:
+        watcher.cancel()
     await _close_sockets(app)
+
+
+async def _watch_knowledge(bot: "Bot", every: float) -> None:
+    """Hot reload: edited knowledge files are indexed in place while the server keeps answering.
+    A broken file is logged (with its problems) and the running knowledge is kept."""
+    loop = asyncio.get_running_loop()
+    last_error = ""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            result = await loop.run_in_executor(None, bot.reload_knowledge_if_changed)
+        except SmallbotError as exc:
+            if str(exc) != last_error:  # once per distinct problem, not every tick until it is fixed
+                log.error("knowledge files changed but were not reloaded: %s", exc)
+                last_error = str(exc)
+            continue
+        last_error = ""
+        if result is not None and not result.empty:
+            log.info("knowledge reloaded: %d added, %d changed, %d deleted",
+                     len(result.added), len(result.changed), len(result.deleted))
 
 
 async def _close_sockets(app: web.Application) -> None:

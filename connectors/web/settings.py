@@ -25,6 +25,7 @@ class WebSettings:
     max_message_chars: int = 1000  # longer messages get 422
     rate_limit_per_minute: float = 30.0  # per client address, sustained
     rate_limit_burst: int = 10  # per client address, at once
+    reload_seconds: float = 2.0  # how often changed knowledge files are picked up without a restart (0 = never)
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 256:
