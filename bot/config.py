@@ -91,6 +91,7 @@ class WebConfig:
     max_request_bytes: int = 16384  # larger request bodies get 413
     rate_limit_per_minute: float = 30.0  # per client address; over it: 429 with Retry-After
     rate_limit_burst: int = 10
+    reload_seconds: float = 2.0  # how often a running server picks up edited knowledge files (0 = never)
 
 
 @dataclass(frozen=True)

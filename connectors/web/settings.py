@@ -44,6 +44,7 @@ class WebSettings:
             "max_request_bytes": web.max_request_bytes,
             "rate_limit_per_minute": web.rate_limit_per_minute,
             "rate_limit_burst": web.rate_limit_burst,
+            "reload_seconds": web.reload_seconds,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["allowed_origins"] = tuple(values["allowed_origins"])
