@@ -26,6 +26,7 @@ from .build import is_up_to_date, train_project
 from .config import BotConfig
 from .conversation import ConversationTracker, interpret_follow_up
 from .encoder import Encoder
+from .exported import EXPORT_DIR, ExportedEncoder
 from .errors import ArtifactError, SmallbotError
 from .project import BUILD_DIR, Project, load_project
 from .router import InputRejected, Policy, decide, normalise
@@ -122,8 +123,11 @@ class Bot:
         classifier_dir = build / "intents" / "classifier"
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
+        exported = build / EXPORT_DIR
         tuned = build / "knowledge" / "encoder"
-        if tuned.is_dir() and (encoder is None or encoder.path != tuned):
+        if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
+            encoder = ExportedEncoder(exported)  # traced at train time: no transformers import at serve time
+        elif tuned.is_dir() and (encoder is None or encoder.path != tuned):
             encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
         encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
         if project.config.models.threads:

@@ -19,6 +19,7 @@ from typing import Callable
 
 from . import __version__
 from .encoder import Encoder
+from .exported import EXPORT_DIR
 from .intents.classifier import FORMAT_VERSION as INTENT_MODEL_FORMAT
 from .errors import ArtifactError
 from .project import Project
@@ -142,6 +143,9 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
             components[name] = {"inputs": hashes[name], "trained_at": time.time(), "seconds": round(seconds, 2),
                                 "metrics": metrics[name]}
             say(f"{name}: trained in {seconds:.1f}s")
+    export_dir = build_dir / EXPORT_DIR
+    if todo or not (export_dir / "export.json").exists():
+        encoder = _export_serving_encoder(project, encoder, export_dir, say)
     (build_dir / MANIFEST).write_text(json.dumps({
         "format_version": FORMAT_VERSION,
         "smallbot_version": __version__,
@@ -149,6 +153,25 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
         "components": components,
     }, indent=2))
     return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
+
+
+def _export_serving_encoder(project: Project, encoder: Encoder | None, export_dir: Path, say: Report) -> Encoder:
+    """Trace THE encoder (fine-tuned when there is one) so serving never imports transformers."""
+    from .exported import export_encoder
+
+    tuned = project.build_dir / TUNED_ENCODER
+    if tuned.is_dir():
+        if encoder is None or encoder.path != tuned:
+            encoder = Encoder(tuned).load()
+    elif encoder is None:
+        encoder = Encoder(project.config.models.encoder, project.root).load()
+    shutil.rmtree(export_dir, ignore_errors=True)
+    texts = [t for e in project.knowledge for t in e.phrasings] + project.intents.texts_and_labels()[0]
+    if export_encoder(encoder, export_dir, texts[::max(1, len(texts) // 200)]):
+        say("serving encoder exported (TorchScript): answering will not import transformers")
+    else:
+        say("serving encoder could not be exported exactly; the bot will load it with transformers")
+    return encoder
 
 
 FAQ_INTENT = "_faq"  # internal intent for FAQ phrasings no faq-route intent claims by tag
