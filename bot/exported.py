@@ -95,6 +95,11 @@ class ExportedEncoder:
     def dim(self) -> int:
         return int(self._meta["dim"])
 
+    @property
+    def source(self) -> Path:
+        """The encoder directory this export was traced from."""
+        return Path(self._meta["source"])
+
     def load(self) -> "ExportedEncoder":
         if self._model is not None:
             return self

@@ -80,7 +80,12 @@ def test_fine_tuned_encoder_becomes_the_bots_encoder(trained_tiny, tmp_path, enc
     assert (tuned_dir / "model.safetensors").exists()
     bot = Bot.load(root)
     try:
-        assert bot.encoder.path == tuned_dir
+        from smallbot.encoder import Encoder
+        from smallbot.exported import ExportedEncoder
+
+        assert isinstance(bot.encoder, ExportedEncoder) and bot.encoder.source == tuned_dir  # served traced
+        texts = ["I want my money back", "hello"]
+        assert np.abs(bot.encoder.encode(texts) - Encoder(tuned_dir).load().encode(texts)).max() < 1e-4
         reply = bot.handle(Message("c1", "I want my money back"))
         assert reply.kind is ReplyKind.ANSWER and reply.sources[0].entry_id == "refund"
     finally:
