@@ -115,26 +115,8 @@ class Encoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Embed texts in batches (longest-first, so padding stays small), returned in input order."""
-        import torch
-
         self._require()
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        starts = range(0, len(order), batch_size)
-        if progress and len(texts) > batch_size:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="encoding", unit="batch", leave=False)
-        with self._lock, torch.inference_mode():
-            if self.threads and torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
-            for start in starts:
-                idx = order[start:start + batch_size]
-                emb = self._forward([texts[i] for i in idx])
-                out[idx] = emb.float().numpy()
-        return out
+        return encode_in_batches(texts, self.dim, self._forward, self._lock, self.threads, batch_size, progress)
 
     def clone(self) -> "Encoder":
         """An independent copy of a loaded encoder (own weights), e.g. to fine-tune without touching this one."""
@@ -159,6 +141,31 @@ class Encoder:
             "pooling_mode_mean_tokens": self.pooling == "mean",
             "pooling_mode_cls_token": self.pooling == "cls",
         }))
+
+
+def encode_in_batches(texts: Sequence[str], dim: int, forward, lock: threading.Lock, threads: int,
+                      batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """The batching loop both encoders share: longest texts first (little padding), `forward(batch)` returns a
+    tensor of embeddings, results come back in input order. `threads` (0 = torch's default) is applied in the
+    calling thread, since torch's thread count is per thread."""
+    import torch
+
+    if len(texts) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    starts = range(0, len(order), batch_size)
+    if progress and len(texts) > batch_size:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="encoding", unit="batch", leave=False)
+    with lock, torch.inference_mode():
+        if threads and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        for start in starts:
+            idx = order[start:start + batch_size]
+            out[idx] = forward([texts[i] for i in idx]).float().numpy()
+    return out
 
 
 def pool(hidden, mask, mode: str):

@@ -125,23 +125,18 @@ class ExportedEncoder:
         self.threads = threads
         return self
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Embed texts (longest first in batches, like `Encoder.encode`), returned in input order."""
+    def _forward(self, texts: list[str]):
         import torch
+
+        batch = self._tokenizer.encode_batch(texts)
+        ids = torch.tensor([b.ids for b in batch], dtype=torch.long)
+        mask = torch.tensor([b.attention_mask for b in batch], dtype=torch.long)
+        return self._model(ids, mask)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Embed texts exactly as `Encoder.encode` does, through the traced model."""
+        from .encoder import encode_in_batches
 
         if self._model is None:
             raise NotReadyError("ExportedEncoder.load() must run before encode()")
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with self._lock, torch.inference_mode():
-            if self.threads and torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
-                batch = self._tokenizer.encode_batch([texts[i] for i in idx])
-                ids = torch.tensor([b.ids for b in batch], dtype=torch.long)
-                mask = torch.tensor([b.attention_mask for b in batch], dtype=torch.long)
-                out[idx] = self._model(ids, mask).float().numpy()
-        return out
+        return encode_in_batches(texts, self.dim, self._forward, self._lock, self.threads, batch_size, progress)
