@@ -144,7 +144,8 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
                                 "metrics": metrics[name]}
             say(f"{name}: trained in {seconds:.1f}s")
     export_dir = build_dir / EXPORT_DIR
-    if todo or not (export_dir / "export.json").exists():
+    # THE encoder changes only with the knowledge component (base model ref, fine-tuning settings or data)
+    if "knowledge" in todo or not (export_dir / "export.json").exists():
         encoder = _export_serving_encoder(project, encoder, export_dir, say)
     (build_dir / MANIFEST).write_text(json.dumps({
         "format_version": FORMAT_VERSION,
