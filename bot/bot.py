@@ -106,6 +106,7 @@ class Bot:
         if not is_up_to_date(project):
             if not train:
                 raise ArtifactError(f"{project.root} is not trained or its files changed since: run `smallbot train {root}`")
+            (report or log.info)(f"{project.root} is not trained (or changed since the last build): training first")
             encoder.load()
             train_project(project, report=report, encoder=encoder)
         return cls.from_build(project, encoder=encoder, with_store=with_store)
@@ -212,13 +213,11 @@ class Bot:
     # -- handling ----------------------------------------------------------------------------------
 
     def handle(self, message: Message) -> Reply:
-        """Answer one message (blocking; CPU-bound)."""
-        reply = self._route(message)
-        if reply.kind is ReplyKind.GENERATE:
-            for item in self.stream_generated(message, reply):
-                if isinstance(item, Reply):
-                    return item
-        return self._finish(message, reply)
+        """Answer one message (blocking; CPU-bound): the last item of `stream`."""
+        for item in self.stream(message):
+            if isinstance(item, Reply):
+                return item
+        raise AssertionError("stream ended without a Reply")  # a bug in stream
 
     def _route(self, message: Message) -> Reply:
         """Everything up to the reply, except generating it: a GENERATE reply comes back with no text."""

@@ -36,10 +36,5 @@ def run(args: argparse.Namespace) -> int:
 def load_bot(directory: Path):
     """Load a bot, training first (and saying so) when it is untrained or its files changed."""
     from smallbot.bot import Bot
-    from smallbot.build import is_up_to_date
-    from smallbot.project import load_project
 
-    project = load_project(directory)
-    if not is_up_to_date(project):
-        say(f"{directory} is not trained (or changed since the last build): training first")
-    return Bot.load(project, train=True, report=say)  # the project is loaded and validated once
+    return Bot.load(directory, train=True, report=say)
