@@ -125,6 +125,17 @@ def trained_tiny(tmp_path_factory, encoder) -> Path:
     return root
 
 
+@pytest.fixture
+def tiny_copy(trained_tiny: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained tiny bot at `tmp_path / "tiny"`, for tests that change or serve it.
+
+    Copying the build (a few MB) costs milliseconds; training it again would cost seconds.
+    """
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def trained_helpdesk(tmp_path_factory, encoder) -> Path:
     """A copy of examples/helpdesk, trained once per session."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -51,9 +50,8 @@ def test_init_refuses_a_non_empty_directory(tiny_project):
     assert out.returncode == 2 and "is not empty" in out.stderr
 
 
-def test_chat_reads_piped_input_when_not_a_tty(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_chat_reads_piped_input_when_not_a_tty(tiny_copy):
+    root = tiny_copy
     out = subprocess.run([sys.executable, "-m", "smallbot", "chat", str(root)], input="hello\nI forgot my password\n",
                          capture_output=True, text=True, timeout=300, check=True)
     assert "\x1b[" not in out.stdout  # no colour codes when piped

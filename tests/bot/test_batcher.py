@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import numpy as np
 import pytest
@@ -69,9 +68,8 @@ def test_an_encoder_failure_reaches_the_caller_and_the_batcher_keeps_working(enc
     assert asyncio.run(scenario()).shape == (encoder.dim,)
 
 
-def test_async_handling_matches_sync_handling(trained_tiny, encoder, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_async_handling_matches_sync_handling(tiny_copy, encoder):
+    root = tiny_copy
     bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
     texts = ["i can't remember my password", "hello", "when are you open", "money back please", "asdf qwer"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -14,9 +13,8 @@ from smallbot.types import Message, ReplyKind
 
 
 @pytest.fixture
-def bot(trained_tiny, encoder, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def bot(tiny_copy, encoder):
+    root = tiny_copy
     bot = Bot.from_build(load_project(root), encoder=encoder)
     yield bot
     bot.close()
@@ -94,9 +92,8 @@ def test_untrained_bot_refuses_to_load_without_train(tiny_project):
         Bot.load(tiny_project)
 
 
-def test_train_skips_unchanged_and_retrains_only_what_changed(trained_tiny, tmp_path, encoder):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_train_skips_unchanged_and_retrains_only_what_changed(tiny_copy, encoder):
+    root = tiny_copy
     project = load_project(root)
     assert is_up_to_date(project)
     assert train_project(project, encoder=encoder).trained == ()

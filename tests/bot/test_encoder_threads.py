@@ -3,7 +3,6 @@ runs it (torch's thread count is per calling thread), with the same embeddings a
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import numpy as np
@@ -17,11 +16,10 @@ from smallbot.project import load_project
 TEXTS = ["how do I reset my password?", "when are you open on saturdays", "I want my money back"]
 
 
-def test_models_threads_from_bot_yml_applies_to_every_encoder_pass(trained_tiny, tmp_path, encoder):
+def test_models_threads_from_bot_yml_applies_to_every_encoder_pass(tiny_copy, encoder):
     import torch
 
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+    root = tiny_copy
     with open(root / "bot.yml", "a") as f:
         f.write("models:\n  threads: 1\n")
     bot = Bot.from_build(load_project(root), with_store=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -23,9 +22,8 @@ def test_export_matches_the_eager_encoder_across_lengths_and_batches(encoder, tm
         assert np.abs(exported.encode(TEXTS, batch_size=batch_size) - encoder.encode(TEXTS)).max() < 1e-4
 
 
-def test_a_trained_bot_answers_with_the_exported_encoder(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_a_trained_bot_answers_with_the_exported_encoder(tiny_copy):
+    root = tiny_copy
     assert ExportedEncoder.available(root / ".smallbot" / EXPORT_DIR)
     bot = Bot.load(root, with_store=False)
     try:
@@ -36,9 +34,8 @@ def test_a_trained_bot_answers_with_the_exported_encoder(trained_tiny, tmp_path)
         bot.close()
 
 
-def test_serving_a_built_bot_never_imports_transformers(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_serving_a_built_bot_never_imports_transformers(tiny_copy):
+    root = tiny_copy
     code = ("import sys; from smallbot.bot import Bot; from smallbot.types import Message; "
             f"b = Bot.load({str(root)!r}, with_store=False); r = b.handle(Message('c', 'i forgot my password')); "
             "print(r.kind.value, 'transformers' in sys.modules)")

@@ -7,7 +7,6 @@ import asyncio
 import copy
 import io
 import json
-import shutil
 import threading
 from pathlib import Path
 
@@ -44,10 +43,9 @@ def generator() -> LocalGenerator:
 
 
 @pytest.fixture
-def gen_bot(trained_tiny, tmp_path, generator):
+def gen_bot(tiny_copy, generator):
     """The trained tiny bot with `generator.enabled`, sharing the module's loaded model."""
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+    root = tiny_copy
     (root / "bot.yml").write_text(GENERATOR_YML.lstrip())
     bot = Bot.load(root)
     bot.generator = generator
@@ -216,11 +214,10 @@ def test_faq_questions_are_answered_while_a_generation_runs(gen_bot):
 
 
 @pytest.mark.parametrize("load", ["lazy", "startup"])
-def test_a_missing_generator_model_falls_back_and_names_the_wheel(load, trained_tiny, tmp_path, monkeypatch, caplog):
+def test_a_missing_generator_model_falls_back_and_names_the_wheel(load, tiny_copy, monkeypatch, caplog):
     monkeypatch.setitem(models.PACKAGED, "smollm2-135m",
                         models.PackagedModel("smallbot_no_such_wheel", "x.gguf", WHEEL.install))
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+    root = tiny_copy
     (root / "bot.yml").write_text(GENERATOR_YML.lstrip() + f"  load: {load}\n")
     bot = Bot.load(root)  # never raises for the generator: the bot must keep answering
     try:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 from smallbot.bot import Bot
 from smallbot.project import load_project
 from smallbot.types import Message, ReplyKind
 
 
-def test_ahandle_logs_turns_and_handoffs_through_the_async_store_api(trained_tiny, encoder, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_ahandle_logs_turns_and_handoffs_through_the_async_store_api(tiny_copy, encoder):
+    root = tiny_copy
     bot = Bot.from_build(load_project(root), encoder=encoder)
     calls = []
     real = bot.store.alog_turn

@@ -120,9 +120,8 @@ def test_apply_merges_accepted_proposals_and_the_next_train_answers_them(logged_
     assert bot.handle(Message("after-h", "I need to speak with an actual human being")).kind is ReplyKind.HANDOFF
 
 
-def test_apply_without_a_review_file_says_to_run_learn_first(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_apply_without_a_review_file_says_to_run_learn_first(tiny_copy):
+    root = tiny_copy
     with pytest.raises(ConfigError, match="run `smallbot learn DIR` first"):
         from smallbot.learn import apply_review
         apply_review(root)

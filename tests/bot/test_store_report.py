@@ -109,9 +109,8 @@ def test_cluster_groups_by_cosine_and_orders_by_count():
         ("b", ("b",), 5), ("a", ("a", "a2"), 2), ("c", ("c",), 1)]
 
 
-def test_report_of_an_empty_log_still_renders(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def test_report_of_an_empty_log_still_renders(tiny_copy):
+    root = tiny_copy
     assert main(["report", str(root)]) == 0
     html = (root / ".smallbot" / "report" / "report.html").read_text()
     assert "no messages logged yet" in html and "<img" not in html

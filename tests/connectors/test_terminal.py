@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pexpect
@@ -12,9 +11,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def chat(trained_tiny, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def chat(tiny_copy):
+    root = tiny_copy
     child = pexpect.spawn(sys.executable, ["-m", "smallbot", "chat", str(root), "--user", "Ada"], encoding="utf-8",
                           timeout=120, dimensions=(40, 120))
     child.expect("is ready")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 
 import numpy as np
 import pytest
@@ -59,14 +58,13 @@ def test_hold_out_keeps_the_question_and_holds_one_alternate_per_entry():
 
 
 @pytest.mark.slow
-def test_fine_tuned_encoder_becomes_the_bots_encoder(trained_tiny, tmp_path, encoder):
+def test_fine_tuned_encoder_becomes_the_bots_encoder(tiny_copy, encoder):
     from smallbot.bot import Bot
     from smallbot.build import input_hashes, train_project
     from smallbot.project import load_project
     from smallbot.types import Message, ReplyKind
 
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+    root = tiny_copy
     before = input_hashes(load_project(root))
     config = root / "bot.yml"
     config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 import threading
 
@@ -35,9 +34,8 @@ NEW_FAQ = """
 
 
 @pytest.fixture
-def running_bot(trained_tiny, tmp_path, encoder):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def running_bot(tiny_copy, encoder):
+    root = tiny_copy
     from smallbot.project import load_project
 
     bot = Bot.from_build(load_project(root), encoder=encoder)

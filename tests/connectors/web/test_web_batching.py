@@ -5,7 +5,6 @@ busy into one forward pass, and every client still gets the answer to its own qu
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 
@@ -26,9 +25,8 @@ QUESTIONS = {
 
 
 @pytest.fixture
-def tiny_bot(trained_tiny, tmp_path, encoder):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+def tiny_bot(tiny_copy, encoder):
+    root = tiny_copy
     bot = Bot.from_build(load_project(root), encoder=encoder)
     yield bot
     bot.close()

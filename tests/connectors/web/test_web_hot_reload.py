@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 
@@ -37,9 +36,8 @@ async def wait_for(client, text: str, predicate, seconds: float = 30.0) -> dict:
 
 
 async def test_edited_knowledge_is_served_without_restart_and_a_broken_edit_keeps_the_old(
-        aiohttp_client, trained_tiny, encoder, tmp_path):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+        aiohttp_client, tiny_copy, encoder):
+    root = tiny_copy
     bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
     settings = WebSettings.from_config(bot.config, port=0, reload_seconds=0.2, rate_limit_per_minute=6000,
                                        rate_limit_burst=1000)
