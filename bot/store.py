@@ -34,7 +34,7 @@ from .types import Message, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _DAY = 86400.0
 
 # Each migration takes the file from version n-1 to n. Never edit one that shipped; append a new one.
@@ -92,6 +92,21 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN ref TEXT NOT NULL DEFAULT '';
     CREATE INDEX messages_by_ref ON messages(conversation_id, ref);
+    """,
+    # 4: connector state that must survive a restart and be shared by replicas: delivery ids already taken
+    # (a channel's retries are dropped; rows expire) and conversations paused while a person has them
+    """
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('handling', 'done', 'failed')),
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX deliveries_by_expiry ON deliveries(expires_at);
+    CREATE TABLE paused_conversations (
+        conversation_id TEXT PRIMARY KEY,
+        paused_at REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -187,6 +202,18 @@ class Store(Protocol):
     def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int: ...
 
     def resolve_handoff(self, conversation_id: str, resolution: str = "") -> int: ...
+
+    async def aclaim_delivery(self, delivery_id: str, lease: float) -> bool: ...
+
+    async def afinish_delivery(self, delivery_id: str, ok: bool, keep: float) -> None: ...
+
+    def delivery_status(self, delivery_id: str) -> str | None: ...
+
+    async def apause(self, conversation_id: str, detail: Mapping[str, str]) -> None: ...
+
+    async def aresume(self, conversation_id: str) -> dict[str, str] | None: ...
+
+    async def apaused(self, conversation_id: str) -> dict[str, str] | None: ...
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
 
@@ -407,7 +434,7 @@ class SQLiteStore:
         return self._call(work)
 
     def forget(self, conversation_id: str) -> Erased:
-        """Erase one conversation with its messages, feedback and handoffs (erasure requests).
+        """Erase one conversation with its messages, feedback, handoffs and pause (erasure requests).
 
         `secure_delete` zeroes the freed pages and the WAL is checkpointed and truncated afterwards, so the
         erased text is gone from the files on disk too, not only from query results.
@@ -419,6 +446,78 @@ class SQLiteStore:
         """Erase every conversation last active before `before` (a Unix time): the retention rule."""
         inner = "conversation_id IN (SELECT id FROM conversations WHERE updated_at < ?)"
         return self._call(lambda db: _delete(db, inner, "updated_at < ?", (before,)))
+
+    # -- connector state: deliveries taken, conversations paused ------------------------------------
+
+    async def aclaim_delivery(self, delivery_id: str, lease: float) -> bool:
+        """Take a channel's delivery (a Slack event id) unless it is being handled or was handled already.
+
+        True means "handle it now": the first delivery, a retry of one that failed, or a retry of one whose
+        handler held it longer than `lease` seconds without finishing (its process died). The check and the
+        claim are one transaction, so of several replicas sharing the file exactly one gets True.
+        """
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM deliveries WHERE expires_at < ?", (now,))  # expiry: the index keeps it cheap
+            row = db.execute("SELECT status FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+            if row is not None and row[0] != "failed":
+                return False
+            db.execute("INSERT INTO deliveries(id, status, expires_at) VALUES (?, 'handling', ?) ON CONFLICT(id) "
+                       "DO UPDATE SET status='handling', expires_at=excluded.expires_at", (delivery_id, now + lease))
+            return True
+
+        return await asyncio.wrap_future(self._submit(work))
+
+    async def afinish_delivery(self, delivery_id: str, ok: bool, keep: float) -> None:
+        """Mark a claimed delivery done (its retries are dropped) or failed (the next retry is taken); the
+        row is kept `keep` seconds, longer than the channel goes on retrying."""
+        expires_at = self._clock() + keep
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO deliveries(id, status, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE "
+                       "SET status=excluded.status, expires_at=excluded.expires_at",
+                       (delivery_id, "done" if ok else "failed", expires_at))
+
+        await asyncio.wrap_future(self._submit(work))
+
+    def delivery_status(self, delivery_id: str) -> str | None:
+        """'handling', 'done', 'failed', or None when unknown or expired."""
+        rows = self._read("SELECT status FROM deliveries WHERE id=? AND expires_at >= ?", (delivery_id, self._clock()))
+        return rows[0][0] if rows else None
+
+    async def apause(self, conversation_id: str, detail: Mapping[str, str]) -> None:
+        """Pause a conversation (a person has it); `detail` is what the connector needs to resume it."""
+        row = (conversation_id, self._clock(), json.dumps(dict(detail)))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO paused_conversations(conversation_id, paused_at, detail) VALUES (?, ?, ?) "
+                       "ON CONFLICT(conversation_id) DO UPDATE SET paused_at=excluded.paused_at, "
+                       "detail=excluded.detail", row)
+
+        await asyncio.wrap_future(self._submit(work))
+
+    async def aresume(self, conversation_id: str) -> dict[str, str] | None:
+        """Un-pause a conversation; returns the pause's detail, or None when it was not paused (so of two
+        clicks on "resolved", on one replica or two, exactly one gets the detail)."""
+        def work(db: sqlite3.Connection) -> dict[str, str] | None:
+            row = db.execute("SELECT detail FROM paused_conversations WHERE conversation_id=?",
+                             (conversation_id,)).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM paused_conversations WHERE conversation_id=?", (conversation_id,))
+            return json.loads(row[0])
+
+        return await asyncio.wrap_future(self._submit(work))
+
+    def paused(self, conversation_id: str) -> dict[str, str] | None:
+        """The pause's detail while the conversation is paused, else None."""
+        rows = self._read("SELECT detail FROM paused_conversations WHERE conversation_id=?", (conversation_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    async def apaused(self, conversation_id: str) -> dict[str, str] | None:
+        """`paused` for the event loop (the read runs in a worker thread)."""
+        return await asyncio.to_thread(self.paused, conversation_id)
 
     def _turn_writer(self, message: Message, reply: Reply) -> Callable[[sqlite3.Connection], int]:
         at = float(message.received_at) if message.received_at else self._clock()
@@ -567,6 +666,7 @@ def _delete(db: sqlite3.Connection, child_where: str, conversation_where: str, p
     # explicit deletes, children first: files migrated from older versions may lack ON DELETE CASCADE
     feedback = db.execute(f"DELETE FROM feedback WHERE {child_where}", params).rowcount
     handoffs = db.execute(f"DELETE FROM handoffs WHERE {child_where}", params).rowcount
+    db.execute(f"DELETE FROM paused_conversations WHERE {child_where}", params)  # its detail quotes the user
     messages = db.execute(f"DELETE FROM messages WHERE {child_where}", params).rowcount
     conversations = db.execute(f"DELETE FROM conversations WHERE {conversation_where}", params).rowcount
     return Erased(conversations, messages, feedback, handoffs)

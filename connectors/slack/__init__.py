@@ -19,13 +19,14 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from smallbot.config import SlackConfig
 from smallbot.errors import ConfigError, ConnectorError
 
-from .connector import EventDeduplicator, SlackConnector, make_client
+from .connector import SlackConnector, make_client
 from .http import SlackRoutes
 from .parse import clean_text, parse, parse_action, parse_command
 from .render import render, to_mrkdwn
+from .state import EventDeduplicator, MemorySlackState, SlackState, StoreSlackState
 
-__all__ = ["SLACK", "EventDeduplicator", "SlackConnector", "clean_text", "make_client", "parse", "parse_action",
-           "parse_command", "render", "setup", "to_mrkdwn"]
+__all__ = ["SLACK", "EventDeduplicator", "MemorySlackState", "SlackConnector", "SlackState", "StoreSlackState",
+           "clean_text", "make_client", "parse", "parse_action", "parse_command", "render", "setup", "to_mrkdwn"]
 
 SLACK = web.AppKey("smallbot_slack", SlackConnector)
 

@@ -1,5 +1,6 @@
 """The thin shell around `parse`/`render`: deduplicates events, answers in the background, posts
-through Slack's Web API, runs the human handoff.
+through Slack's Web API, runs the human handoff. What must outlive the process (event ids taken, threads
+handed to a person) lives in `state` (the bot's store when it has one; see `.state`).
 
 Slack wants an HTTP 200 within 3 seconds or it retries the event (https://api.slack.com/apis/events-api
 #retries), so every entry point here only queues work and returns; the reply is posted by a background
@@ -12,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Mapping
 
 import aiohttp
@@ -26,53 +26,11 @@ from smallbot.types import Message, Reply, ReplyKind
 from .parse import FEEDBACK, RESOLVE, SUGGEST, Action, CHANNEL, conversation_id, parse, parse_action, \
     parse_command, split_conversation_id
 from .render import escape, fallback_text, render, render_handoff, render_resolved
+from .state import EventDeduplicator, Handoff, SlackState, slack_state
+
+__all__ = ["EventDeduplicator", "Handoff", "SlackConnector", "make_client"]
 
 log = logging.getLogger(__name__)
-
-HANDLING, DONE, FAILED = "handling", "done", "failed"
-
-
-class EventDeduplicator:
-    """Remembers the newest `capacity` event ids and whether each is being handled, done or failed.
-
-    Slack retries an event it thinks we missed; a retry of an event that is in hand or answered is
-    dropped, a retry of one whose handling failed is taken again.
-
-    >>> seen = EventDeduplicator()
-    >>> seen.begin("Ev1"), seen.begin("Ev1")
-    (True, False)
-    """
-
-    def __init__(self, capacity: int = 10_000):
-        self.capacity = capacity
-        self._status: OrderedDict[str, str] = OrderedDict()
-
-    def begin(self, event_id: str) -> bool:
-        """True when this event should be handled now (first delivery, or a retry after a failure)."""
-        if self._status.get(event_id) in (HANDLING, DONE):
-            return False
-        self._status[event_id] = HANDLING
-        self._status.move_to_end(event_id)
-        while len(self._status) > self.capacity:
-            self._status.popitem(last=False)
-        return True
-
-    def finish(self, event_id: str, ok: bool) -> None:
-        self._status[event_id] = DONE if ok else FAILED
-
-    def status(self, event_id: str) -> str | None:
-        return self._status.get(event_id)
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """A thread waiting for a person: what the support-channel notice says, to update it on resolve."""
-
-    user: str
-    question: str
-    permalink: str
-    notice_channel: str
-    notice_ts: str
 
 
 def make_client(config: SlackConfig) -> AsyncWebClient:
@@ -92,18 +50,17 @@ class SlackConnector:
     """Answers Slack events, slash commands and button clicks with a `Bot`.
 
     >>> connector = SlackConnector(bot, config, make_client(config))
-    >>> connector.accept_event(payload)   # from /slack/events or Socket Mode; returns at once
+    >>> await connector.accept_event(payload)   # from /slack/events or Socket Mode; returns at once
     'queued'
     >>> await connector.idle()            # tests: wait for the background replies
     """
 
-    def __init__(self, bot: Any, config: SlackConfig, client: AsyncWebClient):
+    def __init__(self, bot: Any, config: SlackConfig, client: AsyncWebClient, state: SlackState | None = None):
         self.bot = bot
         self.config = config
         self.client = client
         self.bot_user_id: str | None = None
-        self.seen = EventDeduplicator()
-        self.handoffs: dict[str, Handoff] = {}
+        self.state = state if state is not None else slack_state(bot)
         self.threads: OrderedDict[str, None] = OrderedDict()  # threads the bot has answered in (newest last)
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -150,15 +107,18 @@ class SlackConnector:
 
     # -- entry points: each returns at once ---------------------------------------------------------
 
-    def accept_event(self, payload: Mapping[str, Any], retry_num: int | None = None) -> str:
-        """Queue an Events API payload: 'queued', 'duplicate' (already in hand or answered) or 'ignored'."""
+    async def accept_event(self, payload: Mapping[str, Any], retry_num: int | None = None) -> str:
+        """Queue an Events API payload: 'queued', 'duplicate' (already in hand or answered) or 'ignored'.
+
+        Returns once the event id is claimed (one store commit with a store), before any answering.
+        """
         message = self.parse(payload)
         if message is None:
             return "ignored"
         if message.metadata.get("thread_reply") and message.conversation_id not in self.threads:
             return "ignored"  # people talking in a thread the bot was never asked into
         event_id = str(payload.get("event_id") or message.conversation_id + ":" + message.metadata["ts"])
-        if not self.seen.begin(event_id):
+        if not await self.state.begin(event_id):
             log.info("slack event %s dropped: duplicate (retry %s)", event_id, retry_num)
             return "duplicate"
         self._spawn(self._answer_event(event_id, message))
@@ -192,7 +152,7 @@ class SlackConnector:
         async with self._conversation(cid):
             reply = self._posted.get(event_id) if event_id else None
             if reply is None:
-                if self.bot.conversations.get(cid).paused:
+                if await self.state.paused(cid) is not None:
                     log.info("slack conversation %s is with a person; the bot stays quiet", cid)
                     return None
                 try:
@@ -226,12 +186,19 @@ class SlackConnector:
         try:
             await self.answer(message, event_id)
         except Exception as exc:
-            self.seen.finish(event_id, ok=False)
             log.error("slack event %s failed (%s: %s); Slack's retry will be taken", event_id,
                       type(exc).__name__, _slack_error(exc))
+            await self._finish(event_id, ok=False)
         else:
-            self.seen.finish(event_id, ok=True)
+            await self._finish(event_id, ok=True)
             self._posted.pop(event_id, None)
+
+    async def _finish(self, event_id: str, ok: bool) -> None:
+        try:
+            await self.state.finish(event_id, ok)
+        except Exception as exc:  # the claim's lease runs out instead, and a later retry is taken
+            log.error("slack event %s: could not record it as %s (%s)", event_id, "done" if ok else "failed",
+                      type(exc).__name__)
 
     async def _answer_command(self, text: str, user: str, channel: str, team: str) -> None:
         # the question becomes the parent of a thread, so the conversation goes on there
@@ -271,24 +238,20 @@ class SlackConnector:
         notice = await self.client.chat_postMessage(
             channel=support, text=f"<@{message.user}> asked for a person: {permalink}",
             blocks=render_handoff(message.user, message.text, permalink, cid), unfurl_links=False)
-        self.handoffs[cid] = Handoff(message.user, message.text, permalink, str(notice.get("channel", support)),
-                                     str(notice.get("ts", "")))
-        self.bot.conversations.get(cid).paused = True
+        await self.state.pause(cid, Handoff(message.user, message.text, permalink,
+                                            str(notice.get("channel", support)), str(notice.get("ts", ""))))
         log.info("slack conversation %s handed to a person", cid)
 
     async def resolve(self, cid: str, resolver: str, notice_channel: str = "", notice_ts: str = "") -> None:
         """A person marked the thread resolved: the bot answers there again."""
         async with self._conversation(cid):
-            state = self.bot.conversations.get(cid)
-            handoff = self.handoffs.pop(cid, None)
-            if handoff is None and not state.paused:
-                log.info("slack conversation %s was already resolved", cid)  # a second click
-                return
-            state.paused = False
-        if handoff is not None:
-            await self.client.chat_update(
-                channel=notice_channel or handoff.notice_channel, ts=notice_ts or handoff.notice_ts,
-                text="Resolved", blocks=render_resolved(handoff.user, handoff.question, handoff.permalink, resolver))
+            handoff = await self.state.resume(cid)
+        if handoff is None:
+            log.info("slack conversation %s was already resolved", cid)  # a second click
+            return
+        await self.client.chat_update(
+            channel=notice_channel or handoff.notice_channel, ts=notice_ts or handoff.notice_ts,
+            text="Resolved", blocks=render_resolved(handoff.user, handoff.question, handoff.permalink, resolver))
         _, channel, thread_ts = split_conversation_id(cid)
         await self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts,

@@ -47,7 +47,7 @@ class SlackRoutes:
         if payload.get("type") == "url_verification":
             return web.json_response({"challenge": payload.get("challenge", "")})
         retry = request.headers.get("X-Slack-Retry-Num")
-        self.connector.accept_event(payload, int(retry) if retry and retry.isdigit() else None)
+        await self.connector.accept_event(payload, int(retry) if retry and retry.isdigit() else None)
         return web.Response(status=200)
 
     async def interactions(self, request: web.Request) -> web.Response:

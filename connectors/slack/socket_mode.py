@@ -29,7 +29,7 @@ async def dispatch(connector: SlackConnector, client: SocketModeClient, request:
     """Acknowledge one envelope first, then queue its work, as on the HTTP path."""
     if request.type == "events_api":
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-        connector.accept_event(request.payload, request.retry_attempt)
+        await connector.accept_event(request.payload, request.retry_attempt)
     elif request.type == "interactive":
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
         connector.accept_action(request.payload)

@@ -160,6 +160,52 @@ def test_async_api_resolves_with_ids_of_committed_rows(store):
     assert store.feedback()[0].id == feedback_id
 
 
+def test_a_claimed_delivery_is_refused_until_it_fails_or_expires(store):
+    async def main():
+        first, again = await store.aclaim_delivery("slack:Ev1", 60), await store.aclaim_delivery("slack:Ev1", 60)
+        await store.afinish_delivery("slack:Ev1", True, 3600)
+        after_done = await store.aclaim_delivery("slack:Ev1", 60)
+        await store.aclaim_delivery("slack:Ev2", 60)
+        await store.afinish_delivery("slack:Ev2", False, 3600)
+        status_failed = store.delivery_status("slack:Ev2")
+        after_failure = await store.aclaim_delivery("slack:Ev2", 60)
+        # a negative lease or keep is already over: the claim of a dead process, or a row past its expiry
+        await store.aclaim_delivery("slack:Ev3", -1)
+        after_lease = await store.aclaim_delivery("slack:Ev3", 60)
+        await store.afinish_delivery("slack:Ev4", True, -1)
+        return first, again, after_done, status_failed, after_failure, after_lease, store.delivery_status("slack:Ev4")
+
+    assert asyncio.run(main()) == (True, False, False, "failed", True, True, None)
+    assert store.delivery_status("slack:Ev1") == "done" and store.delivery_status("slack:Ev2") == "handling"
+
+
+def test_of_concurrent_claims_of_one_delivery_exactly_one_wins(store):
+    async def main():
+        return await asyncio.gather(*(store.aclaim_delivery("slack:EvRace", 60) for _ in range(20)))
+
+    assert sorted(asyncio.run(main())) == [False] * 19 + [True]
+
+
+def test_pause_round_trips_and_only_the_first_resume_gets_the_detail(store):
+    async def main():
+        await store.apause("c1", {"user": "U1", "notice_ts": "1.2"})
+        paused = await store.apaused("c1"), await store.apaused("c2")
+        resumed = await store.aresume("c1"), await store.aresume("c1")
+        return paused, resumed, await store.apaused("c1")
+
+    paused, resumed, after = asyncio.run(main())
+    assert paused == ({"user": "U1", "notice_ts": "1.2"}, None)
+    assert resumed == ({"user": "U1", "notice_ts": "1.2"}, None)
+    assert after is None
+
+
+def test_forget_erases_a_pause_with_the_conversation(store):
+    store.log_turn(*_turn("c1", "human please", ReplyKind.HANDOFF))
+    asyncio.run(store.apause("c1", {"question": "human please"}))
+    store.forget("c1")
+    assert store.paused("c1") is None
+
+
 def test_writes_after_close_are_refused(store):
     store.log_turn(*_turn("c1", "hi"))
     store.close()

@@ -39,6 +39,11 @@ def _columns(path: Path, table: str) -> list[str]:
         return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
 
 
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
 def _user_version(path: Path) -> int:
     with sqlite3.connect(path) as db:
         return db.execute("PRAGMA user_version").fetchone()[0]
@@ -73,6 +78,35 @@ def test_a_first_release_file_is_migrated_with_its_data(tmp_path, user_version):
     assert {"reason", "suggestions"} <= set(_columns(path, "messages"))
     assert _columns(path, "feedback") == ["id", "conversation_id", "message_id", "score", "comment", "created_at"]
     assert "resolved_at" in _columns(path, "handoffs")
+
+
+def test_a_version_3_file_is_migrated_and_keeps_its_data(tmp_path):
+    from smallbot.store import _MIGRATIONS
+
+    path = tmp_path / "v3.sqlite3"
+    db = sqlite3.connect(path)  # the file version 3 wrote: shipped migrations never change
+    for script in _MIGRATIONS[:3]:
+        db.executescript(script)
+    db.executescript("""
+        INSERT INTO conversations VALUES ('T1:C1:1.1', 'slack', 'U1', 100.0, 200.0);
+        INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, timings,
+            created_at, reason, suggestions, ref) VALUES ('T1:C1:1.1', 'talk to a human', 'handoff',
+            'Connecting you.', 'talk_to_human', 0.9, '[]', '{}', 150.0, 'intent talk_to_human', '[]', 'r1');
+        INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES ('T1:C1:1.1', 1, 'asked', 150.0);
+        PRAGMA user_version=3;
+    """)
+    db.close()
+
+    with SQLiteStore(path) as store:
+        assert [t.text for t in store.turns()] == ["talk to a human"] and store.handoffs()[0].is_open
+        assert asyncio.run(store.aclaim_delivery("slack:Ev1", 60)) is True
+        asyncio.run(store.apause("T1:C1:1.1", {"user": "U1"}))
+    assert _user_version(path) == SCHEMA_VERSION == 4
+    assert {"deliveries", "paused_conversations"} <= _tables(path)
+    with SQLiteStore(path) as store:  # and the state is there for the next process
+        assert store.delivery_status("slack:Ev1") == "handling" and store.paused("T1:C1:1.1") == {"user": "U1"}
+        store.forget("T1:C1:1.1")
+        assert store.paused("T1:C1:1.1") is None
 
 
 def test_an_empty_v0_file_gets_the_whole_schema(tmp_path):

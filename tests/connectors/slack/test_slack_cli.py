@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import sys
 
@@ -19,9 +18,8 @@ from slack_helpers import BOT_TOKEN, SIGNING_SECRET, SUPPORT
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 
-async def test_slack_command_serves_signed_events_until_terminated(trained_tiny, tmp_path, slack_api):
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
+async def test_slack_command_serves_signed_events_until_terminated(tiny_copy, slack_api):
+    root = tiny_copy
     with open(root / "bot.yml", "a", encoding="utf-8") as config:
         config.write(f"slack:\n  enabled: true\n  bot_token: ${{SLACK_BOT_TOKEN}}\n"
                      f"  signing_secret: ${{SLACK_SIGNING_SECRET}}\n  support_channel: {SUPPORT}\n"

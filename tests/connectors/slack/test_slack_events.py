@@ -128,7 +128,7 @@ async def test_a_retry_of_an_event_whose_reply_failed_is_processed(slack):
     await slack.event(body)
     await slack.settled()
     assert slack.api.posts() == []
-    assert slack.connector.seen.status("Ev0FAIL") == "failed"
+    assert slack.connector.state.status("Ev0FAIL") == "failed"
     await slack.event(body, retry_num=1)
     await slack.settled()
     [post] = slack.api.posts()
@@ -229,7 +229,7 @@ async def test_retry_after_a_failed_handoff_notice_notifies_support_without_repe
     await slack.settled()
     assert len(slack.api.posts(thread_ts=thread)) == 1
     assert slack.api.posts(channel=SUPPORT) == []
-    assert slack.connector.seen.status("EvHand") == "failed"
+    assert slack.connector.state.status("EvHand") == "failed"
     await slack.event(body, retry_num=1)
     await slack.settled()
     assert len(slack.api.posts(thread_ts=thread)) == 1
