@@ -61,7 +61,7 @@ class SlackConnector:
         self.client = client
         self.bot_user_id: str | None = None
         self.state = state if state is not None else slack_state(bot)
-        self.threads: OrderedDict[str, None] = OrderedDict()  # threads the bot has answered in (newest last)
+        self.threads: OrderedDict[str, None] = OrderedDict()  # threads answered in, newest last: a cache before state.knows_thread
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._own_session = False
@@ -115,7 +115,7 @@ class SlackConnector:
         message = self.parse(payload)
         if message is None:
             return "ignored"
-        if message.metadata.get("thread_reply") and message.conversation_id not in self.threads:
+        if message.metadata.get("thread_reply") and not await self._in_thread(message.conversation_id):
             return "ignored"  # people talking in a thread the bot was never asked into
         event_id = str(payload.get("event_id") or message.conversation_id + ":" + message.metadata["ts"])
         if not await self.state.begin(event_id):
@@ -139,6 +139,9 @@ class SlackConnector:
         action = parse_action(payload)
         if action is not None:
             self._spawn(self._guarded(self._act(action), f"{action.kind} in {action.conversation_id}"))
+
+    async def _in_thread(self, cid: str) -> bool:
+        return cid in self.threads or await self.state.knows_thread(cid)
 
     # -- answering ---------------------------------------------------------------------------------
 

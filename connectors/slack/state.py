@@ -1,6 +1,7 @@
 """What the Slack connector must remember between events: which event ids it has taken (Slack retries an
 event it thinks we missed: https://api.slack.com/apis/events-api#retries) and which threads a person has
-(handoff), with what the support-channel notice said so "Mark resolved" can update it.
+(handoff), with what the support-channel notice said so "Mark resolved" can update it, and which threads
+it has answered in (follow-ups there need no mention).
 
 Two implementations of one small protocol. `StoreSlackState` keeps both in the bot's store, so a restart
 or a second replica sharing the file still drops a retried event and still leaves a handed-off thread to
@@ -10,6 +11,7 @@ the person; its writes go through the store's writer thread and never block the 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -50,6 +52,9 @@ class SlackState(Protocol):
 
     async def resume(self, conversation_id: str) -> Handoff | None:
         """Un-pause; the handoff it ended, or None when the thread was not paused (a second click)."""
+
+    async def knows_thread(self, conversation_id: str) -> bool:
+        """Whether the bot answered in this thread before (the connector asks only on a cache miss)."""
 
 
 class EventDeduplicator:
@@ -114,6 +119,9 @@ class MemorySlackState:
     async def resume(self, conversation_id: str) -> Handoff | None:
         return self._paused.pop(conversation_id, None)
 
+    async def knows_thread(self, conversation_id: str) -> bool:
+        return False  # the connector's own cache of threads is all there is
+
 
 class StoreSlackState:
     """State in the bot's store (SQLite by default): survives restarts, shared by replicas on one file.
@@ -148,6 +156,11 @@ class StoreSlackState:
 
     async def resume(self, conversation_id: str) -> Handoff | None:
         return _handoff(await self.store.aresume(conversation_id))
+
+    async def knows_thread(self, conversation_id: str) -> bool:
+        # the bot logs every turn under the thread's conversation id, so the log already says where it
+        # answered; the read runs in a worker thread, off the event loop
+        return bool(await asyncio.to_thread(self.store.history, conversation_id, 1))
 
 
 def slack_state(bot: Any) -> SlackState:

@@ -92,3 +92,21 @@ async def test_a_handed_off_thread_stays_paused_across_restarts_until_resolved(r
                                     message_ts=notice.response["ts"]))
     await slack.settled()
     assert len(slack.api.calls_to("chat.update")) == 1
+
+
+async def test_a_follow_up_without_mention_in_a_thread_answered_before_a_restart_is_answered(restart):
+    slack = await restart()
+    await slack.event(event_body(QUESTION, ts=THREAD, event_id="Ev1"))
+    await slack.settled()
+
+    slack = await restart()
+    follow_up = event_body("What are your opening hours?", kind="message", channel_type="channel",
+                           ts="1690000010.000100", thread_ts=THREAD, event_id="Ev2")
+    elsewhere = event_body("What are your opening hours?", kind="message", channel_type="channel",
+                           ts="1690000030.000100", thread_ts="1690000020.000100", event_id="Ev3")
+    await slack.event(follow_up)
+    await slack.event(elsewhere)
+    await slack.settled()
+    first, second = slack.api.posts(thread_ts=THREAD)
+    assert "Monday to Friday" in json.dumps(second.args["blocks"])
+    assert slack.api.posts(thread_ts="1690000020.000100") == []
