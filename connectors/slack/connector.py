@@ -61,7 +61,8 @@ class SlackConnector:
         self.client = client
         self.bot_user_id: str | None = None
         self.state = state if state is not None else slack_state(bot)
-        self.threads: OrderedDict[str, None] = OrderedDict()  # threads answered in, newest last: a cache before state.knows_thread
+        # threads answered in, newest last: a cache in front of state.knows_thread
+        self.threads: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._own_session = False
