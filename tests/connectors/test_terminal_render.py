@@ -1,0 +1,38 @@
+"""How the terminal shows an FAQ answer's Markdown: pure `to_terminal`, table-driven."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from smallbot.connectors.terminal import TerminalConnector, to_terminal
+from smallbot.types import Reply, ReplyKind, Source
+
+
+@pytest.mark.parametrize("markdown, plain", [
+    ("Click **Forgot password?** on the sign-in page.", "Click Forgot password? on the sign-in page."),
+    ("pick a *format* or _any_ format", "pick a format or any format"),
+    ("see [the guide](https://x.example/guide).", "see the guide (https://x.example/guide)."),
+    ("see [https://x.example](https://x.example) or <https://y.example>", "see https://x.example or https://y.example"),
+    ("write to [support](mailto:help@x.example)", "write to support (help@x.example)"),
+    ("type `**not bold**` and `snake_case`", "type `**not bold**` and `snake_case`"),
+    ("a snake_case_name stays", "a snake_case_name stays"),
+    ("- one\n* two\n+ three\n1. first", "- one\n- two\n- three\n1. first"),
+    ("## Export\nPick one.\n\nThen save.", "Export\nPick one.\n\nThen save."),
+    ('<img src=x onerror="alert(1)"> is text', '<img src=x onerror="alert(1)"> is text'),
+])
+def test_markdown_becomes_plain_words_and_visible_link_targets_when_piped(markdown, plain):
+    assert to_terminal(markdown, color=False) == plain
+
+
+def test_bold_and_italic_become_ansi_styles_on_a_tty():
+    assert to_terminal("**Settings** then *Export*", color=True) == \
+        "\033[1mSettings\033[22m then \033[3mExport\033[23m"
+
+
+def test_render_formats_the_answer_and_keeps_the_source_line():
+    connector = TerminalConnector(bot=None, stdin=io.StringIO(), stdout=io.StringIO())  # piped: no colour
+    reply = Reply(ReplyKind.ANSWER, "Go to **Settings → Export**.", "c1",
+                  sources=(Source("export", "How do I export?", ("https://x.example/export",)),))
+    assert connector.render(reply) == "Go to Settings → Export.\n[source: export (https://x.example/export)]"
