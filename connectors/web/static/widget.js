@@ -7,7 +7,8 @@
  * No framework and no cooperation from the host page: everything lives in a shadow root on a
  * <smallbot-widget> element, so page styles do not leak in and ours do not leak out. Theme it with
  * CSS custom properties on that element (--smallbot-accent, --smallbot-bg, ...) or the data-attributes.
- * Bot and user text only ever reach the DOM through textContent (never innerHTML).
+ * Bot and user text only ever reach the DOM through textContent (never innerHTML). Bot replies are
+ * Markdown (FAQ answers are written in it): a safe subset is rendered by building elements, see below.
  * The conversation id and the rendered history live in localStorage, so a reload keeps the chat;
  * the WebSocket reconnects with exponential back-off after the server restarts.
  */
@@ -111,20 +112,140 @@
   panel.appendChild(header); panel.appendChild(log); panel.appendChild(form);
   root.appendChild(panel); root.appendChild(launcher);
 
-  // -- rendering (textContent only) ---------------------------------------------------------------
-  function bubble(role, text) {
+  // -- Markdown: a safe subset, built from elements ------------------------------------------------
+  // **bold**, *italic*, `code`, [links](https://...), <https://...>, bare http(s) URLs, - and 1. lists,
+  // ``` fences, # headings (shown bold), paragraphs and line breaks. Every piece of text goes in through
+  // textContent or a text node and no HTML is ever parsed, so "<img onerror=...>" in a reply shows as
+  // those characters. A link keeps only an http:, https: or mailto: target (checked after the URL parser
+  // has normalised it); any other ("javascript:", "data:") leaves its label as plain text.
+  var WEB_LINKS = { "http:": true, "https:": true };
+  var MD_LINKS = { "http:": true, "https:": true, "mailto:": true };
+  var MAX_NESTING = 4;  // **_x_** nests; a hostile answer cannot recurse deeper than this
+
+  function safeLink(href, protocols) {
+    try {
+      var url = new URL(href, server);
+      return (protocols || WEB_LINKS)[url.protocol] === true ? url.href : null;
+    } catch (e) { return null; }
+  }
+
+  function link(href, label, depth) {
+    var safe = safeLink(href, MD_LINKS);
+    if (!safe) return document.createTextNode(label);
+    var a = el("a", { href: safe, target: "_blank", rel: "noopener noreferrer" });
+    inline(label, a, depth + 1, false);
+    return a;
+  }
+
+  function wrap(tag) {
+    return function (m, depth, links) {
+      var node = el(tag);
+      inline(m[m.length - 1], node, depth + 1, links);
+      return node;
+    };
+  }
+
+  // earliest match wins; at the same position, the first in this list. `lead`: a captured character before
+  // the marker (underscores count only at a word's edge, so snake_case stays as typed).
+  var INLINE = [
+    { re: /`([^`\n]+)`/, make: function (m) { return el("code", null, m[1]); } },
+    { re: /\[([^\]\n]+)\]\(\s*<?([^\s()<>]+)>?(?:\s+"[^"\n]*")?\s*\)/, link: true,
+      make: function (m, depth) { return link(m[2], m[1], depth); } },
+    { re: /<((?:https?|mailto):[^\s<>]+)>/, link: true, make: function (m, depth) { return link(m[1], m[1], depth); } },
+    { re: /\bhttps?:\/\/[^\s<>()]*[^\s<>().,:;!?"'\]]/, link: true,
+      make: function (m, depth) { return link(m[0], m[0], depth); } },
+    { re: /\*\*(\S(?:[\s\S]*?\S)?)\*\*/, make: wrap("strong") },
+    { re: /(^|\W)__(\S(?:[\s\S]*?\S)?)__(?!\w)/, lead: true, make: wrap("strong") },
+    { re: /\*(\S(?:[^*\n]*?\S)?)\*/, make: wrap("em") },
+    { re: /(^|\W)_(\S(?:[^_\n]*?\S)?)_(?!\w)/, lead: true, make: wrap("em") }
+  ];
+
+  function inline(text, parent, depth, links) {
+    if (links === undefined) links = true;
+    while (text) {
+      var best = null, at = text.length;
+      if (depth < MAX_NESTING) {
+        INLINE.forEach(function (rule) {
+          if (rule.link && !links) return;
+          var m = rule.re.exec(text);
+          if (!m) return;
+          var start = m.index + (rule.lead ? m[1].length : 0);
+          if (start < at) { best = { rule: rule, m: m, start: start }; at = start; }
+        });
+      }
+      if (!best) { parent.appendChild(document.createTextNode(text)); return; }
+      if (at > 0) parent.appendChild(document.createTextNode(text.slice(0, at)));
+      parent.appendChild(best.rule.make(best.m, depth, links));
+      text = text.slice(best.m.index + best.m[0].length);
+    }
+  }
+
+  var LIST_ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  var HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/;
+  var FENCE = /^\s*```/;
+
+  function renderMarkdown(container, text) {
+    container.textContent = "";
+    var para = null, list = null, item = null, code = null;
+    String(text || "").replace(/\r\n?/g, "\n").split("\n").forEach(function (line) {
+      if (code) {  // inside a ``` fence: verbatim until the closing fence
+        if (FENCE.test(line)) code = null;
+        else code.textContent += (code.textContent ? "\n" : "") + line;
+        return;
+      }
+      if (FENCE.test(line)) {
+        para = list = item = null;
+        var pre = el("pre");
+        code = pre.appendChild(el("code"));
+        container.appendChild(pre);
+        return;
+      }
+      if (!line.trim()) { para = item = null; return; }  // a blank line ends a paragraph; a list may go on
+      var m = LIST_ITEM.exec(line);
+      if (m) {
+        var tag = /\d/.test(m[1]) ? "ol" : "ul";
+        if (!list || list.tagName.toLowerCase() !== tag) {
+          list = container.appendChild(el(tag));
+          var start = parseInt(m[1], 10);
+          if (tag === "ol" && start !== 1) list.setAttribute("start", String(start));
+        }
+        para = null;
+        item = list.appendChild(el("li"));
+        inline(m[2], item, 0);
+        return;
+      }
+      if (item) {  // the line goes on the list item above it (Markdown's lazy continuation)
+        item.appendChild(el("br"));
+        inline(line.trim(), item, 0);
+        return;
+      }
+      list = null;
+      var h = HEADING.exec(line);
+      if (h) {
+        para = null;
+        inline(h[1], container.appendChild(el("p", { "class": "heading" })).appendChild(el("strong")), 0);
+        return;
+      }
+      if (para) para.appendChild(el("br"));
+      else para = container.appendChild(el("p"));
+      inline(line, para, 0);
+    });
+  }
+
+  // -- rendering (elements and textContent only) ----------------------------------------------------
+  function setText(node, text, markdown) {
+    var body = node.querySelector(".text");
+    body.className = markdown ? "text md" : "text";
+    if (markdown) renderMarkdown(body, text); else body.textContent = text;
+  }
+
+  function bubble(role, text, markdown) {
     var item = el("div", { "class": "msg " + role });
-    item.appendChild(el("p", { "class": "text" }, text));
+    item.appendChild(el("div", { "class": "text" }));
+    setText(item, text, markdown);
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
     return item;
-  }
-
-  function safeLink(href) {
-    try {
-      var url = new URL(href, server);
-      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
-    } catch (e) { return null; }
   }
 
   function finishBotBubble(item, entry, isLast) {
@@ -132,7 +253,7 @@
     item.removeAttribute("aria-busy");
     var hasButtons = isLast && entry.suggestions && entry.suggestions.length;
     // the numbered list in the text is for plain-text channels; here the buttons carry it
-    item.querySelector(".text").textContent = hasButtons ? entry.text.split("\n")[0] : entry.text;
+    setText(item, hasButtons ? entry.text.split("\n")[0] : entry.text, true);
     (entry.sources || []).forEach(function (source) {
       var line = el("p", { "class": "source" }, "Source: ");
       var href = source.links && source.links.length ? safeLink(source.links[0]) : null;
@@ -185,7 +306,7 @@
     bubble("bot greeting", cfg.greeting);
     state.history.forEach(function (entry, i) {
       if (entry.role === "user") { bubble("user", entry.text); return; }
-      finishBotBubble(bubble("bot", entry.text), entry, i === state.history.length - 1);
+      finishBotBubble(bubble("bot", ""), entry, i === state.history.length - 1);
     });
   }
 
@@ -216,7 +337,7 @@
       var item = pending[0];
       if (frame.type === "chunk" && item) {
         item.streamed = (item.streamed || "") + frame.text;
-        item.node.querySelector(".text").textContent = item.streamed;
+        scheduleRender(item);
       } else if (frame.type === "reply" && item) {
         pending.shift();
         receive(item, frame.reply);
@@ -251,7 +372,21 @@
     });
   }
 
+  // Streamed text is rendered as Markdown as it grows, at most once per frame (a long answer arriving in
+  // many chunks re-renders a few times, not once per chunk); a marker not yet closed shows as typed until
+  // its pair arrives, and the finished reply is rendered once more from its full text.
+  function scheduleRender(item) {
+    if (item.frame) return;
+    item.frame = window.requestAnimationFrame(function () {
+      item.frame = 0;
+      if (item.done) return;
+      setText(item.node, item.streamed, true);
+      log.scrollTop = log.scrollHeight;
+    });
+  }
+
   function receive(item, reply) {
+    item.done = true;
     var entry = { role: "bot", kind: reply.kind, text: reply.text, sources: reply.sources || [],
       suggestions: reply.suggestions || [], message_id: reply.message_id };
     state.history.push(entry);
@@ -260,9 +395,10 @@
   }
 
   function fail(item, reason) {
+    item.done = true;
     item.node.removeAttribute("aria-busy");
     item.node.className = "msg bot error";
-    item.node.querySelector(".text").textContent = reason;
+    setText(item.node, reason, false);
   }
 
   function submit(text) {

@@ -7,6 +7,7 @@ Screenshots go to the `artifacts_dir` fixture for people to look at.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sqlite3
 import threading
@@ -97,6 +98,18 @@ def faq_answer(bot, question: str) -> str:
     return next(e.answer for e in bot.knowledge.entries if e.question == question)
 
 
+def words(markdown: str) -> str:
+    """The words of an FAQ answer as its rendered bubble's textContent has them: link labels without their
+    targets, no emphasis markers, and no whitespace (paragraphs and list items join without any)."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown)
+    text = re.sub(r"(\*\*|`)", "", text)
+    return "".join(text.split())
+
+
+def rendered_words(reply) -> str:
+    return "".join(reply.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent").split())
+
+
 def test_widget_answers_an_faq_question_on_the_demo_page(browser, live_server, helpdesk_bot, artifacts_dir):
     browser.get(live_server.url + "/")
     widget = Widget(browser)
@@ -109,8 +122,10 @@ def test_widget_answers_an_faq_question_on_the_demo_page(browser, live_server, h
     widget.ask(FAQ_QUESTION)
     reply = widget.bot_replies()[-1]
     assert "kind-answer" in reply.get_attribute("class")
-    assert reply.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent") == \
-        faq_answer(helpdesk_bot, FAQ_QUESTION)
+    assert rendered_words(reply) == words(faq_answer(helpdesk_bot, FAQ_QUESTION))
+    assert "**Forgot password?**" in faq_answer(helpdesk_bot, FAQ_QUESTION)  # the answer's Markdown, rendered:
+    assert [b.get_attribute("textContent") for b in reply.find_elements(By.CSS_SELECTOR, ".text strong")] == [
+        "Forgot password?"]
     assert FAQ_QUESTION in reply.find_element(By.CSS_SELECTOR, ".source").text
     browser.save_screenshot(str(artifacts_dir / "web-widget-answer.png"))
     # thumbs up reaches the bot's store under this conversation
@@ -134,7 +149,7 @@ def test_clicking_a_suggestion_answers_it(browser, live_server, helpdesk_bot, ar
     buttons[0].click()
     widget.wait(lambda: len(widget.bot_replies()) > count, "the answer to the picked suggestion")
     assert widget.texts(".msg.user")[-1] == picked
-    assert widget.texts(".msg.bot")[-1] == faq_answer(helpdesk_bot, picked)
+    assert rendered_words(widget.bot_replies()[-1]) == words(faq_answer(helpdesk_bot, picked))
     assert not widget.find_all(".suggestion"), "suggestions are gone once one is picked"
 
 
@@ -176,6 +191,77 @@ def test_an_xss_payload_is_rendered_as_text(browser, live_server, artifacts_dir)
     browser.save_screenshot(str(artifacts_dir / "web-widget-xss-as-text.png"))
 
 
+MARKDOWN_QUESTION = "How do I export my invoices?"
+MARKDOWN_FAQ = """
+  - id: export
+    question: How do I export my invoices?
+    alternates: [export invoices, download every invoice, invoice export file]
+    answer: |
+      Go to **Settings → Export** and pick a *format*:
+
+      - **CSV** for spreadsheets
+      - PDF for your accountant
+      - `JSON` for developers
+
+      Read [the export guide](https://help.example.com/export) first.
+      Never [click here](javascript:window.__xss=3) or paste <img src=x onerror="window.__xss=4"> anywhere.
+"""
+
+
+@pytest.fixture(scope="module")
+def markdown_bot(trained_tiny, encoder, tmp_path_factory):
+    """The tiny bot with one more FAQ whose answer has bold, italic, code, a list, a link, a `javascript:`
+    link and an HTML tag (only the knowledge is retrained)."""
+    from smallbot.bot import Bot
+    from smallbot.build import train_project
+    from smallbot.project import load_project
+
+    root = tmp_path_factory.mktemp("markdown") / "tiny"
+    shutil.copytree(trained_tiny, root)
+    with open(root / "knowledge" / "faq.yml", "a", encoding="utf-8") as faq:
+        faq.write(MARKDOWN_FAQ.lstrip("\n"))
+    train_project(load_project(root), encoder=encoder)
+    bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
+    yield bot
+    bot.close()
+
+
+def test_markdown_in_an_answer_renders_as_elements_and_html_and_unsafe_links_stay_text(
+        browser, markdown_bot, start_server, artifacts_dir):
+    server = start_server(markdown_bot, WebSettings.from_config(markdown_bot.config, port=0))
+    browser.get(server.url + "/")
+    widget = Widget(browser)
+    widget.open()
+    widget.ask(MARKDOWN_QUESTION)
+
+    def check(reply) -> None:
+        body = reply.find_element(By.CSS_SELECTOR, ".text")
+
+        def texts(selector: str) -> list[str]:
+            return [e.get_attribute("textContent") for e in body.find_elements(By.CSS_SELECTOR, selector)]
+
+        assert texts("strong") == ["Settings → Export", "CSV"]
+        assert texts("em") == ["format"]
+        assert texts("ul > li") == ["CSV for spreadsheets", "PDF for your accountant", "JSON for developers"]
+        assert texts("li code") == ["JSON"]
+        [link] = body.find_elements(By.CSS_SELECTOR, "a")  # the javascript: one is not a link
+        assert (link.get_attribute("href"), link.get_attribute("target"), link.get_attribute("rel")) == (
+            "https://help.example.com/export", "_blank", "noopener noreferrer")
+        assert link.get_attribute("textContent") == "the export guide"
+        shown = body.get_attribute("textContent")
+        assert "Never click here or paste <img src=x onerror=\"window.__xss=4\"> anywhere." in shown
+        assert "**" not in shown and "](" not in shown
+        assert not widget.find_all("img") and not widget.find_all("a[href^='javascript']")
+        assert browser.execute_script("return window.__xss === undefined")
+
+    check(widget.bot_replies()[-1])
+    browser.save_screenshot(str(artifacts_dir / "web-widget-markdown.png"))
+    browser.refresh()  # the same from the stored history
+    widget = Widget(browser)
+    widget.wait(lambda: widget.bot_replies(), "the history to render")
+    check(widget.bot_replies()[-1])
+
+
 def test_widget_reconnects_after_a_server_restart(browser, live_server, helpdesk_bot):
     browser.get(live_server.url + "/")
     widget = Widget(browser)
@@ -186,7 +272,7 @@ def test_widget_reconnects_after_a_server_restart(browser, live_server, helpdesk
     live_server.start()  # same port
     widget.wait(lambda: widget.host.get_attribute("data-connection") == "open", "the widget to reconnect")
     widget.ask(FAQ_QUESTION)
-    assert widget.texts(".msg.bot")[-1] == faq_answer(helpdesk_bot, FAQ_QUESTION)
+    assert rendered_words(widget.bot_replies()[-1]) == words(faq_answer(helpdesk_bot, FAQ_QUESTION))
 
 
 def test_keyboard_opens_and_escape_closes_with_focus_back_on_the_launcher(browser, live_server):
@@ -263,7 +349,7 @@ def test_widget_embedded_in_another_origin_works_only_when_listed(browser, helpd
         if allowed:
             widget.open()
             widget.ask(FAQ_QUESTION)
-            assert widget.texts(".msg.bot")[-1] == faq_answer(helpdesk_bot, FAQ_QUESTION)
+            assert rendered_words(widget.bot_replies()[-1]) == words(faq_answer(helpdesk_bot, FAQ_QUESTION))
             browser.save_screenshot(str(artifacts_dir / "web-widget-embedded-elsewhere.png"))
         else:
             widget.find(".launcher").click()
