@@ -124,6 +124,7 @@ class Bot:
         classifier_dir = build / "intents" / "classifier"
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
+        _serve_faiss_single_threaded()
         exported = build / EXPORT_DIR
         tuned = build / "knowledge" / "encoder"
         if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
@@ -492,6 +493,16 @@ class Bot:
             except Exception:  # the reply still goes out; the failure is logged with ids only
                 log.exception("could not log turn of conversation %s", message.conversation_id)
         return reply
+
+
+def _serve_faiss_single_threaded() -> None:
+    """A served bot searches one query at a time: FAISS's OpenMP threads only add a barrier per search, and
+    on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
+    a parked thread. Measured under load: 13.9 ms per one-query search of a 400-row flat index with 2 OpenMP
+    threads, 29 us with 1, and 28% of a loaded web server's CPU samples (benchmarks/RESULTS.md, web load)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 def _knowledge_files(root: Path) -> list[Path]:
