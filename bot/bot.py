@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 32  # messages gathered at most into one encoder call (64 measured no better: RESULTS.md)
 SUB_BATCH = 16  # messages per forward pass when the micro-batcher gathers more (see Bot._encode_gathered)
 
 HISTORY_TURNS = 4  # exchanges kept per conversation for the generator; `history_tokens` trims further
@@ -253,14 +254,14 @@ class Bot:
     @property
     def batcher(self) -> MicroBatcher:
         if self._batcher is None:
-            self._batcher = MicroBatcher(self._encode_gathered)
+            self._batcher = MicroBatcher(self._encode_gathered, max_batch=MAX_BATCH)
         return self._batcher
 
     def _encode_gathered(self, texts: list[str]) -> np.ndarray:
         # A gathered batch mixes short and long messages; one forward pass pads all of them to the longest.
-        # Sorted by length and cut into passes of SUB_BATCH, it pads little: 32 CLINC150 messages per
-        # gathered batch encoded at 0.78x the floor's sentences per CPU-second in one pass, 0.92x in passes of
-        # 16 (benchmarks/RESULTS.md, web load).
+        # Sorted by length and cut into passes of SUB_BATCH, it pads little: gathered batches of 32 CLINC150
+        # messages encoded at 0.77x the floor's sentences per CPU-second in one pass, 0.88x in passes of 16
+        # and 0.83x in passes of 8 (1 torch thread; 0.78x / 0.84x / 0.76x with 2): benchmarks/batch_shapes.py.
         return self.encoder.encode(texts, batch_size=SUB_BATCH)
 
     async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
