@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,8 +62,10 @@ def _sockets_of(pid: int) -> set[str]:
     return out
 
 
-def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_helpdesk):
-    process, port = _start(trained_helpdesk, "--workers", "2")
+def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny, tmp_path):
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)  # the session's copy stays unchanged (its store gets rows here)
+    process, port = _start(root, "--workers", "2")
     connections: list[http.client.HTTPConnection] = []
     try:
         workers = [process.pid, *_children(process.pid)]
@@ -92,7 +95,7 @@ def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_help
             process.kill()
             process.wait()
         process.stderr.close()
-    store = open_store(trained_helpdesk, load_project(trained_helpdesk).config.store)
+    store = open_store(root, load_project(root).config.store)
     try:
         logged = {t.conversation_id for t in store.turns() if t.conversation_id.startswith("workers-")}
     finally:
@@ -100,8 +103,8 @@ def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_help
     assert logged == {f"workers-{i}" for i in range(CONNECTIONS)}  # turns from both processes, none lost
 
 
-def test_workers_below_one_is_refused(trained_helpdesk):
-    result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_helpdesk), "--workers", "0"],
+def test_workers_below_one_is_refused(trained_tiny):
+    result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "0"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--workers is 0" in result.stderr
