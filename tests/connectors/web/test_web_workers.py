@@ -65,6 +65,8 @@ def _sockets_of(pid: int) -> set[str]:
 def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(trained_tiny, root)  # the session's copy stays unchanged (its store gets rows here)
+    with open(root / "bot.yml", "a") as f:  # every connection comes from 127.0.0.1: lift the per-address limit
+        f.write("\nweb:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n")
     process, port = _start(root, "--workers", "2")
     connections: list[http.client.HTTPConnection] = []
     try:
@@ -72,13 +74,13 @@ def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny
         assert len(workers) == 2
         for i in range(CONNECTIONS):
             conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
+            connections.append(conn)  # kept open: its server side shows which worker holds it
             conn.request("POST", "/api/messages", json.dumps({"text": "how do I reset my password?",
                                                                "conversation_id": f"workers-{i}"}),
                          {"Content-Type": "application/json"})
             response = conn.getresponse()
             assert response.status == 200
             assert json.loads(response.read())["kind"] == "answer"
-            connections.append(conn)  # kept open: its server side shows which worker holds it
         served = _established_on(int(port))
         per_worker = [len(served & _sockets_of(pid)) for pid in workers]
         assert sum(per_worker) == CONNECTIONS
