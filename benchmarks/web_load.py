@@ -80,7 +80,8 @@ def serve(bot_dir: Path, port_file: Path, workers: int, threads: int) -> None:
             port_file.write_text(match.group(1))
 
     serve_workers(bot_dir, workers=workers, threads=threads or None, host="127.0.0.1", port=0,
-                  report=lambda _: None, announce=announce, overrides={"rate_limit_per_minute": 1e9, "rate_limit_burst": 1_000_000})
+                  report=lambda _: None, announce=announce,
+                  overrides={"rate_limit_per_minute": 1e9, "rate_limit_burst": 1_000_000})
 
 
 def start_server(bot_dir: Path, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
