@@ -508,8 +508,9 @@ class Bot:
 def _serve_faiss_single_threaded() -> None:
     """A served bot searches one query at a time: FAISS's OpenMP threads only add a barrier per search, and
     on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
-    a parked thread. Measured under load: 13.9 ms per one-query search of a 400-row flat index with 2 OpenMP
-    threads, 29 us with 1, and 28% of a loaded web server's CPU samples (benchmarks/RESULTS.md, web load)."""
+    a parked thread. Measured on a busy machine (benchmarks/faiss_threads.py): 0.25-16 ms per one-query search
+    of a 400-row flat index with 2 OpenMP threads, under 0.07 ms with 1; 24-28% of a loaded web server's CPU
+    samples went there (benchmarks/RESULTS.md, web throughput at 64 clients)."""
     import faiss
 
     faiss.omp_set_num_threads(1)
