@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 32  # messages gathered at most into one encoder call (64 measured no better: RESULTS.md)
+SUB_BATCH = 16  # messages per forward pass when the micro-batcher gathers more (see Bot._encode_gathered)
+
 HISTORY_TURNS = 4  # exchanges kept per conversation for the generator; `history_tokens` trims further
 RESET_WORDS = {"reset", "/reset", "start over", "restart"}
 _NO_INTENT = IntentPrediction(None, 0.0, (), True, 1.0)
@@ -124,6 +127,7 @@ class Bot:
         classifier_dir = build / "intents" / "classifier"
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
+        _serve_faiss_single_threaded()
         exported = build / EXPORT_DIR
         tuned = build / "knowledge" / "encoder"
         if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
@@ -250,8 +254,15 @@ class Bot:
     @property
     def batcher(self) -> MicroBatcher:
         if self._batcher is None:
-            self._batcher = MicroBatcher(self.encoder.encode)
+            self._batcher = MicroBatcher(self._encode_gathered, max_batch=MAX_BATCH)
         return self._batcher
+
+    def _encode_gathered(self, texts: list[str]) -> np.ndarray:
+        # A gathered batch mixes short and long messages; one forward pass pads all of them to the longest.
+        # Sorted by length and cut into passes of SUB_BATCH, it pads little: gathered batches of 32 CLINC150
+        # messages encoded at 0.77x the floor's sentences per CPU-second in one pass, 0.88x in passes of 16
+        # and 0.83x in passes of 8 (1 torch thread; 0.78x / 0.84x / 0.76x with 2): benchmarks/batch_shapes.py.
+        return self.encoder.encode(texts, batch_size=SUB_BATCH)
 
     async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
         """Stream a reply: text chunks (str) as they are produced, then the final Reply.
@@ -492,6 +503,17 @@ class Bot:
             except Exception:  # the reply still goes out; the failure is logged with ids only
                 log.exception("could not log turn of conversation %s", message.conversation_id)
         return reply
+
+
+def _serve_faiss_single_threaded() -> None:
+    """A served bot searches one query at a time: FAISS's OpenMP threads only add a barrier per search, and
+    on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
+    a parked thread. Measured on a busy machine (benchmarks/faiss_threads.py): 0.25-16 ms per one-query search
+    of a 400-row flat index with 2 OpenMP threads, under 0.07 ms with 1; 24-28% of a loaded web server's CPU
+    samples went there (benchmarks/RESULTS.md, web throughput at 64 clients)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 def _knowledge_files(root: Path) -> list[Path]:

@@ -94,3 +94,38 @@ def test_the_batcher_serves_a_new_event_loop_after_the_old_one_closed(encoder):
     finally:
         batcher.close()
     assert first.shape == second.shape == (encoder.dim,)
+
+
+def test_a_gathered_batch_is_encoded_in_length_sorted_passes_each_message_its_own_vector(trained_tiny, encoder,
+                                                                                         tmp_path):
+    from smallbot.bot import SUB_BATCH
+
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)
+    bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
+    texts = [("how do I get a refund " * (1 + i % 5)).strip() + f" {i}" for i in range(2 * SUB_BATCH + 3)]
+    passes = []
+    forward = bot.encoder._forward
+
+    def recording(batch):
+        passes.append([len(t) for t in batch])
+        return forward(batch)
+
+    bot.encoder._forward = recording  # the instance attribute shadows the method for this bot only
+    try:
+        vectors = bot._encode_gathered(texts)
+    finally:
+        del bot.encoder._forward
+        bot.close()
+    assert [len(p) for p in passes] == [SUB_BATCH, SUB_BATCH, 3]
+    lengths = [n for p in passes for n in p]
+    assert lengths == sorted(lengths, reverse=True)  # longest first: each pass pads to similar lengths
+    assert np.allclose(vectors, encoder.encode(texts), atol=1e-5)
+
+
+def test_a_served_bot_searches_faiss_with_one_thread(trained_tiny, encoder):
+    import faiss
+
+    bot = Bot.from_build(load_project(trained_tiny), encoder=encoder, with_store=False)
+    bot.close()
+    assert faiss.omp_get_max_threads() == 1

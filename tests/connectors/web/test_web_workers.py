@@ -1,0 +1,112 @@
+"""`smallbot serve --workers 2`: two real processes on one port, both answering and logging to one store."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smallbot.project import load_project
+from smallbot.store import open_store
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets from Linux /proc")]
+
+CONNECTIONS = 24  # the kernel hashes connections over the workers: all on one of two is a 2**-23 chance
+
+
+def _start(directory: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "smallbot", "serve", str(directory), "--port", "0", *extra],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        match = re.search(r"Running on http://(127\.0\.0\.1):(\d+)", line)
+        if match:
+            return process, match.group(2)
+    process.wait()
+    pytest.fail("serve exited before listening:\n" + "".join(seen))
+
+
+def _children(pid: int) -> list[int]:
+    return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _established_on(port: int) -> set[str]:
+    """Socket inodes of established TCP connections whose local port is `port` (the server's side)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            inodes.add(fields[9])
+    return inodes
+
+
+def _sockets_of(pid: int) -> set[str]:
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out.add(target[8:-1])
+    return out
+
+
+def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny, tmp_path):
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)  # the session's copy stays unchanged (its store gets rows here)
+    with open(root / "bot.yml", "a") as f:  # every connection comes from 127.0.0.1: lift the per-address limit
+        f.write("\nweb:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n")
+    process, port = _start(root, "--workers", "2")
+    connections: list[http.client.HTTPConnection] = []
+    try:
+        workers = [process.pid, *_children(process.pid)]
+        assert len(workers) == 2
+        for i in range(CONNECTIONS):
+            conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
+            connections.append(conn)  # kept open: its server side shows which worker holds it
+            conn.request("POST", "/api/messages", json.dumps({"text": "how do I reset my password?",
+                                                               "conversation_id": f"workers-{i}"}),
+                         {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert response.status == 200
+            assert json.loads(response.read())["kind"] == "answer"
+        served = _established_on(int(port))
+        per_worker = [len(served & _sockets_of(pid)) for pid in workers]
+        assert sum(per_worker) == CONNECTIONS
+        assert all(count > 0 for count in per_worker), per_worker
+        for conn in connections:
+            conn.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not Path(f"/proc/{workers[1]}").exists()  # the second worker stopped with the first
+    finally:
+        for conn in connections:
+            conn.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    store = open_store(root, load_project(root).config.store)
+    try:
+        logged = {t.conversation_id for t in store.turns() if t.conversation_id.startswith("workers-")}
+    finally:
+        store.close()
+    assert logged == {f"workers-{i}" for i in range(CONNECTIONS)}  # turns from both processes, none lost
+
+
+def test_workers_below_one_is_refused(trained_tiny):
+    result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "0"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--workers is 0" in result.stderr
