@@ -40,7 +40,7 @@ def load(data_dir: Path, name: str, quick: bool, shots: int | None, seed: int) -
     for split in ("train", "val", "test"):
         rows = [(t, label) for t, label in raw[split] if label in keep]
         splits[split] = ([t for t, _ in rows], [label for _, label in rows])
-    for split in ("oos_val", "oos_test"):
+    for split in ("oos_train", "oos_val", "oos_test"):
         texts = [t for t, _ in raw[split]]
         splits[split] = texts[: len(texts) // 5] if quick else texts
     if shots:
@@ -77,20 +77,28 @@ class CachedEncoder:
     def __call__(self, texts) -> np.ndarray:
         texts = list(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        if missing:
+        for start in range(0, len(missing), 2048):  # saved in chunks: a killed run keeps what it encoded
+            chunk = missing[start:start + 2048]
             t0 = time.perf_counter()
-            vectors = self._load().encode(missing, batch_size=128)
+            vectors = self._load().encode(chunk, batch_size=128)
             self.seconds += time.perf_counter() - t0
-            self.cache.update(zip(missing, vectors))
+            self.cache.update(zip(chunk, vectors))
             self.save()
         if not texts:
             return np.zeros((0, 384), np.float32)
         return np.stack([self.cache[t] for t in texts])
 
     def save(self) -> None:
+        """Merge with what another run saved meanwhile, then replace the file atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            data = np.load(self.path, allow_pickle=False)
+            for text, vector in zip(data["texts"].tolist(), data["x"]):
+                self.cache.setdefault(text, vector)
         texts = sorted(self.cache)
-        np.savez(self.path, texts=np.array(texts), x=np.stack([self.cache[t] for t in texts]))
+        tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, texts=np.array(texts), x=np.stack([self.cache[t] for t in texts]))
+        os.replace(tmp, self.path)
 
 
 def pick_threshold(val_correct, val_scores, oos_scores) -> float:
@@ -179,6 +187,52 @@ def run_smallbot(s, encode, seed: int) -> tuple[dict, object]:
     return result, clf
 
 
+def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: float,
+              oos_negatives: bool = True) -> tuple[dict, object]:
+    """smallbot with the encoder body fine-tuned on the intents first (contrastive, same-intent positives,
+    other intents in the batch and out-of-scope training examples as negatives), then `train_linear` on
+    the tuned embeddings. train_s counts tuning + encoding train/val/oos_val + the head; test encoding not."""
+    from smallbot.contrastive import FinetuneSettings, finetune_encoder
+    from smallbot.intents.train import Validation, train_linear
+
+    texts, labels = s["train"]
+    names = sorted(set(labels))
+    groups = [[t for t, lab in zip(texts, labels) if lab == name] for name in names]
+    frozen = encode([t for g in groups for t in g])  # cached frozen embeddings: hard-negative mining
+    t0 = time.perf_counter()
+    tuned = encode._load().clone()
+    report = finetune_encoder(tuned, groups, s["oos_train"] if oos_negatives else (), None, FinetuneSettings(
+        steps=steps, batch_size=batch, train_layers=layers, learning_rate=lr, seed=seed), vectors=frozen)
+    tune_s = time.perf_counter() - t0
+    cache: dict[str, np.ndarray] = {}
+
+    def tuned_encode(batch_texts):
+        batch_texts = list(batch_texts)
+        missing = [t for t in dict.fromkeys(batch_texts) if t not in cache]
+        if missing:
+            cache.update(zip(missing, tuned.encode(missing, batch_size=128)))
+        if not batch_texts:
+            return np.zeros((0, 384), np.float32)
+        return np.stack([cache[t] for t in batch_texts])
+
+    t1 = time.perf_counter()
+    clf = train_linear(texts, labels, tuned_encode, seed=seed,
+                       validation=Validation(tuple(s["val"][0]), tuple(s["val"][1]), tuple(s["oos_val"])))
+    fit = time.perf_counter() - t1
+
+    def scored(texts, labels, oos):
+        pred, opred = clf.predict(tuned_encode(texts)), clf.predict(tuned_encode(oos))
+        return (np.array([p.top for p in pred]) == np.array(labels), -np.array([p.oos_score for p in pred]),
+                -np.array([p.oos_score for p in opred]))
+
+    result = summarise(scored(s["val"][0], s["val"][1], s["oos_val"]),
+                       scored(s["test"][0], s["test"][1], s["oos_test"]), tune_s + fit, stored=0.0)
+    result.update(weights=list(clf.policy.weights), temperature=clf.temperature, tune_s=tune_s, head_s=fit,
+                  tune={"steps": steps, "batch": batch, "layers": layers, "lr": lr, "oos_negatives": oos_negatives,
+                        "loss": [report.first_loss, report.last_loss]})
+    return result, clf
+
+
 def latency(clf, encode_one, texts, repeats: int = 3) -> dict:
     """Median per-message milliseconds: classifier only (given the embedding), and encoder pass + classifier."""
     vectors = encode_one(texts)
@@ -222,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated: full, small, 10shot, helpdesk (example bot training time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-messages", type=int, default=20)
+    parser.add_argument("--methods", default="smallbot,lr_c10,tfidf_svc,tuned",
+                        help="comma-separated: smallbot (frozen), tuned (body fine-tuned), lr_c10, tfidf_svc")
+    parser.add_argument("--tune-steps", type=int, default=200)
+    parser.add_argument("--tune-batch", type=int, default=64)
+    parser.add_argument("--tune-layers", type=int, default=2)
+    parser.add_argument("--tune-lr", type=float, default=5e-5)
+    parser.add_argument("--no-oos-negatives", action="store_true")
+    parser.add_argument("--out-suffix", default="", help="appended to the results JSON name (for variants)")
     args = parser.parse_args(argv)
     import torch
 
@@ -240,16 +302,27 @@ def main(argv: list[str] | None = None) -> int:
             continue
         file, shots = settings[name]
         s = load(args.data, file, args.quick, shots, args.seed)
-        encode(s["train"][0] + s["val"][0] + s["test"][0] + s["oos_val"] + s["oos_test"])  # warm the cache
+        encode(s["train"][0] + s["val"][0] + s["test"][0] + s["oos_train"] + s["oos_val"] + s["oos_test"])
         per = {"examples": len(s["train"][0]), "intents": len(set(s["train"][1]))}
-        per["lr_c10"] = run_lr(s, encode)
-        per["tfidf_svc"] = run_tfidf(s)
-        per["smallbot"], clf = run_smallbot(s, encode, args.seed)
-        if name == "full":
+        methods = args.methods.split(",")
+        if "lr_c10" in methods:
+            per["lr_c10"] = run_lr(s, encode)
+        if "tfidf_svc" in methods:
+            per["tfidf_svc"] = run_tfidf(s)
+        if "smallbot" in methods:
+            per["smallbot"], clf = run_smallbot(s, encode, args.seed)
+        if "tuned" in methods:
+            per["tuned"], _ = run_tuned(s, encode, args.seed, args.tune_steps, args.tune_batch, args.tune_layers,
+                                        args.tune_lr, not args.no_oos_negatives)
+            print(f"{name} tuned: {json.dumps({k: per['tuned'][k] for k in ('tune_s', 'head_s', 'tune')})}",
+                  file=sys.stderr)
+        if name == "full" and "smallbot" in methods and args.latency_messages:
             encode._load()
             per["latency"] = latency(clf, encode, s["test"][0][: args.latency_messages])
         results["settings"][name] = per
-        for method in ("smallbot", "lr_c10", "tfidf_svc"):
+        for method in ("tuned", "smallbot", "lr_c10", "tfidf_svc"):
+            if method not in per:
+                continue
             r = per[method]
             rows.append((name, method, r["accuracy"], r["auroc"], r["balanced"], r["recall90"], r["train_s"]))
     header = ("setting", "method", "acc (no OOS)", "AUROC in/oos", "balanced thr: acc w/ rejects / OOS recall / OOS prec",
@@ -264,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         lat = results["settings"]["full"]["latency"]
         print(f"\nlatency per message (median of 3 x {args.latency_messages}): classifier "
               f"{lat['classifier_ms']:.2f} ms, encoder pass + classifier {lat['encode_plus_classifier_ms']:.2f} ms")
-    out = OUT / f"intents{'_quick' if args.quick else ''}_{args.settings.replace(',', '-')}.json"
+    out = OUT / f"intents{'_quick' if args.quick else ''}_{args.settings.replace(',', '-')}{args.out_suffix}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}", file=sys.stderr)
     return 0

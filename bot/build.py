@@ -48,6 +48,12 @@ class BuildResult:
     metrics: dict = field(default_factory=dict)
 
 
+def tunes_encoder(project: Project) -> bool:
+    """Whether `smallbot train` fine-tunes THE encoder (for FAQ retrieval, intents, or both)."""
+    cfg = project.config
+    return cfg.knowledge.finetune_steps > 0 or cfg.intents.finetune_steps > 0
+
+
 def _digest(*parts: object) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -63,14 +69,17 @@ def input_hashes(project: Project) -> dict[str, str]:
     flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
     # FAQ bands are calibrated against the small-talk and out-of-scope examples, so those feed in too
     # (but not response templates or faq-route examples: editing those retrains only the intent model).
+    # With intents.finetune_steps the encoder also learns from the intent examples, so they feed in too.
+    intent_tuning = ((dataclasses.asdict(cfg.intents), project.intents.texts_and_labels())
+                     if cfg.intents.finetune_steps > 0 else "")
     knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
                         dataclasses.asdict(cfg.knowledge), negative_examples(project),
-                        *flat(files(project.knowledge_files)))
+                        *flat(files(project.knowledge_files)), intent_tuning)
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
     intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent,
                       *flat(files(project.intent_files)), faq_examples(project),
                       # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
-                      knowledge if cfg.knowledge.finetune_steps > 0 else "")
+                      knowledge if tunes_encoder(project) else "")
     return {"intents": intents, "knowledge": knowledge}
 
 
@@ -126,7 +135,7 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
             shutil.rmtree(tmp, ignore_errors=True)
             if name == "intents":
                 tuned = build_dir / TUNED_ENCODER
-                if project.config.knowledge.finetune_steps > 0 and tuned.is_dir() and encoder.path != tuned:
+                if tunes_encoder(project) and tuned.is_dir() and encoder.path != tuned:
                     encoder = Encoder(tuned).load()
                 encode = lambda texts, e=encoder: e.encode(list(texts), progress=True)  # noqa: E731
                 metrics[name] = _train_intents(project, encode, tmp, say)
@@ -224,8 +233,19 @@ def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     return classifier.metrics
 
 
+def _intent_groups(project: Project) -> list[list[str]]:
+    """Each intent's own examples, one group per intent (FAQ phrasings stay out: some are held out
+    of tuning to calibrate the answer threshold)."""
+    return [list(intent.examples) for intent in project.intents.intents if intent.examples]
+
+
 def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report) -> tuple[dict, Encoder | None]:
-    """Fine-tune the encoder (when bot.yml asks), index every phrasing, calibrate the bands on held-out ones."""
+    """Fine-tune the encoder (when bot.yml asks), index every phrasing, calibrate the bands on held-out ones.
+
+    Intent tuning (intents.finetune_steps) runs here too, before the FAQ tuning and on the same copy,
+    so ONE tuned encoder serves retrieval and the intent head (one encoder pass per message), and the
+    FAQ bands are calibrated on the encoder that will serve.
+    """
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder, hold_out_split
@@ -236,16 +256,28 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     tuned: Encoder | None = None
     held_out: list[tuple[str, str]] = []
     finetune_metrics: dict = {}
+    intent_settings = project.config.intents
+    intent_groups = _intent_groups(project)
+    if intent_settings.finetune_steps > 0 and len(intent_groups) >= 2:
+        say(f"intents: fine-tuning the encoder for {intent_settings.finetune_steps} steps on "
+            f"{sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents")
+        tuned = encoder.clone()
+        report = finetune_encoder(tuned, intent_groups, project.intents.out_of_scope, None, FinetuneSettings(
+            steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
+            train_layers=intent_settings.finetune_layers, seed=project.config.seed))
+        finetune_metrics.update({"intents_finetune_steps": report.steps, "intents_finetune_seconds": report.seconds,
+                                 "intents_finetune_loss": [report.first_loss, report.last_loss]})
+        encoder = tuned
     if settings.finetune_steps > 0 and len(entries) >= 2:
         groups, held_out = hold_out_split(entries, project.config.seed)
         say(f"knowledge: fine-tuning the encoder for {settings.finetune_steps} steps on "
             f"{sum(len(g) for g in groups)} phrasings ({len(held_out)} held out for calibration)")
-        tuned = encoder.clone()
+        tuned = tuned or encoder.clone()
         report = finetune_encoder(tuned, groups, negatives, [e.answer for e in entries], FinetuneSettings(
             steps=settings.finetune_steps, batch_size=settings.finetune_batch, train_layers=settings.finetune_layers,
             seed=project.config.seed))
-        finetune_metrics = {"finetune_steps": report.steps, "finetune_seconds": report.seconds,
-                            "finetune_loss": [report.first_loss, report.last_loss]}
+        finetune_metrics.update({"finetune_steps": report.steps, "finetune_seconds": report.seconds,
+                                 "finetune_loss": [report.first_loss, report.last_loss]})
         encoder = tuned
     encode = lambda texts: encoder.encode(list(texts), progress=True)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")

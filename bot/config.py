@@ -124,6 +124,17 @@ class KnowledgeConfig:
 
 
 @dataclass(frozen=True)
+class IntentsConfig:
+    """Intent classifier training: optional contrastive tuning of the shared encoder on intent examples."""
+
+    # 0 keeps the body as the knowledge step left it; N > 0 first tunes THE encoder for N steps with
+    # same-intent examples as positives (other intents and out_of_scope examples as negatives)
+    finetune_steps: int = 0
+    finetune_layers: int = 2  # top encoder layers that learn (0 = all)
+    finetune_batch: int = 32  # intents per contrastive step
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything `bot.yml` can say, with the defaults a new bot gets."""
 
@@ -141,6 +152,7 @@ class BotConfig:
     slack: SlackConfig = field(default_factory=SlackConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    intents: IntentsConfig = field(default_factory=IntentsConfig)
 
 
 def load_config(path: Path, problems: list[Problem], display: str = "bot.yml") -> BotConfig:

@@ -3,8 +3,10 @@
 Recipe (chosen by measurement on CLINC150, see benchmarks/RESULTS.md "## Intents"): multinomial
 logistic regression (C=10) on the shared encoder's embeddings, temperature scaling, and an
 out-of-scope score that adds Mahalanobis closeness to the nearest class mean (tied, shrunk
-covariance) and nearest-example cosine similarity to the calibrated confidence. Body fine-tuning
-did not earn its cost on 2 CPU cores, and keeping the body frozen keeps one encoder pass per message.
+covariance) and nearest-example cosine similarity to the calibrated confidence. The head is fitted on
+whatever encoder the bot serves: the packaged one, or THE encoder after contrastive tuning on FAQ
+phrasings and/or intent examples (`smallbot.contrastive`, run by `smallbot train` before this step), so
+one encoder pass per message still serves intents and retrieval.
 
 Calibration only ever uses held-out data: an explicit validation set when given (benchmarks), else
 out-of-fold predictions, so temperature, weights and threshold come from data the head did not see.
