@@ -14,6 +14,7 @@ exact flat search on the same vectors in the same run, index bytes, and the cost
 (tombstones) and whether deleted ids ever come back.
 
     nice -n 19 python benchmarks/index_scale.py --phase prepare [--quick] [--sets sentences random-centres]
+    nice -n 19 python benchmarks/index_scale.py --phase tune      # re-tune efSearch of a cached build
     flock /tmp/smallbot-timing.lock python benchmarks/index_scale.py --phase measure [--quick]
 """
 
@@ -82,6 +83,23 @@ def prepare(name: str, n: int, args) -> dict:
     return meta
 
 
+def retune(name: str, n: int, args) -> None:
+    """Re-run `FaissIndex.tune` on a cached build (after a change to tuning; the graph is not rebuilt)."""
+    from smallbot.knowledge.index import FaissIndex
+
+    folder = CACHE / f"{name}-{n}"
+    meta = json.loads((folder / "meta.json").read_text())
+    index = FaissIndex.load(folder / "index.faiss")
+    vectors = np.load(folder / "vectors.npy")
+    t0 = time.perf_counter()
+    meta["ef_search_before_retune"] = meta["ef_search"]
+    meta["ef_search"] = index.tune(vectors, np.arange(n), seed=args.seed)
+    meta["retune_s"] = round(time.perf_counter() - t0, 1)
+    index.save(folder / "index.faiss")
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+    print(f"  retuned {name}: efSearch {meta['ef_search_before_retune']} -> {meta['ef_search']}", flush=True)
+
+
 def timed_search(index, queries: np.ndarray, k: int = 10) -> tuple[list[float], np.ndarray]:
     for q in queries[:20]:  # warm the caches and the code path
         index.search(q, k)
@@ -127,6 +145,15 @@ def measure(name: str, n: int, args) -> dict:
     lat, found = timed_search(index, queries)
     out["search"] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "mean_ms": round(float(np.mean(lat)), 3),
                      "recall@10": round(recall_at(found, truth, 10), 4)}
+    # the trade-off around the tuned value: recall and latency at other efSearch settings
+    tuned = index.ef_search
+    out["ef_sweep"] = {}
+    for ef in args.ef_sweep if index.kind == "hnsw" else ():
+        index._inner.hnsw.efSearch = ef
+        lat, found = timed_search(index, queries[:300])
+        out["ef_sweep"][ef] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "recall@10": round(recall_at(found, truth[:300], 10), 4)}
+    if tuned:
+        index._inner.hnsw.efSearch = tuned
     # for comparison: the same search through FAISS's default OpenMP team (one thread per core)
     raw = _RawSearch(index)
     lat, _ = timed_search(raw, queries[:200])
@@ -177,19 +204,22 @@ def measure(name: str, n: int, args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--phase", choices=("prepare", "measure", "all"), default="all")
+    parser.add_argument("--phase", choices=("prepare", "tune", "measure", "all"), default="all")
     parser.add_argument("--sets", nargs="*", default=["sentences", "random-centres"])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100k rows")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--flat-queries", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ef-sweep", type=int, nargs="*", default=[32, 64, 128, 256, 512])
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else args.n
     results = {"command": " ".join(["python", "benchmarks/index_scale.py", *(argv or sys.argv[1:])]), "sets": {}}
     for name in args.sets:
         if args.phase in ("prepare", "all"):
             prepare(name, n, args)
+        if args.phase == "tune":
+            retune(name, n, args)
         if args.phase in ("measure", "all"):
             results["sets"][name] = measure(name, n, args)
     if results["sets"]:
