@@ -89,7 +89,7 @@ class KnowledgeBase:
     @classmethod
     def build(cls, entries: list[FaqEntry], encode: Encode, bands: Bands | None = None,
               approx_above: int = APPROX_ABOVE) -> "KnowledgeBase":
-        """Embed every phrasing of every entry and index it (exact or HNSW by size)."""
+        """Embed every phrasing of every entry and index it (exact or IVF by size)."""
         texts = [(entry.id, text) for entry in entries for text in entry.phrasings]
         rows = dict(enumerate(texts))
         vectors = encode([t for _, t in texts]) if texts else None
@@ -202,7 +202,8 @@ class KnowledgeBase:
         (directory / "config.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION,
             "bands": asdict(self.bands),
-            "index": {"kind": self.index.kind, "ef_search": self.index.ef_search, "rows": len(self.index),
+            "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "ef_search": self.index.ef_search,
+                      "rows": len(self.index),
                       "tombstones": self.index.tombstones},
             "metrics": self.metrics,
         }, indent=2))

@@ -1,21 +1,26 @@
 """FAISS inner-product index over phrasing embeddings, addressed by integer row ids so entries can be
 added, replaced and deleted without a rebuild.
 
-Small knowledge bases use an exact flat index. Above `APPROX_ABOVE` rows an HNSW graph (`IndexHNSWFlat`,
-M=32) is built and its `efSearch` is raised until recall@10 against exact search reaches `TARGET_RECALL`
-(+ a small margin) on sampled stored vectors perturbed to cosine ~0.8 along the data's own directions, like
-paraphrases; so the choice of
-index never costs more recall than the target, at any size.
+Small knowledge bases use an exact flat index. Above `APPROX_ABOVE` rows an approximate index is built and
+its search breadth is raised until recall@10 against exact search reaches `TARGET_RECALL` (+ a small
+margin) on sampled stored vectors perturbed to cosine ~0.8 along the data's own directions (differences of
+stored vectors), like paraphrases. So the approximate index never costs more recall than the target, at
+any size; the size threshold only decides speed.
 
-Why HNSW and not IVF (measured by benchmarks/index_scale.py, see benchmarks/RESULTS.md): at 1M rows IVF-Flat
-needed nprobe 1024 of 2000 lists for recall@10 0.99 on the random-centre set (p99 138 ms), while HNSW reaches
-recall@10 >= 0.99 at well under 5 ms p99 on both synthetic sets. HNSW cannot remove vectors, so deletes are
-tombstones: the row's id in the `IndexIDMap2` id map is set to -1 and searches pass an `IDSelectorRange`
-(ids >= 0) that keeps tombstoned rows out of results while the graph still routes through them (recall
-holds). An update is a tombstone + an add. When tombstones exceed `COMPACT_ABOVE` of the stored rows the
-graph is rebuilt from the live vectors (minutes at 1M rows on 2 cores, so it is rare: a fifth of the
-knowledge base has to change first). Tombstones persist with the index file because they live in its id
-map. A flat index that grows past the threshold through incremental adds is rebuilt as HNSW on that add.
+Two approximate kinds, IVF the default (`APPROX_KIND`), chosen by measurement (benchmarks/index_scale.py,
+benchmarks/RESULTS.md) on 1M rows grown from real MiniLM sentence embeddings:
+  * 'ivf': `IndexIVFFlat` with 4 * sqrt(n) lists, `nprobe` tuned. Reached recall@10 0.994 at nprobe 32 of
+    4096; deletes are real (`remove_ids`), so no tombstones and no compaction. Its weak case is data with
+    no cluster structure (isotropic random vectors needed nprobe 1024 of 2000 lists).
+  * 'hnsw': `IndexHNSWFlat` (M=32, efConstruction=64), `efSearch` tuned. Fast on isotropic data, but on the
+    sentence-grown set (dense topics, near-duplicates) its recall@10 levelled off at 0.98 even at efSearch
+    2048, and a 1M build took 4x longer than IVF. HNSW cannot remove vectors, so a delete is a tombstone:
+    the row's id in the `IndexIDMap2` id map becomes -1 and searches pass an `IDSelectorRange` (ids >= 0),
+    so tombstoned rows never come back while the graph still routes through them. Past `COMPACT_ABOVE`
+    tombstones the graph is rebuilt from the live rows (minutes at 1M rows). Tombstones persist in the file.
+An update is a delete + an add. A flat index that grows past the threshold through incremental adds is
+rebuilt as the approximate kind on that add. Rows added to IVF after the build go to the nearest existing
+list; `smallbot train` re-clusters and re-tunes.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import faiss
 import numpy as np
 
 APPROX_ABOVE = 20_000
+APPROX_KIND = "ivf"  # 'ivf' or 'hnsw': see the module docstring for why IVF is the default
 TARGET_RECALL = 0.99
 COMPACT_ABOVE = 0.2  # share of tombstoned rows that triggers a rebuild of the HNSW graph
 HNSW_M = 32
@@ -45,9 +51,13 @@ class FaissIndex:
     >>> index = FaissIndex(384); index.add(np.array([7]), vectors); index.search(query, 5)
     """
 
-    def __init__(self, dim: int, index: "faiss.Index | None" = None, approx_above: int = APPROX_ABOVE):
+    def __init__(self, dim: int, index: "faiss.Index | None" = None, approx_above: int = APPROX_ABOVE,
+                 approx: str = APPROX_KIND):
+        if approx not in ("ivf", "hnsw"):
+            raise ValueError(f"approx is {approx!r}: use 'ivf' or 'hnsw'")
         self.dim = dim
         self.approx_above = approx_above
+        self.approx = approx
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._inner = faiss.downcast_index(self._index.index) if hasattr(self._index, "id_map") else self._index
         self._dead = int(np.count_nonzero(self._id_map() < 0)) if hasattr(self._index, "id_map") else 0
@@ -88,27 +98,37 @@ class FaissIndex:
     @classmethod
     def build(cls, ids: np.ndarray, vectors: np.ndarray, *, approx_above: int = APPROX_ABOVE,
               seed: int = 0, m: int = HNSW_M, ef_construction: int = EF_CONSTRUCTION,
-              target: float = TARGET_RECALL) -> "FaissIndex":
-        """An index holding `vectors` under `ids`: exact up to `approx_above` rows, HNSW (efSearch tuned) above."""
+              target: float = TARGET_RECALL, approx: str = APPROX_KIND) -> "FaissIndex":
+        """An index holding `vectors` under `ids`: exact up to `approx_above` rows, `approx` ('ivf' with nprobe
+        tuned, or 'hnsw' with efSearch tuned) above."""
         vectors = _float32(vectors)
         ids = np.asarray(ids, dtype=np.int64)
         dim = vectors.shape[1]
         if len(vectors) <= approx_above:
-            index = cls(dim, approx_above=approx_above)
+            index = cls(dim, approx_above=approx_above, approx=approx)
             index.add(ids, vectors)
             return index
-        hnsw = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = ef_construction
-        mapped = faiss.IndexIDMap2(hnsw)
-        mapped.add_with_ids(vectors, ids)
-        index = cls(dim, mapped, approx_above=approx_above)
+        if approx == "hnsw":
+            hnsw = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = ef_construction
+            built = faiss.IndexIDMap2(hnsw)
+        else:
+            nlist = int(min(65536, max(16, 4 * np.sqrt(len(vectors)))))
+            built = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(seed)
+            built.cp.seed = seed
+            built.cp.niter = 10  # bounded build time; recall is restored by tuning nprobe
+            built.train(vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 40), replace=False)])
+        built.add_with_ids(vectors, ids)
+        index = cls(dim, built, approx_above=approx_above, approx=approx)
         index.tune(vectors, ids, seed=seed, target=target)
         return index
 
     def tune(self, vectors: np.ndarray, ids: np.ndarray, *, samples: int = 500, seed: int = 0,
              target: float = TARGET_RECALL) -> int:
-        """Smallest efSearch in `EF_STEPS` whose recall@10 vs exact reaches `target` (+ margin) on perturbed samples."""
-        if self.kind != "hnsw":
+        """Smallest nprobe (powers of two) or efSearch (`EF_STEPS`) whose recall@10 vs exact reaches `target`
+        (+ margin) on perturbed stored samples."""
+        if self.kind == "flat":
             return 0
         rng = np.random.default_rng(seed)
         n = min(samples, len(vectors))
@@ -122,17 +142,34 @@ class FaissIndex:
         queries = queries + step
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         truth = ids[exact_top_k(vectors, queries, 10)]
+        goal = min(1.0, target + _TUNE_MARGIN)
+        if self.kind == "ivf":
+            nprobe = 1
+            while True:
+                self._inner.nprobe = nprobe
+                if recall_at(self.search(queries, 10)[1], truth, 10) >= goal or nprobe >= self._inner.nlist:
+                    return nprobe
+                nprobe *= 2
         for ef in EF_STEPS:
             self._inner.hnsw.efSearch = ef
             self._params = None
-            if recall_at(self.search(queries, 10)[1], truth, 10) >= min(1.0, target + _TUNE_MARGIN):
+            if recall_at(self.search(queries, 10)[1], truth, 10) >= goal:
                 break
         return int(self._inner.hnsw.efSearch)
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every live row, copied out of the index (for rebuilds)."""
-        if self.kind == "ivf":
-            raise NotImplementedError("an IVF index from an older version: run `smallbot train --force`")
+        if self.kind == "ivf":  # read the inverted lists: ids and raw float32 codes, list by list
+            lists, ids, rows = self._inner.invlists, [], []
+            for i in range(self._inner.nlist):
+                size = lists.list_size(i)
+                if size:
+                    ids.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+                    codes = faiss.rev_swig_ptr(lists.get_codes(i), size * lists.code_size)
+                    rows.append(codes.view(np.float32).reshape(size, self.dim).copy())
+            if not ids:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+            return np.concatenate(ids), np.concatenate(rows)
         storage = faiss.downcast_index(self._inner.storage) if self.kind == "hnsw" else self._inner
         n = int(storage.ntotal)
         if not n:
@@ -145,8 +182,8 @@ class FaissIndex:
     def compact(self, seed: int = 0) -> None:
         """Rebuild from the live rows: drops tombstones; picks flat or HNSW by the current size."""
         ids, vectors = self.live()
-        rebuilt = FaissIndex.build(ids, vectors, approx_above=self.approx_above, seed=seed) if len(ids) \
-            else FaissIndex(self.dim, approx_above=self.approx_above)
+        rebuilt = FaissIndex.build(ids, vectors, approx_above=self.approx_above, seed=seed, approx=self.approx) \
+            if len(ids) else FaissIndex(self.dim, approx_above=self.approx_above, approx=self.approx)
         self._index, self._inner, self._dead, self._params = rebuilt._index, rebuilt._inner, 0, None
 
     # -- incremental updates -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""FaissIndex: exact below a size, HNSW above, and incremental add / update / delete by id at both kinds."""
+"""FaissIndex: exact below a size, IVF (default) or HNSW above, and incremental add / update / delete by id at every kind."""
 
 from __future__ import annotations
 
@@ -29,19 +29,21 @@ def _ids(index: FaissIndex, query: np.ndarray, k: int = 10) -> list[int]:
     return [int(i) for i in index.search(query, k)[1][0] if i >= 0]
 
 
-def test_kind_follows_the_configured_size_and_hnsw_keeps_recall(vectors):
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_kind_follows_the_configured_size_and_keeps_recall(vectors, kind):
     ids = np.arange(100, 2100)
-    assert FaissIndex.build(ids[:500], vectors[:500], approx_above=500).kind == "flat"
-    approx = FaissIndex.build(ids, vectors, approx_above=500)
-    assert approx.kind == "hnsw" and approx.ef_search in index_module.EF_STEPS
+    assert FaissIndex.build(ids[:500], vectors[:500], approx_above=500, approx=kind).kind == "flat"
+    approx = FaissIndex.build(ids, vectors, approx_above=500, approx=kind)
+    assert approx.kind == kind
+    assert approx.ef_search in index_module.EF_STEPS if kind == "hnsw" else approx.nprobe >= 1
     exact = FaissIndex.build(ids, vectors, approx_above=10**9)
     queries = vectors[:300] + 0.05 * np.random.default_rng(1).normal(size=(300, DIM)).astype(np.float32)
     assert recall_at(approx.search(queries, 10)[1], exact.search(queries, 10)[1], 10) >= 0.97
 
 
-@pytest.mark.parametrize("approx_above", [10**9, 500])
-def test_add_update_delete_by_id_without_a_rebuild(vectors, approx_above):
-    index = FaissIndex.build(np.arange(2000), vectors, approx_above=approx_above)
+@pytest.mark.parametrize("approx_above, approx", [(10**9, "ivf"), (500, "ivf"), (500, "hnsw")])
+def test_add_update_delete_by_id_without_a_rebuild(vectors, approx_above, approx):
+    index = FaissIndex.build(np.arange(2000), vectors, approx_above=approx_above, approx=approx)
     kind = index.kind
     # add: a new id is found by its own vector
     fresh = _clustered(1, seed=7)
@@ -59,8 +61,8 @@ def test_add_update_delete_by_id_without_a_rebuild(vectors, approx_above):
         assert index.tombstones == 3  # deleted in place, the graph was not rebuilt
 
 
-def test_tombstones_are_compacted_past_the_configured_share(vectors):
-    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500)
+def test_hnsw_tombstones_are_compacted_past_the_configured_share(vectors):
+    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500, approx="hnsw")
     index.remove(np.arange(0, 300))
     assert index.tombstones == 300 and len(index) == 1700
     index.remove(np.arange(300, 500))  # 500 of 2000 > COMPACT_ABOVE: rebuilt from the live rows
@@ -70,19 +72,22 @@ def test_tombstones_are_compacted_past_the_configured_share(vectors):
     assert _ids(index, vectors[1234:1235], 1) == [1234]
 
 
-def test_a_flat_index_grown_past_the_threshold_becomes_hnsw(vectors):
-    index = FaissIndex.build(np.arange(400), vectors[:400], approx_above=500)
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_a_flat_index_grown_past_the_threshold_becomes_approximate(vectors, kind):
+    index = FaissIndex.build(np.arange(400), vectors[:400], approx_above=500, approx=kind)
     assert index.kind == "flat"
     index.add(np.arange(400, 700), vectors[400:700])
-    assert index.kind == "hnsw" and len(index) == 700 and _ids(index, vectors[650:651], 1) == [650]
+    assert index.kind == kind and len(index) == 700 and _ids(index, vectors[650:651], 1) == [650]
 
 
-def test_save_load_round_trip_keeps_results_and_tombstones(vectors, tmp_path):
-    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500)
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_save_load_round_trip_keeps_results_and_deletes(vectors, tmp_path, kind):
+    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500, approx=kind)
     index.remove(np.array([1, 2, 3]))
     index.save(tmp_path / "index.faiss")
     loaded = FaissIndex.load(tmp_path / "index.faiss")
-    assert (loaded.kind, loaded.ef_search, loaded.tombstones, len(loaded)) == ("hnsw", index.ef_search, 3, 1997)
+    assert (loaded.kind, loaded.ef_search, loaded.nprobe, len(loaded)) == (kind, index.ef_search, index.nprobe, 1997)
+    assert loaded.tombstones == (3 if kind == "hnsw" else 0)
     queries = vectors[:50]
     for a, b in zip(index.search(queries, 10), loaded.search(queries, 10)):
         np.testing.assert_array_equal(a, b)
@@ -92,13 +97,13 @@ def test_save_load_round_trip_keeps_results_and_tombstones(vectors, tmp_path):
 def test_single_query_search_leaves_the_faiss_thread_setting_alone(vectors):
     import faiss
 
-    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500)
+    index = FaissIndex.build(np.arange(2000), vectors, approx_above=500, approx="hnsw")
     before = faiss.omp_get_max_threads()
     index.search(vectors[0], 5)
     assert faiss.omp_get_max_threads() == before
 
 
-def test_knowledge_base_updates_on_an_hnsw_index(tmp_path):
+def test_knowledge_base_updates_on_an_approximate_index(tmp_path):
     """The KnowledgeBase wiring (upsert / delete / save / load) on an approximate index."""
     rng = np.random.default_rng(0)
     table: dict[str, np.ndarray] = {}
@@ -108,7 +113,7 @@ def test_knowledge_base_updates_on_an_hnsw_index(tmp_path):
 
     entries = [FaqEntry(f"e{i}", f"question {i}", (f"alt {i}",), f"answer {i}") for i in range(400)]
     kb = KnowledgeBase.build(entries, encode, approx_above=500)
-    assert kb.index.kind == "hnsw"
+    assert kb.index.kind == "ivf"
     kb.delete(["e5"])
     kb.upsert([FaqEntry("e6", "question 6", ("a new way to ask six",), "answer 6")], encode)
     six = encode(["a new way to ask six"])[0]
@@ -116,5 +121,5 @@ def test_knowledge_base_updates_on_an_hnsw_index(tmp_path):
     assert "e5" not in [h.entry_id for h in kb.search("question 5", encode(["question 5"])[0], k=20)]
     kb.save(tmp_path / "kb")
     loaded = KnowledgeBase.load(tmp_path / "kb")
-    assert loaded.index.kind == "hnsw" and loaded.index.tombstones == kb.index.tombstones
+    assert loaded.index.kind == "ivf" and len(loaded.index) == len(kb.index)
     assert loaded.search("a new way to ask six", six, k=1)[0].entry_id == "e6"
