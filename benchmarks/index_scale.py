@@ -150,14 +150,21 @@ def measure(name: str, n: int, args) -> dict:
     out["search"] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "mean_ms": round(float(np.mean(lat)), 3),
                      "recall@10": round(recall_at(found, truth, 10), 4)}
     # the trade-off around the tuned value: recall and latency at other efSearch settings
-    tuned = index.ef_search
-    out["ef_sweep"] = {}
-    for ef in args.ef_sweep if index.kind == "hnsw" else ():
-        index._inner.hnsw.efSearch = ef
+    out["sweep"] = {}
+    param = "efSearch" if index.kind == "hnsw" else "nprobe"
+    tuned = index.ef_search or index.nprobe
+    for value in (args.ef_sweep if index.kind == "hnsw" else args.nprobe_sweep) if tuned else ():
+        if index.kind == "hnsw":
+            index._inner.hnsw.efSearch = value
+        else:
+            index._inner.nprobe = value
         lat, found = timed_search(index, queries[:300])
-        out["ef_sweep"][ef] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "recall@10": round(recall_at(found, truth[:300], 10), 4)}
-    if tuned:
+        out["sweep"][f"{param}={value}"] = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+                                            "recall@10": round(recall_at(found, truth[:300], 10), 4)}
+    if index.kind == "hnsw":
         index._inner.hnsw.efSearch = tuned
+    elif tuned:
+        index._inner.nprobe = tuned
     # for comparison: the same search through FAISS's default OpenMP team (one thread per core)
     raw = _RawSearch(index)
     lat, _ = timed_search(raw, queries[:200])
@@ -216,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flat-queries", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--approx", choices=("ivf", "hnsw"), default="ivf", help="the approximate index to build")
+    parser.add_argument("--nprobe-sweep", type=int, nargs="*", default=[16, 32, 64, 128])
     parser.add_argument("--ef-sweep", type=int, nargs="*", default=[32, 64, 128, 256, 512])
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else args.n
