@@ -9,12 +9,13 @@ any size; the size threshold only decides speed.
 
 Two approximate kinds, IVF the default (`APPROX_KIND`), chosen by measurement (benchmarks/index_scale.py,
 benchmarks/RESULTS.md) on 1M rows grown from real MiniLM sentence embeddings:
-  * 'ivf': `IndexIVFFlat` with 4 * sqrt(n) lists, `nprobe` tuned. Reached recall@10 0.994 at nprobe 32 of
-    4096; deletes are real (`remove_ids`), so no tombstones and no compaction. Its weak case is data with
-    no cluster structure (isotropic random vectors needed nprobe 1024 of 2000 lists).
+  * 'ivf': `IndexIVFFlat` with 4 * sqrt(n) lists, `nprobe` tuned. Reached recall@10 0.992 at nprobe 32 of
+    4096 (0.997 at the auto-tuned 128); deletes are real (`remove_ids`), so no tombstones and no
+    compaction. Its weak case is data with no cluster structure (isotropic random vectors needed nprobe
+    1024 of 2000 lists).
   * 'hnsw': `IndexHNSWFlat` (M=32, efConstruction=64), `efSearch` tuned. Fast on isotropic data, but on the
     sentence-grown set (dense topics, near-duplicates) its recall@10 levelled off at 0.98 even at efSearch
-    2048, and a 1M build took 4x longer than IVF. HNSW cannot remove vectors, so a delete is a tombstone:
+    2048, and a 1M build took 1.7x longer than IVF's. HNSW cannot remove vectors, so a delete is a tombstone:
     the row's id in the `IndexIDMap2` id map becomes -1 and searches pass an `IDSelectorRange` (ids >= 0),
     so tombstoned rows never come back while the graph still routes through them. Past `COMPACT_ABOVE`
     tombstones the graph is rebuilt from the live rows (minutes at 1M rows). Tombstones persist in the file.
