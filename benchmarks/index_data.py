@@ -149,7 +149,7 @@ def random_centres(n: int, n_queries: int, seed: int, dim: int = DIM) -> VectorS
 
 def structure(vectors: np.ndarray, queries: np.ndarray, seed: int = 0) -> dict:
     """Numbers that say how real-like a set is: mean cosine of random pairs, variance share of the top 32
-    principal directions, and the queries' mean cosine to their nearest stored row (sampled)."""
+    principal directions, and (up to 200k rows) the queries' mean cosine to their nearest stored row."""
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(len(vectors), min(len(vectors), 20_000), replace=False)]
     pairs = rng.integers(0, len(sample), (20_000, 2))
@@ -157,9 +157,9 @@ def structure(vectors: np.ndarray, queries: np.ndarray, seed: int = 0) -> dict:
     centred = sample - sample.mean(axis=0)
     spectrum = np.linalg.svd(centred, compute_uv=False) ** 2
     q = queries[:100]
-    nearest = max_cos = np.max(q @ vectors.T, axis=1) if len(vectors) <= 200_000 else None
+    nearest = np.max(q @ vectors.T, axis=1) if len(vectors) <= 200_000 else None  # sampled sizes only
     out = {"mean_random_pair_cosine": round(cos, 3),
            "top32_variance_share": round(float(spectrum[:32].sum() / spectrum.sum()), 3)}
     if nearest is not None:
-        out["query_nearest_cosine_mean"] = round(float(max_cos.mean()), 3)
+        out["query_nearest_cosine_mean"] = round(float(nearest.mean()), 3)
     return out
