@@ -6,7 +6,8 @@ CLINC150 oos_val as off-topic negatives) and reported on test rephrasings (and o
 
 Synthetic: N clustered 384-d unit vectors (perturbed copies of random centres, like paraphrase
 embeddings), built with `FaissIndex.build` (exact or IVF by size), single-query p50/p99 latency and
-recall@10 against exact search on perturbed held-out queries.
+recall@10 against exact search on perturbed held-out queries. benchmarks/index_scale.py is the fuller
+scale benchmark (a set grown from real sentence embeddings too, delete / update cost, cached builds).
 
     python benchmarks/knowledge.py [--data ../shared/data] [--quick] [--skip-synthetic] [--skip-stackfaq]
 """
@@ -262,7 +263,7 @@ def synthetic(args) -> dict:
         t = time.perf_counter()
         flat.search(q[None, :], 10)
         flat_lat.append((time.perf_counter() - t) * 1000)
-    out = {"n": n, "kind": index.kind, "nprobe": index.nprobe, "build_s": round(build_s, 1),
+    out = {"n": n, "kind": index.kind, "nprobe": index.nprobe, "ef_search": index.ef_search, "build_s": round(build_s, 1),
            "index_mb": round(n * dim * 4 / 2**20, 1), "peak_rss_growth_mb": round(rss_build, 1),
            "p50_ms": round(float(np.percentile(latencies, 50)), 3), "p99_ms": round(float(np.percentile(latencies, 99)), 3),
            "recall@10": round(recall_at(np.array(found), truth, 10), 4),
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         s = results["synthetic"]
         print("\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")
         print("|---|---|---|---|---|---|---|")
-        print(f"| {s['n']} | {s['kind']} nprobe={s['nprobe']} | {s['build_s']} | {s['p50_ms']} | {s['p99_ms']} | "
+        print(f"| {s['n']} | {s['kind']} nprobe={s['nprobe']} efSearch={s['ef_search']} | {s['build_s']} | {s['p50_ms']} | {s['p99_ms']} | "
               f"{s['recall@10']} | {s['exact_flat_p50_ms']} / {s['exact_flat_p99_ms']} |")
     print(f"\nwrote {path}")
     return 0

@@ -202,7 +202,9 @@ class KnowledgeBase:
         (directory / "config.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION,
             "bands": asdict(self.bands),
-            "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "rows": len(self.index)},
+            "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "ef_search": self.index.ef_search,
+                      "rows": len(self.index),
+                      "tombstones": self.index.tombstones},
             "metrics": self.metrics,
         }, indent=2))
 
