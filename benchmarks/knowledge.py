@@ -251,6 +251,8 @@ def stackfaq(args) -> dict:
         result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
         if confidence:  # the suggest band on test: is the right entry among the offered suggestions
             result.update(suggest_band(kb, vectors, splits["test"], neg_test))
+            print(f"  {name}: suggest band at the train-time bands: {suggest_band(kb, vectors, splits['test'], neg_test)}",
+                  flush=True)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         return result
 
