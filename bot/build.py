@@ -269,9 +269,14 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
                       "held_out_answered_rate": round(result.answered_rate, 4),
                       "held_out_wrong_rate": round(result.wrong_rate, 4),
                       "held_out_wrong_rate_bound": round(result.wrong_rate_bound, 4),
+                      "held_out_bounded": result.bounded,
                       "held_out_phrasings": result.positives, "negatives": result.negatives,
                       "index": kb.index.kind, **finetune_metrics}
-        bound = f", {result.wrong_rate_bound:.1%} at 90% confidence" if result.answered_rate else ""
+        bound = f", at most {result.wrong_rate_bound:.1%} with 90% confidence" if result.answered_rate else ""
+        if not result.bounded:
+            say(f"knowledge: only {result.positives + result.negatives} held-out messages, too few to bound the "
+                "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
+            bound = ""
         say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out, out-of-fold: "
             f"{result.answered_rate:.0%} answered, {result.wrong_rate:.1%} wrong{bound}), "
             f"suggest threshold {result.bands.suggest:.3f}")

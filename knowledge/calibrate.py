@@ -8,7 +8,9 @@ messages that must not get an FAQ answer (the bot's small-talk and out-of-scope 
 The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
 out-of-fold probabilities (k-fold over the held-out messages), never on the ones it was fitted to.
 The answer threshold is the lowest whose held-out wrong rate has a one-sided Wilson upper bound
-(90% by default) at or under the target, so a small or lucky held-out set cannot buy a low threshold.
+(90% by default) at or under the target, so a lucky held-out set cannot buy a low threshold. A held-out
+set too small for any bound to reach the target (about 80 messages at 2%, even with no wrong answer) falls
+back to the point estimate, and says so: a tiny bot still answers, a bigger one has to show it may.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Calibration:
     answered_rate: float  # held-out phrasings answered
     wrong_rate: float  # wrong answers among everything answered (negatives count as wrong)
     wrong_rate_bound: float  # its one-sided upper confidence bound (BOUND_LEVEL)
+    bounded: bool  # False: too few held-out messages for the bound, the threshold meets the point estimate only
     positives: int
     negatives: int
     curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
@@ -124,12 +127,13 @@ def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_
     right = np.array([bool(hits) and hits[0].entry_id == t for hits, t in zip(scored, truth)], dtype=bool)
     positive = np.array([t is not None for t in truth], dtype=bool)
     answer = 1.0 + 1e-9  # nothing answered unless some threshold is shown to meet the target
+    bounded = wilson_upper(0, len(top), level) <= target_wrong_rate  # else no threshold could ever be shown
     curve = []
     for threshold in np.unique(top)[::-1]:
         answered = top >= threshold
         n, wrong = int(answered.sum()), int((answered & ~right).sum())
         curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0, wrong / n))
-        if wilson_upper(wrong, n, level) <= target_wrong_rate:
+        if (wilson_upper(wrong, n, level) if bounded else wrong / n) <= target_wrong_rate:
             answer = float(threshold)
     suggest = answer
     for threshold in np.unique(top[top < answer])[::-1]:
@@ -141,7 +145,8 @@ def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_
     answered = top >= answer
     n, wrong = int(answered.sum()), int((answered & ~right).sum())
     summary = {"answered_rate": float(answered[positive].mean()) if positive.any() else 0.0,
-               "wrong_rate": wrong / max(n, 1), "wrong_rate_bound": wilson_upper(wrong, n, level) if n else 0.0}
+               "wrong_rate": wrong / max(n, 1), "wrong_rate_bound": wilson_upper(wrong, n, level) if n else 0.0,
+               "bounded": bounded}
     return replace(base, answer=answer, suggest=min(suggest, answer)), summary, sorted(curve)
 
 
@@ -171,7 +176,7 @@ def calibrate(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int |
     items = held_out_candidates(kb, queries, neg_texts, neg_vectors)
     n_pos = len(queries)
     if not items:
-        return Calibration(kb.bands, None, 0.0, 0.0, 0.0, 0, len(neg_texts), [])
+        return Calibration(kb.bands, None, 0.0, 0.0, 0.0, False, 0, len(neg_texts), [])
     measured = len(items)
     if encode is not None and queries:
         items += typo_copies(kb, queries, encode, seed)
@@ -182,7 +187,7 @@ def calibrate(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int |
         confidence, scored = None, [list(item.hits) for item in items]
     bands, summary, curve = choose_bands(scored[:measured], truth, target_wrong_rate, kb.bands, level)
     return Calibration(bands, confidence, summary["answered_rate"], summary["wrong_rate"],
-                       summary["wrong_rate_bound"], n_pos, len(neg_texts), curve)
+                       summary["wrong_rate_bound"], summary["bounded"], n_pos, len(neg_texts), curve)
 
 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[tuple[str, str, np.ndarray, int | None]]:

@@ -57,16 +57,24 @@ def test_answer_threshold_is_the_lowest_whose_wrong_rate_bound_meets_the_target(
     assert bands.suggest == 0.4
 
 
-def test_too_little_held_out_data_answers_nothing():
-    bands, summary, _ = choose_bands([_hits(("a", 0.9))] * 10, ["a"] * 10, 0.02, Bands())
-    assert bands.answer > 1.0 and summary["answered_rate"] == 0.0
+def test_held_out_evidence_against_the_target_answers_nothing():
+    # 200 messages: big enough for a bound, but the most confident ones are wrong too often
+    scored = [_hits(("b", 0.9), ("a", 0.8))] * 5 + [_hits(("a", 0.85))] * 95 + [_hits(("b", 0.5))] * 100
+    bands, summary, _ = choose_bands(scored, ["a"] * 200, 0.02, Bands())
+    assert summary["bounded"] and bands.answer > 1.0 and summary["answered_rate"] == 0.0
+
+
+def test_too_few_held_out_messages_for_a_bound_fall_back_to_the_point_estimate():
+    scored = [_hits(("a", 0.9))] * 30 + [_hits(("b", 0.4))] * 2
+    bands, summary, _ = choose_bands(scored, ["a"] * 32, 0.02, Bands())
+    assert not summary["bounded"] and bands.answer == 0.9 and summary["wrong_rate"] == 0.0
 
 
 def test_held_out_calibration_meets_its_target_on_the_fixture_bot(calibrated, encoder):
     kb, result = calibrated
     assert result.confidence is not None and result.positives == 16 and result.negatives == len(NEGATIVES)
     assert result.answered_rate > 0.5
-    assert result.wrong_rate <= result.wrong_rate_bound <= TARGET
+    assert result.bounded and result.wrong_rate <= result.wrong_rate_bound <= TARGET
     assert kb.bands.suggest <= kb.bands.answer
     # off-topic messages are not answered at the calibrated threshold
     for text, vector in zip(NEGATIVES, encoder.encode(NEGATIVES)):
