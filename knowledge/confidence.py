@@ -6,7 +6,7 @@ regression over those features, fitted at train time on held-out phrasings (righ
 and off-topic messages (always wrong); serving reads its JSON and runs one dot product per hit.
 
 >>> model = ConfidenceModel.fit(features, labels)
->>> scored = model.rescore(raw_hits, "how do I reset my password")  # same hits, score = P(right), best first
+>>> scored = model.rescore(raw_hits, "how do I reset my password")  # same hits and order, score = P(right)
 """
 
 from __future__ import annotations
@@ -99,12 +99,16 @@ class ConfidenceModel:
         return _sigmoid(z @ np.array(self.weights) + self.bias)
 
     def rescore(self, hits: Sequence[Hit], text: str) -> list[Hit]:
-        """The same hits with `score` = P(right), most probable first (ties keep the fused order)."""
+        """The same hits, in the same fused-score order, with `score` = P(right).
+
+        The confidence decides the band, not the ranking: re-sorting by it moved near-ties on the example
+        bot's held-out paraphrases (right FAQ first 90.5% -> 86.9%) while ranking quality comes from the
+        fused score it reads.
+        """
         if not hits:
             return []
         p = self.predict(hit_features(hits, text))
-        order = sorted(range(len(hits)), key=lambda i: (-p[i], i))
-        return [replace(hits[i], score=float(p[i])) for i in order]
+        return [replace(hit, score=float(p[i])) for i, hit in enumerate(hits)]
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
