@@ -121,16 +121,9 @@ def rank_summary(ranked: list[list[str]], truth: list[str]) -> dict:
     return {"hit@1": round(hit1, 4), "hit@5": round(hit5, 4), "mrr": round(mrr, 4)}
 
 
-def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg, target: float) -> dict:
-    """Lowest threshold whose validation wrong-answer rate (negatives count as wrong) <= target, applied to test."""
-    pos, right, neg = np.array(val_scores), np.array(val_right), np.array(val_neg)
-    threshold = float(max(pos.max(initial=0), neg.max(initial=0))) + 1e-6
-    for t in sorted(set(np.round(np.concatenate([pos, neg]), 5)), reverse=True):
-        answered = (pos >= t).sum() + (neg >= t).sum()
-        wrong = ((pos >= t) & ~right).sum() + (neg >= t).sum()
-        if answered and wrong / answered <= target:
-            threshold = float(t)
-    tp, tr, tn = np.array(test_scores), np.array(test_right), np.array(test_neg)
+def apply_threshold(threshold: float, scores, right, neg) -> dict:
+    """Answered rate, wrong answers among answered (negatives count as wrong) and negatives answered at a threshold."""
+    tp, tr, tn = np.array(scores), np.array(right, dtype=bool), np.array(neg)
     answered = (tp >= threshold).sum() + (tn >= threshold).sum()
     wrong = ((tp >= threshold) & ~tr).sum() + (tn >= threshold).sum()
     return {"threshold": round(threshold, 4), "test_answered": round(float((tp >= threshold).mean()), 4),
@@ -138,7 +131,54 @@ def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg
             "test_oos_answered": round(float((tn >= threshold).mean()), 4) if len(tn) else None}
 
 
-def run_method(name: str, rank_fn, splits, neg_val, neg_test, target) -> dict:
+def choose_threshold(scores, right, neg, target: float, bound: bool) -> float:
+    """Lowest validation threshold whose wrong-answer rate (negatives count as wrong) is <= target; with `bound`,
+    whose one-sided 90% Wilson upper bound is (the rule `smallbot train` uses)."""
+    from smallbot.knowledge.calibrate import wilson_upper
+
+    pos, right, neg = np.array(scores), np.array(right, dtype=bool), np.array(neg)
+    threshold = float(max(pos.max(initial=0), neg.max(initial=0))) + 1e-6
+    for t in sorted(set(np.concatenate([pos, neg]).tolist()), reverse=True):
+        answered = int((pos >= t).sum() + (neg >= t).sum())
+        wrong = int(((pos >= t) & ~right).sum() + (neg >= t).sum())
+        rate = wilson_upper(wrong, answered) if bound else wrong / max(answered, 1)
+        if answered and rate <= target:
+            threshold = float(t)
+    return threshold
+
+
+def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg, target: float,
+               train_threshold: float | None = None) -> dict:
+    """Thresholds chosen on validation (point rule; upper-bound rule) and at train time, each applied to test."""
+    out = apply_threshold(choose_threshold(val_scores, val_right, val_neg, target, False),
+                          test_scores, test_right, test_neg)
+    bound = apply_threshold(choose_threshold(val_scores, val_right, val_neg, target, True),
+                            test_scores, test_right, test_neg)
+    out.update({f"bound_{k}": v for k, v in bound.items()})
+    if train_threshold is not None:
+        train = apply_threshold(train_threshold, test_scores, test_right, test_neg)
+        out.update({f"train_{k}": v for k, v in train.items()})
+    return out
+
+
+def suggest_band(kb, vectors: dict, test: list[tuple[str, str]], neg_test: list[str]) -> dict:
+    """At the knowledge base's own bands: share of test rephrasings suggested, and of those how often the right
+    entry is among the (up to 3) suggestions; share of off-topic messages given suggestions."""
+    suggested, found, neg_suggested = 0, 0, 0
+    for text, truth in test:
+        hits = kb.search(text, vectors[text], k=5)
+        if hits and kb.bands.suggest <= hits[0].score < kb.bands.answer:
+            suggested += 1
+            found += truth in [h.entry_id for h in hits if h.score >= kb.bands.suggest][:3]
+    for text in neg_test:
+        hits = kb.search(text, vectors[text], k=5)
+        neg_suggested += bool(hits) and kb.bands.suggest <= hits[0].score < kb.bands.answer
+    return {"test_suggested": round(suggested / max(len(test), 1), 4),
+            "suggested_right_in_top3": round(found / max(suggested, 1), 4),
+            "test_oos_suggested": round(neg_suggested / max(len(neg_test), 1), 4)}
+
+
+def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_threshold: float | None = None) -> dict:
     t0 = time.perf_counter()
     out = {}
     scored = {}
@@ -149,7 +189,7 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target) -> dict:
         if split == "test":
             out.update(rank_summary(list(ranked), truth))
     negs = {k: [rank_fn(t)[1] for t in v] for k, v in (("val", neg_val), ("test", neg_test))}
-    out.update(calibrated(*scored["val"], negs["val"], *scored["test"], negs["test"], target))
+    out.update(calibrated(*scored["val"], negs["val"], *scored["test"], negs["test"], target, train_threshold))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"  {name}: {out}", flush=True)
     return out
@@ -158,6 +198,7 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target) -> dict:
 def stackfaq(args) -> dict:
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
+    from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
 
@@ -185,22 +226,39 @@ def stackfaq(args) -> dict:
 
     encoder = Encoder("all-MiniLM-L6-v2").load()
 
-    def kb_method(name: str, enc, with_answers: bool = False) -> dict:
+    def kb_method(name: str, enc, with_answers: bool = False, confidence: bool = False) -> dict:
+        """The knowledge base's ranking; its score is the fused score, or with `confidence` the calibrated P(right)
+        fitted as `smallbot train` does (held-out train phrasings + CLINC150 oos_train as negatives)."""
         t0 = time.perf_counter()
         index_entries = entries if not with_answers else [
             FaqEntry(e.id, e.question, (*e.alternates, e.answer[:500]), e.answer) for e in entries]
         kb = KnowledgeBase.build(index_entries, enc.encode)
+        train_threshold = None
+        if confidence:
+            cal = calibrate(kb, leave_one_out_queries(kb, enc.encode), neg_train, enc.encode(neg_train), target,
+                            seed=args.seed, encode=enc.encode)
+            kb.bands, kb.confidence = cal.bands, cal.confidence
+            train_threshold = cal.bands.answer
+            print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "
+                  f"held-out answered {cal.answered_rate:.3f}, wrong {cal.wrong_rate:.4f} "
+                  f"(bound {cal.wrong_rate_bound:.4f}), {cal.positives} phrasings + {cal.negatives} negatives",
+                  flush=True)
         queries = [t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test
         vectors = dict(zip(queries, enc.encode(queries)))
 
         def rank(q):
             hits = kb.search(q, vectors[q], k=5)
             return [h.entry_id for h in hits], hits[0].score if hits else 0.0
-        result = run_method(name, rank, splits, neg_val, neg_test, target)
+        result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
+        if confidence:  # the suggest band on test: is the right entry among the offered suggestions
+            result.update(suggest_band(kb, vectors, splits["test"], neg_test))
+            print(f"  {name}: suggest band at the train-time bands: {suggest_band(kb, vectors, splits['test'], neg_test)}",
+                  flush=True)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         return result
 
     results["frozen MiniLM + rapidfuzz fusion"] = kb_method("frozen", encoder)
+    results["frozen MiniLM + fusion, calibrated confidence"] = kb_method("frozen+confidence", encoder, confidence=True)
     if not args.quick:
         results["frozen MiniLM + fusion, answers indexed"] = kb_method("frozen+answers", encoder, with_answers=True)
     for steps in args.steps:
@@ -212,11 +270,14 @@ def stackfaq(args) -> dict:
                                   FinetuneSettings(steps=steps, batch_size=args.batch, learning_rate=args.lr,
                                                    train_layers=args.layers, seed=args.seed))
         train_s = time.perf_counter() - t0
-        r = kb_method(f"fine-tuned {steps} steps", tuned)
-        r["train_seconds"] = round(train_s, 1)
-        r["loss"] = [report.first_loss, report.last_loss]
-        results[f"fine-tuned MiniLM ({steps} steps, top {args.layers or 'all'} layers"
-                f"{', oos negatives' if args.oos_negatives else ''}) + fusion"] = r
+        label = (f"fine-tuned MiniLM ({steps} steps, top {args.layers or 'all'} layers"
+                 f"{', oos negatives' if args.oos_negatives else ''}) + fusion")
+        for confidence in (False, True):
+            r = kb_method(f"fine-tuned {steps} steps{' + confidence' if confidence else ''}", tuned,
+                          confidence=confidence)
+            r["train_seconds"] = round(train_s, 1)
+            r["loss"] = [report.first_loss, report.last_loss]
+            results[label + (", calibrated confidence" if confidence else "")] = r
     return results
 
 
@@ -302,11 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"knowledge{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=2))
     if "stackfaq" in results:
-        print("\n| method | hit@1 | hit@5 | MRR | threshold (val) | test answered | test wrong/answered | oos answered |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("\n| method | hit@1 | hit@5 | MRR | rule | threshold | test answered | test wrong/answered | oos answered |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, r in results["stackfaq"].items():
-            print(f"| {name} | {r['hit@1']:.3f} | {r['hit@5']:.3f} | {r['mrr']:.3f} | {r['threshold']:.3f} | "
-                  f"{r['test_answered']:.3f} | {r['test_wrong_of_answered']:.3f} | {r['test_oos_answered']} |")
+            for rule, prefix in (("val, point", ""), ("val, 90% bound", "bound_"), ("train time", "train_")):
+                if prefix + "threshold" in r:
+                    print(f"| {name} | {r['hit@1']:.3f} | {r['hit@5']:.3f} | {r['mrr']:.3f} | {rule} | "
+                          f"{r[prefix + 'threshold']:.3f} | {r[prefix + 'test_answered']:.3f} | "
+                          f"{r[prefix + 'test_wrong_of_answered']:.3f} | {r[prefix + 'test_oos_answered']} |")
     if "synthetic" in results:
         s = results["synthetic"]
         print("\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")

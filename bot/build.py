@@ -67,12 +67,15 @@ def input_hashes(project: Project) -> dict[str, str]:
     cfg = project.config
     files = lambda paths: [(p.relative_to(project.root).as_posix(), p.read_bytes()) for p in paths]  # noqa: E731
     flat = lambda pairs: [x for pair in pairs for x in (pair[0], pair[1])]  # noqa: E731
+    from .knowledge.base import FORMAT_VERSION as KNOWLEDGE_FORMAT  # a new artifact format retrains old builds
+
     # FAQ bands are calibrated against the small-talk and out-of-scope examples, so those feed in too
     # (but not response templates or faq-route examples: editing those retrains only the intent model).
     # With intents.finetune_steps the encoder also learns from the intent examples, so they feed in too.
     intent_tuning = ((dataclasses.asdict(cfg.intents), project.intents.texts_and_labels())
                      if cfg.intents.finetune_steps > 0 else "")
-    knowledge = _digest(FORMAT_VERSION, cfg.models.encoder, cfg.seed, cfg.thresholds.target_wrong_answer_rate,
+    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed,
+                        cfg.thresholds.target_wrong_answer_rate,
                         dataclasses.asdict(cfg.knowledge), negative_examples(project),
                         *flat(files(project.knowledge_files)), intent_tuning)
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
@@ -291,15 +294,25 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
         else:
             queries = leave_one_out_queries(kb, encode)
         neg_vectors = encode(negatives)
-        result = calibrate(kb, queries, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate)
-        kb.bands = result.bands
-        kb.metrics = {"answer_threshold": result.bands.answer, "suggest_threshold": result.bands.suggest,
+        result = calibrate(kb, queries, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate,
+                           seed=project.config.seed, encode=encode)
+        kb.bands, kb.confidence = result.bands, result.confidence
+        kb.metrics = {"answer_threshold": round(result.bands.answer, 4), "suggest_threshold": round(result.bands.suggest, 4),
+                      "confidence": "calibrated P(right)" if result.confidence is not None else "fused score",
                       "held_out_answered_rate": round(result.answered_rate, 4),
                       "held_out_wrong_rate": round(result.wrong_rate, 4),
+                      "held_out_wrong_rate_bound": round(result.wrong_rate_bound, 4),
+                      "held_out_bounded": result.bounded,
                       "held_out_phrasings": result.positives, "negatives": result.negatives,
                       "index": kb.index.kind, **finetune_metrics}
-        say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out: {result.answered_rate:.0%} answered, "
-            f"{result.wrong_rate:.1%} wrong), suggest threshold {result.bands.suggest:.3f}")
+        bound = f", at most {result.wrong_rate_bound:.1%} with 90% confidence" if result.answered_rate else ""
+        if not result.bounded:
+            say(f"knowledge: only {result.positives + result.negatives} held-out messages, too few to bound the "
+                "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
+            bound = ""
+        say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out, out-of-fold: "
+            f"{result.answered_rate:.0%} answered, {result.wrong_rate:.1%} wrong{bound}), "
+            f"suggest threshold {result.bands.suggest:.3f}")
     kb.save(out)
     if tuned is not None:
         tuned.save(out / "encoder")

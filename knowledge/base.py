@@ -1,5 +1,6 @@
 """The knowledge base the router queries: entries, their phrasing vectors in FAISS, the lexical matcher,
-fused scores, and the calibrated answer / suggest bands. Serving reads JSON + a FAISS file only.
+fused scores turned into a calibrated confidence, and the answer / suggest bands on that confidence.
+Serving reads JSON + a FAISS file only.
 
 Every phrasing is one FAISS row with a stable integer id, so entries can be added, changed and
 deleted in place (`upsert`, `delete`) and only new phrasings are encoded.
@@ -18,17 +19,21 @@ from smallbot.errors import ArtifactError
 from smallbot.types import Hit
 
 from .entries import FaqEntry
+from .confidence import CANDIDATES, ConfidenceModel
 from .index import APPROX_ABOVE, FaissIndex
 from .lexical import LexicalMatcher
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: confidence.json (calibrated P(right)) beside the bands
 
 Encode = Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Bands:
-    """Fused-score thresholds: >= answer gives one verbatim answer, >= suggest offers 'did you mean'."""
+    """Confidence thresholds: >= answer gives one verbatim answer, >= suggest offers 'did you mean'.
+
+    With a confidence model the thresholds are on P(right); without one (not calibrated) on the fused score.
+    """
 
     answer: float = 0.75
     suggest: float = 0.55
@@ -63,11 +68,13 @@ class KnowledgeBase:
     """
 
     def __init__(self, entries: Iterable[FaqEntry], rows: dict[int, tuple[str, str]], index: FaissIndex,
-                 bands: Bands, metrics: dict | None = None, next_row: int | None = None):
+                 bands: Bands, metrics: dict | None = None, next_row: int | None = None,
+                 confidence: ConfidenceModel | None = None):
         self._by_id = {entry.id: entry for entry in entries}
         self.rows = dict(rows)  # row id -> (entry id, phrasing text)
         self.index = index
         self.bands = bands
+        self.confidence = confidence  # None until calibrated: hits then carry the fused score
         self.metrics = metrics or {}
         self.next_row = next_row if next_row is not None else (max(self.rows) + 1 if self.rows else 0)
         self.lexical = LexicalMatcher({row: text for row, (_, text) in self.rows.items()},
@@ -171,7 +178,15 @@ class KnowledgeBase:
         return Hit(entry_id, score / 100.0, entry.question, matched, dense_score=0.0, lexical_score=score / 100.0)
 
     def search(self, text: str, embedding: np.ndarray, k: int = 5, exclude_rows: frozenset[int] = frozenset()) -> list[Hit]:
-        """Top-k entries by fused score (dense cosine blended with rapidfuzz WRatio)."""
+        """Top-k entries by calibrated confidence P(right) (by fused score when not calibrated)."""
+        hits = self.candidates(text, embedding, max(k, CANDIDATES), exclude_rows)
+        if self.confidence is not None:
+            hits = self.confidence.rescore(hits, text)
+        return hits[:k]
+
+    def candidates(self, text: str, embedding: np.ndarray, k: int = CANDIDATES,
+                   exclude_rows: frozenset[int] = frozenset()) -> list[Hit]:
+        """Top-k entries by fused score (dense cosine blended with rapidfuzz WRatio): what the confidence reads."""
         if not len(self.index):
             return []
         fetch = min(len(self.index), k * 4 + len(exclude_rows))
@@ -207,6 +222,11 @@ class KnowledgeBase:
                       "tombstones": self.index.tombstones},
             "metrics": self.metrics,
         }, indent=2))
+        confidence = directory / "confidence.json"
+        if self.confidence is not None:
+            confidence.write_text(json.dumps(self.confidence.to_dict(), indent=2))
+        elif confidence.exists():
+            confidence.unlink()
 
     @classmethod
     def load(cls, directory: Path) -> "KnowledgeBase":
@@ -226,4 +246,8 @@ class KnowledgeBase:
         if len(index) != len(rows):
             raise ArtifactError(f"{paths[0]} holds {len(index)} vectors but {paths[1]} lists {len(rows)} phrasings: "
                                 "run `smallbot train --force`")
-        return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"))
+        confidence_path = directory / "confidence.json"
+        confidence = (ConfidenceModel.from_dict(json.loads(confidence_path.read_text()))
+                      if confidence_path.exists() else None)
+        return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
+                   confidence)

@@ -1,49 +1,193 @@
-"""Choose the answer / suggest thresholds at train time so that the wrong-answer rate among answered
-messages stays under the target the author set in bot.yml.
+"""Fit the FAQ confidence and choose the answer / suggest thresholds at train time, so that the
+wrong-answer rate among answered messages stays under the target the author set in bot.yml.
 
 Positives are held-out phrasings (each question or alternate searched with its own row removed, the
-entry's other phrasings still indexed); negatives are messages that must not get an FAQ answer (the
-bot's small-talk and out-of-scope examples).
+entry's other phrasings still indexed, or alternates the encoder never trained on); negatives are
+messages that must not get an FAQ answer (the bot's small-talk and out-of-scope examples).
+
+The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
+out-of-fold probabilities (k-fold over the held-out messages), never on the ones it was fitted to.
+The answer threshold is the lowest whose held-out wrong rate has a one-sided Wilson upper bound
+(90% by default) at or under the target, so a lucky held-out set cannot buy a low threshold. A held-out
+set too small for any bound to reach the target (about 80 messages at 2%, even with no wrong answer) falls
+back to the point estimate, and says so: a tiny bot still answers, a bigger one has to show it may.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 
+from smallbot.types import Hit
+
 from .base import Bands, KnowledgeBase
+from .confidence import CANDIDATES, ConfidenceModel, hit_features
+from .finetune import add_typo
+
+BOUND_LEVEL = 0.9  # one-sided confidence of the wrong-rate upper bound the answer threshold must meet
+SUGGEST_TOP3 = 0.5  # the suggest band starts where the right entry is among the suggestions this often
+MIN_FIT = 20  # fewer held-out messages than this: no confidence model, thresholds on the fused score
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One held-out message and its raw (fused-score) candidates; truth None for an off-topic message."""
+
+    text: str
+    truth: str | None
+    hits: tuple[Hit, ...]
+    source: int = -1  # a typo'd copy: index of the message it was made from (it trains, it is not measured)
 
 
 @dataclass(frozen=True)
 class Calibration:
+    """The chosen bands, the fitted confidence and what they do on the held-out messages (out-of-fold)."""
+
     bands: Bands
-    answered_rate: float
-    wrong_rate: float
+    confidence: ConfidenceModel | None
+    answered_rate: float  # held-out phrasings answered
+    wrong_rate: float  # wrong answers among everything answered (negatives count as wrong)
+    wrong_rate_bound: float  # its one-sided upper confidence bound (BOUND_LEVEL)
+    bounded: bool  # False: too few held-out messages for the bound, the threshold meets the point estimate only
     positives: int
     negatives: int
     curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
 
 
-def held_out_scores(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], neg_texts: list[str],
-                    neg_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(top score, top is right, right one in top 3) for every held-out query, then every negative.
+def wilson_upper(wrong: int, n: int, level: float = BOUND_LEVEL) -> float:
+    """One-sided Wilson score upper bound on a rate observed as wrong / n (1.0 when n is 0)."""
+    if n <= 0:
+        return 1.0
+    z = NormalDist().inv_cdf(level)
+    p = wrong / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
 
-    A query is (text, true entry id, embedding, row to exclude or None): a phrasing searched with its
-    own row removed, or one left out of the knowledge base altogether.
-    """
-    top, right, in_top3 = [], [], []
+
+def held_out_candidates(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]],
+                        neg_texts: list[str], neg_vectors: np.ndarray) -> list[HeldOut]:
+    """Raw candidates of every held-out query (its own row excluded), then of every negative."""
+    items = []
     for text, truth, vector, row in queries:
-        hits = kb.search(text, vector, k=3, exclude_rows=frozenset() if row is None else frozenset([row]))
-        top.append(hits[0].score if hits else 0.0)
-        right.append(bool(hits) and hits[0].entry_id == truth)
-        in_top3.append(any(h.entry_id == truth for h in hits))
+        hits = kb.candidates(text, vector, CANDIDATES, frozenset() if row is None else frozenset([row]))
+        items.append(HeldOut(text, truth, tuple(hits)))
     for text, vector in zip(neg_texts, neg_vectors):
-        hits = kb.search(text, vector, k=1)
-        top.append(hits[0].score if hits else 0.0)
-        right.append(False)
-        in_top3.append(False)
-    return np.array(top), np.array(right, dtype=bool), np.array(in_top3, dtype=bool)
+        items.append(HeldOut(text, None, tuple(kb.candidates(text, vector, CANDIDATES))))
+    return items
+
+
+def _rows(items: list[HeldOut]) -> tuple[np.ndarray, np.ndarray]:
+    xs = [hit_features(item.hits, item.text) for item in items if item.hits]
+    ys = [np.array([h.entry_id == item.truth for h in item.hits], dtype=float) for item in items if item.hits]
+    if not xs:
+        return np.zeros((0, 0)), np.zeros(0)
+    return np.vstack(xs), np.concatenate(ys)
+
+
+def fit_confidence(items: list[HeldOut]) -> ConfidenceModel | None:
+    """P(right) for every candidate of every held-out message; None when there is too little to fit."""
+    x, y = _rows(items)
+    if sum(1 for item in items if item.hits) < MIN_FIT or y.sum() < 2 or (1 - y).sum() < 2:
+        return None
+    return ConfidenceModel.fit(x, y)
+
+
+def out_of_fold(items: list[HeldOut], folds: int = 5, seed: int = 0) -> list[list[Hit]] | None:
+    """Each message's candidates rescored by a model fitted on the other folds (None if a fold can't fit).
+
+    A typo'd copy shares its source's fold, so no message is scored by a model that saw its twin.
+    """
+    order = [i for i, item in enumerate(items) if item.source < 0]
+    random.Random(seed).shuffle(order)
+    fold_of = {i: n % folds for n, i in enumerate(order)}
+    fold_of.update({i: fold_of[item.source] for i, item in enumerate(items) if item.source >= 0})
+    scored: list[list[Hit]] = [[] for _ in items]
+    for fold in range(folds):
+        model = fit_confidence([item for i, item in enumerate(items) if fold_of[i] != fold])
+        if model is None:
+            return None
+        for i, item in enumerate(items):
+            if fold_of[i] == fold:
+                scored[i] = model.rescore(item.hits, item.text)
+    return scored
+
+
+def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_rate: float, base: Bands,
+                 level: float = BOUND_LEVEL, max_suggestions: int = 3) -> tuple[Bands, dict, list]:
+    """Lowest answer threshold whose wrong-rate upper bound meets the target; suggest threshold below it.
+
+    `scored` are each message's hits, best first, with the score the bands will be drawn on.
+    """
+    top = np.array([hits[0].score if hits else 0.0 for hits in scored])
+    right = np.array([bool(hits) and hits[0].entry_id == t for hits, t in zip(scored, truth)], dtype=bool)
+    positive = np.array([t is not None for t in truth], dtype=bool)
+    answer = 1.0 + 1e-9  # nothing answered unless some threshold is shown to meet the target
+    bounded = wilson_upper(0, len(top), level) <= target_wrong_rate  # else no threshold could ever be shown
+    curve = []
+    for threshold in np.unique(top)[::-1]:
+        answered = top >= threshold
+        n, wrong = int(answered.sum()), int((answered & ~right).sum())
+        curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0, wrong / n))
+        if (wilson_upper(wrong, n, level) if bounded else wrong / n) <= target_wrong_rate:
+            answer = float(threshold)
+    suggest = answer
+    for threshold in np.unique(top[top < answer])[::-1]:
+        band = (top >= threshold) & (top < answer)
+        found = [t in [h.entry_id for h in hits if h.score >= threshold][:max_suggestions]
+                 for hits, t, b in zip(scored, truth, band) if b]
+        if found and float(np.mean(found)) >= SUGGEST_TOP3:
+            suggest = float(threshold)
+    answered = top >= answer
+    n, wrong = int(answered.sum()), int((answered & ~right).sum())
+    summary = {"answered_rate": float(answered[positive].mean()) if positive.any() else 0.0,
+               "wrong_rate": wrong / max(n, 1), "wrong_rate_bound": wilson_upper(wrong, n, level) if n else 0.0,
+               "bounded": bounded}
+    return replace(base, answer=answer, suggest=min(suggest, answer)), summary, sorted(curve)
+
+
+def typo_copies(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], encode,
+                seed: int = 0) -> list[HeldOut]:
+    """One typo'd copy of every held-out phrasing, so the confidence learns that a strong lexical match
+    with a weak dense score (the encoder reads "pasword" badly) is usually still right."""
+    rng = random.Random(seed)
+    typod = [(add_typo(text, rng), truth, row, i) for i, (text, truth, _, row) in enumerate(queries)]
+    typod = [t for t in typod if t[0] != queries[t[3]][0]]
+    if not typod:
+        return []
+    vectors = encode([text for text, _, _, _ in typod])
+    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES,
+                                                     frozenset() if row is None else frozenset([row]))), i)
+            for n, (text, truth, row, i) in enumerate(typod)]
+
+
+def calibrate(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], neg_texts: list[str],
+              neg_vectors: np.ndarray, target_wrong_rate: float, level: float = BOUND_LEVEL,
+              seed: int = 0, encode=None) -> Calibration:
+    """Fit the confidence on held-out messages and choose both thresholds on its out-of-fold scores.
+
+    With `encode`, typo'd copies of the held-out phrasings join the fit (not the threshold choice).
+    With fewer than MIN_FIT held-out messages there is no model: the bands are drawn on the fused score.
+    """
+    items = held_out_candidates(kb, queries, neg_texts, neg_vectors)
+    n_pos = len(queries)
+    if not items:
+        return Calibration(kb.bands, None, 0.0, 0.0, 0.0, False, 0, len(neg_texts), [])
+    measured = len(items)
+    if encode is not None and queries:
+        items += typo_copies(kb, queries, encode, seed)
+    truth = [item.truth for item in items[:measured]]
+    scored = out_of_fold(items, seed=seed)
+    confidence = fit_confidence(items) if scored is not None else None
+    if scored is None or confidence is None:
+        confidence, scored = None, [list(item.hits) for item in items]
+    bands, summary, curve = choose_bands(scored[:measured], truth, target_wrong_rate, kb.bands, level)
+    return Calibration(bands, confidence, summary["answered_rate"], summary["wrong_rate"],
+                       summary["wrong_rate_bound"], summary["bounded"], n_pos, len(neg_texts), curve)
 
 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[tuple[str, str, np.ndarray, int | None]]:
@@ -54,31 +198,3 @@ def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[tuple[str, str, np.
     rows = [row for group in owners.values() if len(group) >= 2 for row in group]
     vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
     return [(kb.rows[row][1], kb.rows[row][0], vectors[i], row) for i, row in enumerate(rows)]
-
-
-def calibrate(kb: KnowledgeBase, queries: list[tuple[str, str, np.ndarray, int | None]], neg_texts: list[str],
-              neg_vectors: np.ndarray, target_wrong_rate: float) -> Calibration:
-    """Lowest answer threshold meeting the target; suggest threshold where top-3 holds the right entry half the time."""
-    scores, right, in_top3 = held_out_scores(kb, queries, neg_texts, neg_vectors)
-    n_pos = int(len(scores) - len(neg_texts))
-    if len(scores) == 0:
-        return Calibration(kb.bands, 0.0, 0.0, 0, len(neg_texts), [])
-    candidates = np.unique(np.round(scores, 4))
-    curve = []
-    answer = float(candidates.max()) + 1e-4
-    for threshold in sorted(candidates, reverse=True):
-        answered = scores >= threshold
-        wrong = float((answered & ~right).sum() / max(answered.sum(), 1))
-        curve.append((float(threshold), float(answered.mean()), wrong))
-        if wrong <= target_wrong_rate:
-            answer = float(threshold)
-    answered = scores >= answer
-    suggest = answer
-    for threshold in sorted(candidates[candidates < answer], reverse=True):
-        band = (scores >= threshold) & (scores < answer)
-        if band.sum() and in_top3[band].mean() >= 0.5:
-            suggest = float(threshold)
-    positives_answered = float(answered[:n_pos].mean()) if n_pos else 0.0
-    wrong_rate = float((answered & ~right).sum() / max(answered.sum(), 1))
-    bands = replace(kb.bands, answer=round(answer, 4), suggest=round(min(suggest, answer), 4))
-    return Calibration(bands, positives_answered, wrong_rate, n_pos, len(neg_texts), sorted(curve))

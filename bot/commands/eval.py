@@ -1,6 +1,7 @@
 """`smallbot eval DIR`: measure the bot's models and write an HTML report to DIR/.smallbot/eval/report.html.
 
-Intents are scored on a test split (`DIR/tests/*.yml`, or `--test FILE`; format in
+FAQ retrieval is scored on held-out phrasings (`smallbot.knowledge.evaluation`) with the trained
+confidence. Intents are scored on a test split (`DIR/tests/*.yml`, or `--test FILE`; format in
 `smallbot.intents.evaluate`) with the trained model, or by k-fold cross-validation (`--cv K`, the
 default when the bot has no test split). The report is a list of sections (title, tables, figures);
 a component adds its own by appending a builder to SECTIONS.
@@ -130,4 +131,38 @@ def intents_section(context: EvalContext) -> Section | None:
                            "in-scope accuracy against out-of-scope recall; the dot is the stored threshold")))
 
 
-SECTIONS: list[SectionBuilder] = [intents_section]
+def knowledge_section(context: EvalContext) -> Section | None:
+    """Held-out FAQ retrieval: hit@1/5, MRR and the answered-vs-wrong curve of the calibrated confidence."""
+    from smallbot.bot import Bot
+    from smallbot.build import negative_examples
+    from smallbot.knowledge.evaluation import evaluate_knowledge
+
+    project = context.project
+    if not list(project.knowledge):
+        return None
+    bot = Bot.load(project, train=True, report=say, with_store=False)
+    try:
+        negatives = negative_examples(project)
+        say(f"knowledge: held-out phrasings of {len(bot.knowledge)} entries and {len(negatives)} off-topic examples")
+        ev = evaluate_knowledge(bot.knowledge, bot.encoder.encode, context.out_dir, negatives=negatives)
+    finally:
+        bot.close()
+    context.summary["knowledge"] = ev.as_dict()
+    answer = ev.answer_threshold
+    table = Table("Summary", ("metric", "value"), (
+        ("held-out phrasings / off-topic messages", f"{ev.queries} / {ev.negatives}"),
+        ("hit@1 / hit@5 / MRR", f"{ev.hit_at_1:.3f} / {ev.hit_at_5:.3f} / {ev.mrr:.3f}"),
+        ("answer threshold (confidence)", "never answers" if answer > 1 else f"{answer:.3f}"),
+        ("held-out phrasings answered", _pct(ev.answered_rate)),
+        ("wrong answers among answered", _pct(ev.wrong_rate)),
+        ("off-topic messages answered", _pct(ev.negatives_answered)),
+    ))
+    figures = (Figure("Answered vs wrong", ev.figure.name,
+                      "share of held-out phrasings answered against wrong answers among answered, as the answer "
+                      "threshold on the confidence moves; the dot is the stored threshold"),) if ev.figure else ()
+    return Section("FAQ retrieval", "Each phrasing is searched with its own row left out of the index; off-topic "
+                   "messages (small talk, out of scope) count as wrong whenever answered. The confidence model was "
+                   "fitted on these same held-out phrasings, so the rates are slightly optimistic.", (table,), figures)
+
+
+SECTIONS: list[SectionBuilder] = [intents_section, knowledge_section]

@@ -32,7 +32,7 @@ def _figures(report: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_eval_writes_report_with_both_figures_from_a_test_split(tiny_project, capsys, artifacts_dir):
+def test_eval_writes_report_with_intent_and_knowledge_figures_from_a_test_split(tiny_project, capsys, artifacts_dir):
     (tiny_project / "tests").mkdir()
     (tiny_project / "tests" / "smoke.yml").write_text(TEST_SPLIT)
     assert main(["eval", str(tiny_project), "--json"]) == 0
@@ -43,7 +43,10 @@ def test_eval_writes_report_with_both_figures_from_a_test_split(tiny_project, ca
     report = (out / "report.html").read_text()
     assert "<h2>Intents</h2>" in report and "Worst confusions" in report and "Per intent" in report
     figures = _figures(report)
-    assert figures == ["intents_confusion.png", "intents_threshold.png"]
+    assert figures == ["intents_confusion.png", "intents_threshold.png", "knowledge_curve.png"]
+    assert "<h2>FAQ retrieval</h2>" in report and "answer threshold (confidence)" in report
+    knowledge = json.loads((out / "metrics.json").read_text())["knowledge"]
+    assert knowledge["queries"] > 0 and knowledge["hit@1"] >= 0.5
     for name in figures:
         assert (out / name).read_bytes().startswith(PNG)
     (artifacts_dir / "eval-report-tiny.html").write_text(report)
@@ -57,7 +60,7 @@ def test_eval_cross_validates_a_bot_without_a_test_split(tiny_project, capsys):
     assert summary["in_scope"] == 24 and summary["out_of_scope"] == 8  # every example scored exactly once
     assert summary["accuracy_no_reject"] >= 0.75
     report = (tiny_project / ".smallbot" / "eval" / "report.html").read_text()
-    assert len(_figures(report)) == 2
+    assert len(_figures(report)) == 3
 
 
 def test_eval_reports_a_bad_test_file_with_its_line(tiny_project, capsys):

@@ -19,8 +19,9 @@ from smallbot.project import load_project
 from smallbot.store import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind
 
-# strict bands so that paraphrases the stock tiny bot answers are only suggested or abstained here
-STRICT = 'name: Tiny\nfallback: "I don\'t know."\nthresholds:\n  faq_answer: 0.95\n  faq_suggest: 0.5\n'
+# strict bands so that paraphrases the stock tiny bot answers are only suggested or abstained here (the
+# answer threshold is on the calibrated confidence P(right), which never reaches 1: only exact matches answer)
+STRICT = 'name: Tiny\nfallback: "I don\'t know."\nthresholds:\n  faq_answer: 1.0\n  faq_suggest: 0.3\n'
 
 PARAPHRASES = {
     "I can't remember my login credentials": "reset-password",

@@ -1,0 +1,122 @@
+"""The FAQ confidence: P(this entry is the right one) from how a hit scored against the other candidates.
+
+A fused score of 0.7 means different things when the next entry scored 0.69 or 0.3, when dense and
+lexical agree or not, for a two-word or a twenty-word message. `ConfidenceModel` is a logistic
+regression over those features, fitted at train time on held-out phrasings (right / wrong top hits)
+and off-topic messages (always wrong); serving reads its JSON and runs one dot product per hit.
+
+>>> model = ConfidenceModel.fit(features, labels)
+>>> scored = model.rescore(raw_hits, "how do I reset my password")  # same hits and order, score = P(right)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from smallbot.errors import ArtifactError
+from smallbot.types import Hit
+
+FEATURES = ("fused", "dense", "lexical", "margin", "dense_margin", "lexical_margin", "is_top", "both_top",
+            "log_words")
+CANDIDATES = 5  # entries the features compare a hit against; search fetches at least this many
+
+
+def hit_features(hits: Sequence[Hit], text: str) -> np.ndarray:
+    """One row of FEATURES per hit; `hits` are raw (fused-score) hits, best first.
+
+    Margins are against the best OTHER candidate, so the top hit's margin is its lead and every
+    other hit's is negative (how far behind the top it is).
+    """
+    if not hits:
+        return np.zeros((0, len(FEATURES)), dtype=np.float64)
+    fused = np.array([h.score for h in hits], dtype=np.float64)
+    dense = np.array([h.dense_score for h in hits], dtype=np.float64)
+    lexical = np.array([h.lexical_score for h in hits], dtype=np.float64)
+
+    def margin(values: np.ndarray) -> np.ndarray:
+        if len(values) == 1:
+            return values.copy()
+        order = np.argsort(-values, kind="stable")
+        first, second = values[order[0]], values[order[1]]
+        out = values - first
+        out[order[0]] = first - second
+        return out
+
+    dense_top = np.arange(len(hits)) == int(np.argmax(dense))
+    lexical_top = np.arange(len(hits)) == int(np.argmax(lexical))
+    words = math.log1p(len(text.split()))
+    return np.column_stack([fused, dense, lexical, margin(fused), margin(dense), margin(lexical),
+                            np.arange(len(hits)) == 0, dense_top & lexical_top, np.full(len(hits), words)])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Standardise the features, then a logistic regression; stored as plain JSON numbers."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    features: tuple[str, ...] = FEATURES
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> "ConfidenceModel":
+        """Maximum likelihood with an L2 penalty (`l2` / 2 * ||w||^2, bias free) by Newton's method.
+
+        A handful of features and a few thousand rows: Newton converges in under ten steps, and no
+        training library is needed at serve time or train time.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        z = np.column_stack([(x - mean) / scale, np.ones(len(x))])
+        w = np.zeros(z.shape[1])
+        penalty = np.full(z.shape[1], l2)
+        penalty[-1] = 0.0
+        for _ in range(iterations):
+            p = _sigmoid(z @ w)
+            grad = z.T @ (p - y) + penalty * w
+            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w[:-1])), float(w[-1]))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(right) for each feature row."""
+        z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+        return _sigmoid(z @ np.array(self.weights) + self.bias)
+
+    def rescore(self, hits: Sequence[Hit], text: str) -> list[Hit]:
+        """The same hits, in the same fused-score order, with `score` = P(right).
+
+        The confidence decides the band, not the ranking: re-sorting by it moved near-ties on the example
+        bot's held-out paraphrases (right FAQ first 90.5% -> 86.9%) while ranking quality comes from the
+        fused score it reads.
+        """
+        if not hits:
+            return []
+        p = self.predict(hit_features(hits, text))
+        return [replace(hit, score=float(p[i])) for i, hit in enumerate(hits)]
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ConfidenceModel":
+        if tuple(data.get("features", ())) != FEATURES:
+            raise ArtifactError(f"confidence model features {data.get('features')} differ from {list(FEATURES)}: "
+                                "run `smallbot train --force`")
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["bias"]))

@@ -1,0 +1,140 @@
+"""The calibrated FAQ confidence: fitted on held-out phrasings, stored as JSON, thresholds with a bound."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from smallbot.errors import ArtifactError
+from smallbot.knowledge.base import Bands, KnowledgeBase
+from smallbot.knowledge.calibrate import calibrate, choose_bands, leave_one_out_queries, wilson_upper
+from smallbot.knowledge.confidence import FEATURES, ConfidenceModel, hit_features
+from smallbot.types import Hit
+
+from tests.knowledge.knowledge_fixtures import ENTRIES
+
+NEGATIVES = ["hello there", "tell me a joke", "what's the weather like", "who won the football yesterday",
+             "thanks, bye", "how old are you", "play some music", "what is the capital of france",
+             "I like turtles", "good morning", "can you sing", "what's 2 plus 2", "recommend a movie",
+             "are you a robot", "how tall is mount everest"]
+TARGET = 0.1
+
+
+@pytest.fixture(scope="module")
+def calibrated(encoder):
+    """The fixture entries with their confidence and bands calibrated as `smallbot train` does."""
+    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode)
+    result = calibrate(kb, leave_one_out_queries(kb, encoder.encode), NEGATIVES, encoder.encode(NEGATIVES), TARGET,
+                       encode=encoder.encode)
+    kb.bands, kb.confidence = result.bands, result.confidence
+    return kb, result
+
+
+def test_wilson_upper_bound_matches_the_closed_form():
+    z2 = 1.2815515655446004 ** 2
+    assert wilson_upper(0, 100, 0.9) == pytest.approx(z2 / (100 + z2))
+    assert wilson_upper(5, 100, 0.9) > 0.05 > wilson_upper(5, 10_000, 0.9) - 0.01
+    assert wilson_upper(0, 0) == 1.0
+
+
+def _hits(*pairs):
+    return [Hit(entry, score, entry, entry) for entry, score in pairs]
+
+
+def test_answer_threshold_is_the_lowest_whose_wrong_rate_bound_meets_the_target():
+    # 60 right answers scored 0.9, then 3 wrong ones at 0.5 and 40 right at 0.4: answering down to 0.4
+    # would be 3/103 wrong (bound above 5%), stopping at 0.9 is 0/60 (bound 2.7%)
+    scored = [_hits(("a", 0.9))] * 60 + [_hits(("b", 0.5), ("a", 0.45))] * 3 + [_hits(("a", 0.4))] * 40
+    truth = ["a"] * 103
+    bands, summary, curve = choose_bands(scored, truth, 0.05, Bands(), level=0.9)
+    assert bands.answer == 0.9 and summary["answered_rate"] == pytest.approx(60 / 103)
+    assert summary["wrong_rate"] == 0.0 and summary["wrong_rate_bound"] <= 0.05
+    # the point rule alone would have answered everything: 3 / 103 < 5%
+    assert curve[0] == pytest.approx((0.4, 1.0, 3 / 103)) and curve[-1] == pytest.approx((0.9, 60 / 103, 0.0))
+    # suggest band: the right entry is among the suggestions scoring >= 0.4
+    assert bands.suggest == 0.4
+
+
+def test_held_out_evidence_against_the_target_answers_nothing():
+    # 200 messages: big enough for a bound, but the most confident ones are wrong too often
+    scored = [_hits(("b", 0.9), ("a", 0.8))] * 5 + [_hits(("a", 0.85))] * 95 + [_hits(("b", 0.5))] * 100
+    bands, summary, _ = choose_bands(scored, ["a"] * 200, 0.02, Bands())
+    assert summary["bounded"] and bands.answer > 1.0 and summary["answered_rate"] == 0.0
+
+
+def test_too_few_held_out_messages_for_a_bound_fall_back_to_the_point_estimate():
+    scored = [_hits(("a", 0.9))] * 30 + [_hits(("b", 0.4))] * 2
+    bands, summary, _ = choose_bands(scored, ["a"] * 32, 0.02, Bands())
+    assert not summary["bounded"] and bands.answer == 0.9 and summary["wrong_rate"] == 0.0
+
+
+def test_held_out_calibration_meets_its_target_on_the_fixture_bot(calibrated, encoder):
+    kb, result = calibrated
+    assert result.confidence is not None and result.positives == 16 and result.negatives == len(NEGATIVES)
+    assert result.answered_rate > 0.5
+    assert result.bounded and result.wrong_rate <= result.wrong_rate_bound <= TARGET
+    assert kb.bands.suggest <= kb.bands.answer
+    # off-topic messages are not answered at the calibrated threshold
+    for text, vector in zip(NEGATIVES, encoder.encode(NEGATIVES)):
+        hits = kb.search(text, vector)
+        assert hits[0].score < kb.bands.answer, text
+
+
+def test_confidence_is_a_probability_and_ranks_hits(calibrated, encoder):
+    kb, _ = calibrated
+    text = "I forgot my password"
+    hits = kb.search(text, encoder.encode([text])[0], k=4)
+    scores = [h.score for h in hits]
+    assert hits[0].entry_id == "reset-password" and scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores) and scores[0] >= kb.bands.answer
+    raw = kb.candidates(text, encoder.encode([text])[0])
+    assert hit_features(raw, text).shape == (len(raw), len(FEATURES))
+
+
+def test_confidence_save_load_round_trip_gives_identical_scores(calibrated, encoder, tmp_path):
+    kb, _ = calibrated
+    kb.save(tmp_path / "kb")
+    loaded = KnowledgeBase.load(tmp_path / "kb")
+    assert loaded.confidence == kb.confidence and loaded.bands == kb.bands
+    for text in ["I forgot my password", "money back please", "are you open", "tell me a story"]:
+        vector = encoder.encode([text])[0]
+        assert [(h.entry_id, h.score) for h in loaded.search(text, vector)] == \
+               [(h.entry_id, h.score) for h in kb.search(text, vector)]
+
+
+def test_a_confidence_file_with_other_features_is_refused(calibrated, tmp_path):
+    kb, _ = calibrated
+    kb.save(tmp_path / "kb")
+    path = tmp_path / "kb" / "confidence.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "features": data["features"][:-1]}))
+    with pytest.raises(ArtifactError, match="smallbot train"):
+        KnowledgeBase.load(tmp_path / "kb")
+
+
+@pytest.mark.parametrize("typo, truth", [
+    ("how do i rest my pasword", "reset-password"),
+    ("wat are your openning hours", "opening-hours"),
+    ("can i get a refnud", "refund"),
+    ("how do i delte my acount", "delete-account"),
+])
+def test_typod_questions_still_match_with_the_calibrated_confidence(calibrated, encoder, typo, truth):
+    kb, _ = calibrated
+    hits = kb.search(typo, encoder.encode([typo])[0], k=3)
+    assert hits[0].entry_id == truth
+    # and it is more confident than about any off-topic message
+    off_topic = max(kb.search(t, v)[0].score for t, v in zip(NEGATIVES, encoder.encode(NEGATIVES)))
+    assert hits[0].score > off_topic
+
+
+def test_confidence_model_fit_recovers_a_separable_direction():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, len(FEATURES)))
+    y = (x[:, 3] + 0.3 * rng.standard_normal(400) > 0).astype(float)
+    model = ConfidenceModel.fit(x, y)
+    p = model.predict(x)
+    assert ((p > 0.5) == (y > 0.5)).mean() > 0.9
+    assert int(np.argmax(np.abs(model.weights))) == 3
+    assert ConfidenceModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
