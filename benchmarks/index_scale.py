@@ -96,12 +96,13 @@ def retune(name: str, n: int, args) -> None:
     index = FaissIndex.load(folder / f"index-{args.approx}.faiss")
     vectors = np.load(folder / "vectors.npy")
     t0 = time.perf_counter()
-    meta["ef_search_before_retune"] = meta["ef_search"]
-    meta["ef_search"] = index.tune(vectors, np.arange(n), seed=args.seed)
+    key = "nprobe" if index.kind == "ivf" else "ef_search"  # what tuning sets for this kind of index
+    meta[f"{key}_before_retune"] = meta.get(key)
+    meta[key] = index.tune(vectors, np.arange(n), seed=args.seed)
     meta["retune_s"] = round(time.perf_counter() - t0, 1)
     index.save(folder / f"index-{args.approx}.faiss")
     (folder / f"meta-{args.approx}.json").write_text(json.dumps(meta, indent=2))
-    print(f"  retuned {name}: efSearch {meta['ef_search_before_retune']} -> {meta['ef_search']}", flush=True)
+    print(f"  retuned {name}: {key} {meta[f'{key}_before_retune']} -> {meta[key]}", flush=True)
 
 
 def timed_search(index, queries: np.ndarray, k: int = 10) -> tuple[list[float], np.ndarray]:

