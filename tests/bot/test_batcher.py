@@ -96,13 +96,10 @@ def test_the_batcher_serves_a_new_event_loop_after_the_old_one_closed(encoder):
     assert first.shape == second.shape == (encoder.dim,)
 
 
-def test_a_gathered_batch_is_encoded_in_length_sorted_passes_each_message_its_own_vector(trained_tiny, encoder,
-                                                                                         tmp_path):
+def test_a_gathered_batch_is_encoded_in_length_sorted_passes_each_message_its_own_vector(tiny_copy, encoder):
     from smallbot.bot import SUB_BATCH
 
-    root = tmp_path / "tiny"
-    shutil.copytree(trained_tiny, root)
-    bot = Bot.from_build(load_project(root), encoder=encoder, with_store=False)
+    bot = Bot.from_build(load_project(tiny_copy), encoder=encoder, with_store=False)
     texts = [("how do I get a refund " * (1 + i % 5)).strip() + f" {i}" for i in range(2 * SUB_BATCH + 3)]
     passes = []
     forward = bot.encoder._forward

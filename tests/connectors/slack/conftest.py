@@ -36,8 +36,8 @@ def tiny_bot(trained_tiny, encoder) -> Bot:
 @pytest.fixture
 def suggesting_bot(tiny_bot) -> Bot:
     """The tiny bot with bands that make most questions "did you mean" suggestions, as
-    `thresholds: {faq_answer: 0.97, faq_suggest: 0.3}` in bot.yml would."""
-    tiny_bot.policy = dataclasses.replace(tiny_bot.policy, faq_answer=0.97, faq_suggest=0.3)
+    `thresholds: {faq_answer: 1.0, faq_suggest: 0.3}` in bot.yml would."""
+    tiny_bot.policy = dataclasses.replace(tiny_bot.policy, faq_answer=1.0, faq_suggest=0.3)
     return tiny_bot
 
 
