@@ -136,6 +136,17 @@ def tiny_copy(trained_tiny: Path, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def tiny_bot(tiny_copy: Path, encoder):
+    """A Bot over a private copy of the trained tiny bot, with its own SQLite store; closed afterwards."""
+    from smallbot.bot import Bot
+    from smallbot.project import load_project
+
+    bot = Bot.from_build(load_project(tiny_copy), encoder=encoder)
+    yield bot
+    bot.close()
+
+
 @pytest.fixture(scope="session")
 def trained_helpdesk(tmp_path_factory, encoder) -> Path:
     """A copy of examples/helpdesk, trained once per session."""

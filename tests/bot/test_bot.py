@@ -13,11 +13,8 @@ from smallbot.types import Message, ReplyKind
 
 
 @pytest.fixture
-def bot(tiny_copy, encoder):
-    root = tiny_copy
-    bot = Bot.from_build(load_project(root), encoder=encoder)
-    yield bot
-    bot.close()
+def bot(tiny_bot):
+    return tiny_bot
 
 
 def ask(bot, text, conversation="c1", user=""):

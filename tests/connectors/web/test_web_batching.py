@@ -8,9 +8,7 @@ import asyncio
 
 import pytest
 
-from smallbot.bot import Bot
 from smallbot.connectors.web import WebSettings, create_app
-from smallbot.project import load_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -22,14 +20,6 @@ QUESTIONS = {
     "could i have my money returned please": "refund",
     "i would like to remove my account for good": "delete-account",
 }
-
-
-@pytest.fixture
-def tiny_bot(tiny_copy, encoder):
-    root = tiny_copy
-    bot = Bot.from_build(load_project(root), encoder=encoder)
-    yield bot
-    bot.close()
 
 
 async def test_concurrent_web_requests_share_encoder_passes_and_get_their_own_answers(aiohttp_client, tiny_bot):
