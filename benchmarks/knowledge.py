@@ -198,9 +198,9 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_thre
 def stackfaq(args) -> dict:
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
-    from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.entries import FaqEntry
-    from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
+    from smallbot.knowledge.finetune import FinetuneSettings
+    from smallbot.knowledge.train import train_knowledge_base
 
     faqs, splits = load_stackfaq(args.data, args.seed)
     neg_train, neg_val, neg_test = load_oos(args.data, 100, args.seed)
@@ -226,23 +226,9 @@ def stackfaq(args) -> dict:
 
     encoder = Encoder("all-MiniLM-L6-v2").load()
 
-    def kb_method(name: str, enc, with_answers: bool = False, confidence: bool = False) -> dict:
-        """The knowledge base's ranking; its score is the fused score, or with `confidence` the calibrated P(right)
-        fitted as `smallbot train` does (held-out train phrasings + CLINC150 oos_train as negatives)."""
-        t0 = time.perf_counter()
-        index_entries = entries if not with_answers else [
-            FaqEntry(e.id, e.question, (*e.alternates, e.answer[:500]), e.answer) for e in entries]
-        kb = KnowledgeBase.build(index_entries, enc.encode)
-        train_threshold = None
-        if confidence:
-            cal = calibrate(kb, leave_one_out_queries(kb, enc.encode), neg_train, enc.encode(neg_train), target,
-                            seed=args.seed, encode=enc.encode)
-            kb.bands, kb.confidence = cal.bands, cal.confidence
-            train_threshold = cal.bands.answer
-            print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "
-                  f"held-out answered {cal.answered_rate:.3f}, wrong {cal.wrong_rate:.4f} "
-                  f"(bound {cal.wrong_rate_bound:.4f}), {cal.positives} phrasings + {cal.negatives} negatives",
-                  flush=True)
+    def evaluate_kb(name: str, kb, enc, train_threshold: float | None = None) -> dict:
+        """Rank val/test through the knowledge base; its score is the fused score, or the calibrated P(right)
+        when the knowledge base carries a confidence (then `train_threshold` is its train-time answer threshold)."""
         queries = [t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test
         vectors = dict(zip(queries, enc.encode(queries)))
 
@@ -250,34 +236,50 @@ def stackfaq(args) -> dict:
             hits = kb.search(q, vectors[q], k=5)
             return [h.entry_id for h in hits], hits[0].score if hits else 0.0
         result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
-        if confidence:  # the suggest band on test: is the right entry among the offered suggestions
+        if kb.confidence is not None:  # the suggest band on test: is the right entry among the offered suggestions
             result.update(suggest_band(kb, vectors, splits["test"], neg_test))
             print(f"  {name}: suggest band at the train-time bands: {suggest_band(kb, vectors, splits['test'], neg_test)}",
                   flush=True)
+        return result
+
+    def fused_only(name: str, enc, index_entries) -> dict:
+        t0 = time.perf_counter()
+        result = evaluate_kb(name, KnowledgeBase.build(index_entries, enc.encode), enc)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         return result
 
-    results["frozen MiniLM + rapidfuzz fusion"] = kb_method("frozen", encoder)
-    results["frozen MiniLM + fusion, calibrated confidence"] = kb_method("frozen+confidence", encoder, confidence=True)
-    if not args.quick:
-        results["frozen MiniLM + fusion, answers indexed"] = kb_method("frozen+answers", encoder, with_answers=True)
-    for steps in args.steps:
-        tuned = encoder.clone()
+    def as_trained(name: str, finetune: FinetuneSettings | None) -> tuple[dict, dict]:
+        """What `smallbot train` builds (knowledge.train.train_knowledge_base, CLINC150 oos_train as the bot's
+        negatives): its fused score, then its calibrated confidence at the train-time threshold."""
         t0 = time.perf_counter()
-        # StackFAQ has no off-topic set of its own: CLINC150 oos_train (disjoint from oos_val / oos_test)
-        negatives = neg_train if args.oos_negatives else []
-        report = finetune_encoder(tuned, [list(e.phrasings) for e in entries], negatives, None,
-                                  FinetuneSettings(steps=steps, batch_size=args.batch, learning_rate=args.lr,
-                                                   train_layers=args.layers, seed=args.seed))
+        training = train_knowledge_base(entries, neg_train, encoder, finetune=finetune, target_wrong_rate=target,
+                                        seed=args.seed, progress=False, say=lambda m: print("  " + m, flush=True))
+        cal, kb = training.calibration, training.kb
         train_s = time.perf_counter() - t0
-        label = (f"fine-tuned MiniLM ({steps} steps, top {args.layers or 'all'} layers"
-                 f"{', oos negatives' if args.oos_negatives else ''}) + fusion")
-        for confidence in (False, True):
-            r = kb_method(f"fine-tuned {steps} steps{' + confidence' if confidence else ''}", tuned,
-                          confidence=confidence)
+        print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "
+              f"held-out answered {cal.answered_rate:.3f}, wrong {cal.wrong_rate:.4f} "
+              f"(bound {cal.wrong_rate_bound:.4f}), {cal.positives} phrasings + {cal.negatives} negatives",
+              flush=True)
+        confidence, kb.confidence = kb.confidence, None
+        fused = evaluate_kb(name, kb, training.encoder)
+        kb.confidence = confidence
+        calibrated_ = evaluate_kb(name + " + confidence", kb, training.encoder, cal.bands.answer)
+        for r in (fused, calibrated_):
             r["train_seconds"] = round(train_s, 1)
-            r["loss"] = [report.first_loss, report.last_loss]
-            results[label + (", calibrated confidence" if confidence else "")] = r
+            if training.finetune is not None:
+                r["loss"] = [training.finetune.first_loss, training.finetune.last_loss]
+        return fused, calibrated_
+
+    results["frozen MiniLM + rapidfuzz fusion"], results["frozen MiniLM + fusion, calibrated confidence"] = \
+        as_trained("frozen", None)
+    if not args.quick:
+        results["frozen MiniLM + fusion, answers indexed"] = fused_only("frozen+answers", encoder, [
+            FaqEntry(e.id, e.question, (*e.alternates, e.answer[:500]), e.answer) for e in entries])
+    for steps in args.steps:
+        label = f"fine-tuned MiniLM ({steps} steps, top {args.layers or 'all'} layers) + fusion"
+        results[label], results[label + ", calibrated confidence"] = as_trained(
+            f"fine-tuned {steps} steps", FinetuneSettings(steps=steps, batch_size=args.batch, learning_rate=args.lr,
+                                                          train_layers=args.layers, seed=args.seed))
     return results
 
 
@@ -344,7 +346,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--oos-negatives", action="store_true", help="fine-tune with CLINC150 oos_train negatives")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
     parser.add_argument("--skip-synthetic", action="store_true")

@@ -249,15 +249,13 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     so ONE tuned encoder serves retrieval and the intent head (one encoder pass per message), and the
     FAQ bands are calibrated on the encoder that will serve.
     """
-    from smallbot.knowledge.base import KnowledgeBase
-    from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
-    from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder, hold_out_split
+    from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
+    from smallbot.knowledge.train import train_knowledge_base
 
     entries = list(project.knowledge)
     settings = project.config.knowledge
     negatives = negative_examples(project)
     tuned: Encoder | None = None
-    held_out: list[tuple[str, str]] = []
     finetune_metrics: dict = {}
     intent_settings = project.config.intents
     intent_groups = _intent_groups(project)
@@ -271,32 +269,19 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
         finetune_metrics.update({"intents_finetune_steps": report.steps, "intents_finetune_seconds": report.seconds,
                                  "intents_finetune_loss": [report.first_loss, report.last_loss]})
         encoder = tuned
-    if settings.finetune_steps > 0 and len(entries) >= 2:
-        groups, held_out = hold_out_split(entries, project.config.seed)
-        say(f"knowledge: fine-tuning the encoder for {settings.finetune_steps} steps on "
-            f"{sum(len(g) for g in groups)} phrasings ({len(held_out)} held out for calibration)")
-        tuned = tuned or encoder.clone()
-        report = finetune_encoder(tuned, groups, negatives, [e.answer for e in entries], FinetuneSettings(
-            steps=settings.finetune_steps, batch_size=settings.finetune_batch, train_layers=settings.finetune_layers,
-            seed=project.config.seed))
+    training = train_knowledge_base(
+        entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
+        seed=project.config.seed, say=say, owns_encoder=tuned is not None,
+        finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,
+                                  train_layers=settings.finetune_layers, seed=project.config.seed))
+    if training.finetune is not None:
+        report = training.finetune
         finetune_metrics.update({"finetune_steps": report.steps, "finetune_seconds": report.seconds,
                                  "finetune_loss": [report.first_loss, report.last_loss]})
-        encoder = tuned
-    encode = lambda texts: encoder.encode(list(texts), progress=True)  # noqa: E731
-    say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
-    kb = KnowledgeBase.build(entries, encode)
+    if training.tuned:
+        tuned = training.encoder
+    kb, result = training.kb, training.calibration
     if entries:
-        if held_out:
-            # phrasings the encoder never trained on, searched with their own row excluded
-            row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
-            vectors = encode([text for _, text in held_out])
-            queries = [(text, entry_id, vectors[i], row_of[(entry_id, text)]) for i, (entry_id, text) in enumerate(held_out)]
-        else:
-            queries = leave_one_out_queries(kb, encode)
-        neg_vectors = encode(negatives)
-        result = calibrate(kb, queries, negatives, neg_vectors, project.config.thresholds.target_wrong_answer_rate,
-                           seed=project.config.seed, encode=encode)
-        kb.bands, kb.confidence = result.bands, result.confidence
         kb.metrics = {"answer_threshold": round(result.bands.answer, 4), "suggest_threshold": round(result.bands.suggest, 4),
                       "confidence": "calibrated P(right)" if result.confidence is not None else "fused score",
                       "held_out_answered_rate": round(result.answered_rate, 4),

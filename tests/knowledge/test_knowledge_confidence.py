@@ -9,7 +9,8 @@ import pytest
 
 from smallbot.errors import ArtifactError
 from smallbot.knowledge.base import Bands, KnowledgeBase
-from smallbot.knowledge.calibrate import calibrate, choose_bands, leave_one_out_queries, wilson_upper
+from smallbot.knowledge.calibrate import (calibrate, calibration_queries, choose_bands, held_out_candidates,
+                                         wilson_upper)
 from smallbot.knowledge.confidence import FEATURES, ConfidenceModel, hit_features
 from smallbot.types import Hit
 
@@ -26,10 +27,35 @@ TARGET = 0.1
 def calibrated(encoder):
     """The fixture entries with their confidence and bands calibrated as `smallbot train` does."""
     kb = KnowledgeBase.build(list(ENTRIES), encoder.encode)
-    result = calibrate(kb, leave_one_out_queries(kb, encoder.encode), NEGATIVES, encoder.encode(NEGATIVES), TARGET,
+    result = calibrate(kb, calibration_queries(kb, encoder.encode), NEGATIVES, encoder.encode(NEGATIVES), TARGET,
                        encode=encoder.encode)
     kb.bands, kb.confidence = result.bands, result.confidence
     return kb, result
+
+
+def test_calibration_queries_leave_out_their_own_row_and_half_the_siblings(encoder):
+    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode)
+    queries = calibration_queries(kb, encoder.encode, seed=3)
+    by_entry = {}
+    for row, (entry_id, _) in kb.rows.items():
+        by_entry.setdefault(entry_id, set()).add(row)
+    assert len(queries) == sum(len(rows) for rows in by_entry.values() if len(rows) >= 2)
+    for text, entry_id, vector, left_out in queries:
+        siblings = by_entry[entry_id]
+        own = {row for row in siblings if kb.rows[row][1] == text}
+        assert own <= left_out <= siblings
+        assert len(left_out) == 1 + (len(siblings) - 1) // 2  # at least one sibling always stays indexed
+        assert np.allclose(vector, encoder.encode([text])[0], atol=1e-5)
+    # searching a held-out phrasing never finds one of its left-out rows
+    items = held_out_candidates(kb, queries, [], np.zeros((0, 1), np.float32))
+    for (text, entry_id, _, left_out), item in zip(queries, items):
+        assert all(h.matched_text not in {kb.rows[r][1] for r in left_out} or h.entry_id != entry_id for h in item.hits)
+    again = calibration_queries(kb, encoder.encode, seed=3)
+    assert [q[3] for q in again] == [q[3] for q in queries]
+    # phrasings given (held out of fine-tuning): only those are queries
+    entry = next(e for e in ENTRIES if len(e.phrasings) >= 3)
+    only = calibration_queries(kb, encoder.encode, [(entry.id, entry.phrasings[-1])])
+    assert [(q[0], q[1]) for q in only] == [(entry.phrasings[-1], entry.id)]
 
 
 def test_wilson_upper_bound_matches_the_closed_form():
