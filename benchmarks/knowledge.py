@@ -158,6 +158,9 @@ def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg
     if train_threshold is not None:
         train = apply_threshold(train_threshold, test_scores, test_right, test_neg)
         out.update({f"train_{k}": v for k, v in train.items()})
+        # the same threshold on validation: where the train-time method was chosen, before test was read
+        val = apply_threshold(train_threshold, val_scores, val_right, val_neg)
+        out.update({f"train_val_{k.removeprefix('test_')}": v for k, v in val.items() if k != "threshold"})
     return out
 
 
@@ -372,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"| {name} | {r['hit@1']:.3f} | {r['hit@5']:.3f} | {r['mrr']:.3f} | {rule} | "
                           f"{r[prefix + 'threshold']:.3f} | {r[prefix + 'test_answered']:.3f} | "
                           f"{r[prefix + 'test_wrong_of_answered']:.3f} | {r[prefix + 'test_oos_answered']} |")
+        trained = {name: r for name, r in results["stackfaq"].items() if "train_val_answered" in r}
+        if trained:
+            print("\nTrain-time thresholds on VALIDATION (where the calibration method was chosen):")
+            for name, r in trained.items():
+                print(f"- {name}: threshold {r['train_threshold']:.3f}, val answered {r['train_val_answered']:.3f}, "
+                      f"wrong/answered {r['train_val_wrong_of_answered']:.3f}, oos answered {r['train_val_oos_answered']}")
     if "synthetic" in results:
         s = results["synthetic"]
         print("\n| rows | index | build s | p50 ms | p99 ms | recall@10 | exact flat p50 / p99 ms |")
