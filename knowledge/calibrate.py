@@ -127,22 +127,6 @@ def out_of_fold(items: list[HeldOut], folds: int = 5, seed: int = 0) -> list[lis
     return scored
 
 
-def isotonic_increasing(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted `x` and the non-decreasing fit of `y` on it (pool adjacent violators)."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
-    means: list[float] = []
-    sizes: list[int] = []
-    for value in ys:
-        means.append(float(value))
-        sizes.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            size = sizes[-2] + sizes[-1]
-            means[-2:] = [(means[-2] * sizes[-2] + means[-1] * sizes[-1]) / size]
-            sizes[-2:] = [size]
-    return xs, np.repeat(means, sizes)
-
-
 def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_rate: float, base: Bands,
                  level: float = BOUND_LEVEL, max_suggestions: int = 3) -> tuple[Bands, dict, list]:
     """Lowest answer threshold whose wrong-rate upper bound meets the target; suggest threshold below it.
@@ -161,18 +145,13 @@ def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_
         curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0, wrong / n))
         if (wilson_upper(wrong, n, level) if bounded else wrong / n) <= target_wrong_rate:
             answer = float(threshold)
-    below = top < answer
-    found = np.array([t is not None and t in [h.entry_id for h in hits][:max_suggestions]
-                      for hits, t in zip(scored, truth)], dtype=float)
     suggest = answer
-    if below.any():
-        # the lowest score where the right entry is still among the suggestions for at least SUGGEST_TOP3 of the
-        # messages scoring there (isotonic in the score): judged at the band's edge, not averaged over the
-        # whole band, whose confident top would let the edge sink until every off-topic message got suggestions
-        scores, rate = isotonic_increasing(top[below], found[below])
-        reach = scores[rate >= SUGGEST_TOP3]
-        if len(reach):
-            suggest = float(reach.min())
+    for threshold in np.unique(top[top < answer])[::-1]:
+        band = (top >= threshold) & (top < answer)
+        found = [t in [h.entry_id for h in hits if h.score >= threshold][:max_suggestions]
+                 for hits, t, b in zip(scored, truth, band) if b]
+        if found and float(np.mean(found)) >= SUGGEST_TOP3:
+            suggest = float(threshold)
     answered = top >= answer
     n, wrong = int(answered.sum()), int((answered & ~right).sum())
     summary = {"answered_rate": float(answered[positive].mean()) if positive.any() else 0.0,
