@@ -173,3 +173,21 @@ def test_workers_below_one_is_refused(trained_tiny):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--workers is 0" in result.stderr
+
+
+def test_workers_auto_is_two_on_two_cores_and_one_with_the_generator():
+    from smallbot.connectors.web.workers import auto_workers
+
+    assert [auto_workers(False, cores) for cores in (1, 2, 16)] == [1, 2, 2]
+    assert [auto_workers(True, cores) for cores in (1, 2, 16)] == [1, 1, 1]  # each worker would load its own copy
+
+
+def test_workers_accepts_auto_and_refuses_words(trained_tiny):
+    from smallbot.cli import build_parser
+
+    assert build_parser().parse_args(["serve", str(trained_tiny)]).workers is None  # auto
+    assert build_parser().parse_args(["serve", str(trained_tiny), "--workers", "auto"]).workers is None
+    assert build_parser().parse_args(["serve", str(trained_tiny), "--workers", "3"]).workers == 3
+    result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "many"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "expected a number or 'auto'" in result.stderr
