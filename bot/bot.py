@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,9 @@ import numpy as np
 from .batcher import MicroBatcher
 from .build import is_up_to_date, train_project
 from .config import BotConfig
-from .conversation import ConversationTracker, interpret_follow_up
+from .conversation import (RECENT_TURNS, REJECTED_PREFIX, RESET_REASON, STATE_TTL_S, ConversationState,
+                           ConversationTracker, could_follow_up, fold_question, interpret_follow_up,
+                           state_from_turns)
 from .encoder import Encoder
 from .exported import EXPORT_DIR, ExportedEncoder
 from .errors import ArtifactError, SmallbotError
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32  # messages gathered at most into one encoder call (64 measured no better: RESULTS.md)
 SUB_BATCH = 16  # messages per forward pass when the micro-batcher gathers more (see Bot._encode_gathered)
 
-HISTORY_TURNS = 4  # exchanges kept per conversation for the generator; `history_tokens` trims further
+HISTORY_TURNS = RECENT_TURNS  # exchanges the generator sees per conversation; `history_tokens` trims further
 RESET_WORDS = {"reset", "/reset", "start over", "restart"}
 _NO_INTENT = IntentPrediction(None, 0.0, (), True, 1.0)
 
@@ -73,7 +74,10 @@ class Bot:
         self.routes = routes
         self.store = store
         self.root = root
+        # Conversation state is read back from the store's last turns (shared by every process serving the
+        # bot); without a store the same turns are kept here, per process (bot/conversation.py).
         self.conversations = ConversationTracker()
+        self._questions = _folded_questions(knowledge)
         self._batcher: MicroBatcher | None = None
         self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
         self._reload_lock = threading.Lock()  # one reload at a time
@@ -176,6 +180,7 @@ class Bot:
             with self._knowledge_lock:
                 result = self.knowledge.sync(entries, encode)
                 self._knowledge_stamp = _stamp(files)
+            self._questions = _folded_questions(self.knowledge)
         if not result.empty:
             log.info("knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
                      len(result.added), len(result.changed), len(result.deleted), result.encoded)
@@ -355,8 +360,8 @@ class Bot:
             yield self._finish(message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
                                                       reason, timings))
             return
-        state = self.conversations.get(message.conversation_id)
-        history = [Turn(role, text) for role, text in state.extra.get("chat_history", ())]
+        state = self.conversation_state(message.conversation_id)
+        history = [Turn(role, text) for role, text in state.history]
         text = normalise(message.text, self.config.limits.max_message_chars)
         source = self.generator.stream(text, history, cancelled=cancelled.is_set)
         verdict: GuardVerdict | None = None
@@ -398,7 +403,32 @@ class Bot:
                      reply.intent, reason, timings)
 
     def reset(self, conversation_id: str) -> None:
+        """Start the conversation over: its pending suggestions and the generator's history are forgotten.
+
+        With a store the state lives in the log, so the reset is logged as a turn (as if the user had typed
+        "reset") and every process serving the bot sees it; a conversation with no turns is left alone.
+        """
         self.conversations.reset(conversation_id)
+        if self.store is not None and self.store.turns(conversation_id, last=1):
+            self.store.log_turn(Message(conversation_id, "/reset"),
+                                Reply(ReplyKind.RESPOND, "", conversation_id, reason=RESET_REASON))
+
+    def conversation_state(self, conversation_id: str) -> ConversationState:
+        """The suggestions of the conversation's last reply and its recent exchanges, read back from its last
+        turns: from the store when the bot has one (so any worker process sees what another offered), else
+        from this process's memory."""
+        since = time.time() - STATE_TTL_S
+        if self.store is not None:
+            turns = self.store.turns(conversation_id, since=since, last=RECENT_TURNS)
+        else:
+            turns = self.conversations.recent(conversation_id)
+        return state_from_turns(turns, self._suggestion, since)
+
+    def _suggestion(self, entry_id: str) -> Suggestion | None:
+        try:
+            return Suggestion(entry_id, self.knowledge.entry(entry_id).question)
+        except KeyError:  # deleted by a knowledge reload since it was offered
+            return None
 
     def _before_encoding(self, message: Message) -> Reply | _Pending:
         started = time.perf_counter()
@@ -406,18 +436,17 @@ class Bot:
         try:
             text = normalise(message.text, self.config.limits.max_message_chars)
         except InputRejected as exc:
-            return Reply(ReplyKind.FALLBACK, f"Sorry, I can't read that message: {exc}.", reason=f"rejected: {exc}",
-                         timings={"total": _ms(started)})
+            return Reply(ReplyKind.FALLBACK, f"Sorry, I can't read that message: {exc}.",
+                         reason=f"{REJECTED_PREFIX} {exc}", timings={"total": _ms(started)})
         timings["normalise"] = _ms(started)
-        if text.casefold() in RESET_WORDS:
-            self.reset(message.conversation_id)
-            return Reply(ReplyKind.RESPOND, "OK, let's start over. What can I help you with?", reason="reset",
+        if text.casefold() in RESET_WORDS:  # the logged reset turn is where the state starts over
+            self.conversations.reset(message.conversation_id)
+            return Reply(ReplyKind.RESPOND, "OK, let's start over. What can I help you with?", reason=RESET_REASON,
                          timings={"total": _ms(started)})
-        state = self.conversations.get(message.conversation_id)
-        state.turns += 1
-        follow_up = interpret_follow_up(text, state)
+        follow_up = None
+        if could_follow_up(text, self._questions):  # most messages cannot be one: no state read for them
+            follow_up = interpret_follow_up(text, self.conversation_state(message.conversation_id))
         if follow_up is not None:
-            state.suggestions = ()
             if follow_up.pick is not None:
                 entry = self.knowledge.entry(follow_up.pick.entry_id)
                 hit = Hit(entry.id, 1.0, entry.question, entry.question)
@@ -458,7 +487,6 @@ class Bot:
             sources = (Source(entry.id, entry.question, entry.links),)
         elif kind is ReplyKind.SUGGEST:
             suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
-            self.conversations.get(message.conversation_id).suggestions = suggestions
             if len(suggestions) == 1:
                 text = f"Did you mean: \"{suggestions[0].text}\"?"
             else:
@@ -493,16 +521,19 @@ class Bot:
         if not reply.conversation_id:
             reply = Reply(reply.kind, reply.text, message.conversation_id, reply.sources, reply.suggestions,
                           reply.confidence, reply.intent, reply.reason, reply.timings)
-        if self.generator is not None:  # the generator sees the conversation so far (bounded)
-            history = self.conversations.get(message.conversation_id).extra.setdefault(
-                "chat_history", deque(maxlen=HISTORY_TURNS * 2))
-            history.extend((("user", message.text), ("assistant", reply.text)))
+        if self.store is None:  # without a store, this process remembers the turn for the follow-ups
+            self.conversations.record(message, reply)
         if self.store is not None and log_turn:
             try:
                 self.store.log_turn(message, reply)
             except Exception:  # the reply still goes out; the failure is logged with ids only
                 log.exception("could not log turn of conversation %s", message.conversation_id)
         return reply
+
+
+def _folded_questions(knowledge) -> frozenset[str]:
+    """Every FAQ question as a typed follow-up must match it (see `could_follow_up`)."""
+    return frozenset(fold_question(entry.question) for entry in knowledge.entries)
 
 
 def _serve_faiss_single_threaded() -> None:

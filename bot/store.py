@@ -217,7 +217,8 @@ class Store(Protocol):
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
 
-    def turns(self, conversation_id: str | None = None, since: float | None = None) -> list[TurnRecord]: ...
+    def turns(self, conversation_id: str | None = None, since: float | None = None,
+              last: int | None = None) -> list[TurnRecord]: ...
 
     def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]: ...
 
@@ -585,11 +586,17 @@ class SQLiteStore:
         return [{"text": r[0], "reply_kind": r[1], "reply_text": r[2], "intent": r[3], "confidence": r[4],
                  "sources": json.loads(r[5]), "created_at": r[6]} for r in reversed(rows)]
 
-    def turns(self, conversation_id: str | None = None, since: float | None = None) -> list[TurnRecord]:
-        """Logged turns in the order they were written, optionally of one conversation or since a time."""
+    def turns(self, conversation_id: str | None = None, since: float | None = None,
+              last: int | None = None) -> list[TurnRecord]:
+        """Logged turns in the order they were written, optionally of one conversation, since a time, or only
+        the `last` few (the bot reads a conversation's state back from its last turns: one index range scan)."""
         where, params = _filters(conversation_id, since, "created_at")
-        rows = self._read("SELECT id, conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                          f"suggestions, reason, timings, created_at FROM messages{where} ORDER BY id", params)
+        columns = ("SELECT id, conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
+                   f"suggestions, reason, timings, created_at FROM messages{where}")
+        if last is None:
+            rows = self._read(f"{columns} ORDER BY id", params)
+        else:
+            rows = self._read(f"{columns} ORDER BY id DESC LIMIT ?", (*params, last))[::-1]
         return [TurnRecord(r[0], r[1], r[2], ReplyKind(r[3]), r[4], r[5], r[6], tuple(json.loads(r[7])),
                            tuple(json.loads(r[8])), r[9], json.loads(r[10]), r[11]) for r in rows]
 

@@ -1,7 +1,8 @@
 """`smallbot serve DIR`: serve the web widget, REST and WebSocket API (and Slack when enabled).
 
 Trains first when needed, like `ask`. Host and port default to `web.host` / `web.port` in bot.yml.
-`--workers N` serves from N processes on one port (see `smallbot.connectors.web.workers`).
+`--workers N` serves from N processes on one port (see `smallbot.connectors.web.workers`); the default,
+`--workers auto`, is 2 with 2 or more cores and the generator off, else 1.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ def register(sub) -> None:
     parser.add_argument("dir", type=Path, help="bot project directory")
     parser.add_argument("--host", default=None, help="address to listen on (default: web.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: web.port, 8080; 0 picks a free one)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
                         help="server processes sharing the port (SO_REUSEPORT), each with its share of the cores "
-                             "(default 1; the number of cores is a good value for heavy load)")
+                             "and its own copy of the models (default auto: 2 with 2 or more cores and the "
+                             "generator off, else 1)")
     parser.set_defaults(func=run)
+
+
+def _workers(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,8 +5,11 @@ port with SO_REUSEPORT and starts N-1 more worker processes that bind the same p
 connections over them. Each process has its own interpreter, event loop and encoder, so HTTP, JSON and the
 model work of one worker never wait for another's GIL; each encoder gets cpu_count / N torch threads unless
 `models.threads` says otherwise. They share the SQLite store (WAL, one writer at a time, a busy wait for the
-other) and nothing else: conversation state, the rate limiter and /metrics are per worker. A WebSocket (the
-widget) stays on one worker; REST clients that follow up on suggestions should keep their connection alive.
+other). Conversation state is read back from that store's turns (bot/conversation.py), so a follow-up such
+as "2" may land on any worker; the rate limiter and /metrics are per worker.
+
+`--workers auto` (the default) is 2 where at least 2 cores are available and the generator is off, else 1
+(`auto_workers`): the measured reasons are in benchmarks/RESULTS.md, "Serving processes: default and memory".
 
 Ctrl-C or SIGTERM to the first process stops them all, each finishing its in-flight replies; a worker whose
 first process died exits by itself.
@@ -31,15 +34,34 @@ from .settings import WebSettings
 
 READY = "smallbot-worker-ready"
 START_TIMEOUT_S = 300.0
+AUTO_MAX_WORKERS = 2  # measured on 2 cores only; each worker holds its own models (RSS adds up per worker)
 
 
-def serve(directory: Path, *, workers: int = 1, host: str | None = None, port: int | None = None,
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def auto_workers(generator_enabled: bool, cores: int | None = None) -> int:
+    """How many processes `--workers auto` starts: one per core, at most AUTO_MAX_WORKERS, and one when the
+    generator is on (every worker would load its own copy of it: 2 workers with the generator loaded measured
+    more than the 1.2 GB peak-RSS budget in total) or the platform has no SO_REUSEPORT."""
+    if generator_enabled or not hasattr(socket, "SO_REUSEPORT"):
+        return 1
+    return max(1, min(AUTO_MAX_WORKERS, cores if cores is not None else available_cores()))
+
+
+def serve(directory: Path, *, workers: int | None = None, host: str | None = None, port: int | None = None,
           overrides: dict[str, Any] | None = None, threads: int | None = None, report: Callable[[str], None] = print,
           announce: Callable[[str], None] = print) -> int:
     """Serve the bot in `directory` until Ctrl-C / SIGTERM (blocking); returns the exit status.
 
     `report` gets progress lines (training), `announce` aiohttp's "Running on http://host:port" line;
-    `threads` (torch threads per worker) overrides `models.threads` and the cores / workers default.
+    `threads` (torch threads per worker) overrides `models.threads` and the cores / workers default;
+    `workers=None` is `--workers auto` (`auto_workers`).
 
     >>> serve(Path("examples/helpdesk"), workers=2, port=8080)
     """
@@ -49,13 +71,17 @@ def serve(directory: Path, *, workers: int = 1, host: str | None = None, port: i
 
     from .app import create_app
 
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ConfigError(f"--workers is {workers}; use 1 or more")
-    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+    if workers is not None and workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise ConfigError("--workers above 1 needs SO_REUSEPORT (Linux, macOS, BSD); use --workers 1 here")
     bot = Bot.load(directory, train=True, report=report)
     children: list[subprocess.Popen] = []
     try:
+        if workers is None:
+            workers = auto_workers(bot.config.generator.enabled)
+            report(f"serving from {workers} worker process{'es' if workers > 1 else ''} (--workers auto: "
+                   f"{available_cores()} cores, generator {'on' if bot.config.generator.enabled else 'off'})")
         settings = WebSettings.from_config(bot.config, host=host, port=port, **(overrides or {}))
         share_cores(bot, workers, threads)
         sock = bind(settings.host, settings.port, reuse_port=workers > 1)

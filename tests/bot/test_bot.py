@@ -7,6 +7,7 @@ import pytest
 
 from smallbot.bot import Bot
 from smallbot.build import is_up_to_date, train_project
+from smallbot.conversation import ConversationState
 from smallbot.errors import ArtifactError
 from smallbot.project import load_project
 from smallbot.types import Message, ReplyKind
@@ -68,6 +69,64 @@ def test_reset_clears_pending_suggestions(bot):
     ask(bot, "money back for my purchase", "c4")
     assert ask(bot, "reset", "c4").reason == "reset"
     assert ask(bot, "1", "c4").kind is not ReplyKind.ANSWER
+
+
+def suggesting(bot):
+    bot.policy = type(bot.policy)(**{**bot.policy.__dict__, "faq_answer": 1.01, "faq_suggest": 0.0})
+    return bot
+
+
+def test_a_follow_up_refers_to_the_last_reply_only(bot):
+    suggesting(bot)
+    assert ask(bot, "money back for my purchase", "c5").kind is ReplyKind.SUGGEST
+    bot.policy = type(bot.policy)(**{**bot.policy.__dict__, "faq_answer": 0.0})
+    assert ask(bot, "i forgot my password", "c5").kind is ReplyKind.ANSWER
+    assert not ask(bot, "2", "c5").reason.startswith("picked suggestion")
+    assert not ask(bot, "yes", "c5").reason.startswith("picked suggestion")
+
+
+def test_a_rejected_message_keeps_the_pending_suggestions(bot):
+    offered = ask(suggesting(bot), "money back for my purchase", "c6")
+    assert ask(bot, "   ", "c6").kind is ReplyKind.FALLBACK
+    assert ask(bot, "2", "c6").sources[0].entry_id == offered.suggestions[1].entry_id
+
+
+def test_reset_from_code_is_logged_and_clears_the_suggestions(bot):
+    ask(suggesting(bot), "money back for my purchase", "c7")
+    bot.reset("c7")
+    assert bot.store.turns("c7")[-1].reason == "reset"
+    assert ask(bot, "1", "c7").kind is not ReplyKind.ANSWER
+    bot.reset("never-seen")
+    assert bot.store.turns("never-seen") == []  # nothing to reset: no conversation is started for it
+
+
+def test_a_second_bot_on_the_same_store_picks_the_suggestion_the_first_offered(bot, tiny_copy, encoder):
+    from smallbot.project import load_project
+
+    other = Bot.from_build(load_project(tiny_copy), encoder=encoder)  # another process's Bot, same store file
+    try:
+        other.policy = bot.policy = suggesting(bot).policy
+        offered = ask(bot, "money back for my purchase", "shared")
+        picked = ask(other, "2", "shared")
+        assert picked.reason == f"picked suggestion '{offered.suggestions[1].entry_id}'"
+        assert ask(bot, "1", "shared").kind is not ReplyKind.ANSWER  # the pick ended the suggestions for both
+    finally:
+        other.close()
+
+
+def test_without_a_store_follow_ups_and_history_live_in_memory(tiny_copy, encoder):
+    from smallbot.project import load_project
+
+    bot = suggesting(Bot.from_build(load_project(tiny_copy), encoder=encoder, with_store=False))
+    try:
+        offered = ask(bot, "money back for my purchase", "m1")
+        assert ask(bot, "2", "m1").sources[0].entry_id == offered.suggestions[1].entry_id
+        assert [role for role, _ in bot.conversation_state("m1").history] == ["user", "assistant"] * 2
+        assert ask(bot, "reset", "m1").reason == "reset"
+        assert bot.conversation_state("m1") == ConversationState(
+            (), (("user", "reset"), ("assistant", "OK, let's start over. What can I help you with?")))
+    finally:
+        bot.close()
 
 
 @pytest.mark.parametrize("text, problem", [("   ", "empty message"), ("x" * 1001, "the limit is 1000")])

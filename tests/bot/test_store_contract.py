@@ -65,6 +65,14 @@ def test_turns_keep_write_order_and_filter_by_conversation_and_time(store):
     assert [t.text for t in store.turns(since=1003.0)] == ["q3", "q4", "q5"]
 
 
+def test_the_last_turns_of_a_conversation_come_oldest_first(store):
+    for i in range(6):
+        store.log_turn(*_turn("c1" if i != 4 else "c2", f"q{i}", at=1000.0 + i))
+    assert [t.text for t in store.turns("c1", last=3)] == ["q2", "q3", "q5"]
+    assert [t.text for t in store.turns("c1", since=1003.0, last=3)] == ["q3", "q5"]
+    assert [t.text for t in store.turns("c2", last=3)] == ["q4"] and store.turns("c3", last=3) == []
+
+
 def test_feedback_round_trips_and_defaults_to_the_latest_reply(store):
     first = store.log_turn(*_turn("c1", "one"))
     second = store.log_turn(*_turn("c1", "two"))

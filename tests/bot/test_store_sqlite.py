@@ -303,3 +303,24 @@ def test_forget_leaves_no_trace_of_the_text_in_the_files_on_disk(tmp_path):
         on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
         assert b"XK-99431" not in on_disk
         assert [t.text for t in store.turns()] == ["unrelated question"]
+
+
+def test_an_acknowledged_turn_is_seen_at_once_by_another_handle_on_the_file(tmp_path):
+    """What `smallbot serve --workers N` relies on for follow-ups: each worker opens the file itself."""
+    from smallbot.types import Suggestion
+
+    path = tmp_path / "shared.sqlite3"
+    with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        reply = Reply(ReplyKind.SUGGEST, "Did you mean?", "c1", suggestions=(Suggestion("refund", "Refund?"),))
+        first.log_turn(Message("c1", "money back?"), reply)
+        assert [t.suggestions for t in second.turns("c1", last=4)] == [("refund",)]
+        asyncio.run(second.alog_turn(Message("c1", "2"), Reply(ReplyKind.ANSWER, "Refunds...", "c1")))
+        assert [t.text for t in first.turns("c1", last=1)] == ["2"]
+
+
+def test_reading_a_conversation_s_last_turns_walks_its_index_not_the_table(tmp_path):
+    with SQLiteStore(tmp_path / "plan.sqlite3") as store, sqlite3.connect(store.path) as db:
+        plan = " ".join(str(row) for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE conversation_id = ? AND created_at >= ? "
+            "ORDER BY id DESC LIMIT 4", ("c1", 0.0)))
+    assert "messages_by_conversation" in plan and "TEMP B-TREE" not in plan

@@ -105,8 +105,89 @@ def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny
     assert logged == {f"workers-{i}" for i in range(CONNECTIONS)}  # turns from both processes, none lost
 
 
+def _server_side(port: int, client_port: int) -> str:
+    """The socket inode of the server's side of the connection from `client_port`."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16), fields[3]) == (port, client_port, "01"):
+            return fields[9]
+    raise AssertionError(f"no established connection from port {client_port} to {port}")
+
+
+def _post(conn: http.client.HTTPConnection, text: str, conversation: str) -> dict:
+    conn.request("POST", "/api/messages", json.dumps({"text": text, "conversation_id": conversation}),
+                 {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    assert response.status == 200, body
+    return body
+
+
+def test_a_follow_up_on_the_other_worker_picks_the_suggestion_offered(trained_tiny, tmp_path):
+    """REST requests of one conversation on two connections held by different worker processes: the "2" sent
+    to one worker picks the suggestion the other offered (conversation state is read from the shared store)."""
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)
+    with open(root / "bot.yml", "a") as f:  # bands that make FAQ questions "did you mean" suggestions
+        f.write("\nthresholds:\n  faq_answer: 1.0\n  faq_suggest: 0.0\n"
+                "web:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n")
+    process, port = _start(root, "--workers", "2")
+    connections: dict[int, http.client.HTTPConnection] = {}  # worker pid -> a connection it holds
+    opened: list[http.client.HTTPConnection] = []
+    try:
+        workers = [process.pid, *_children(process.pid)]
+        for i in range(CONNECTIONS):
+            conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
+            opened.append(conn)
+            _post(conn, "hello", f"probe-{i:04d}")
+            inode = _server_side(int(port), conn.sock.getsockname()[1])
+            holder = next(pid for pid in workers if inode in _sockets_of(pid))
+            connections.setdefault(holder, conn)
+            if len(connections) == 2:
+                break
+        first, second = (connections[pid] for pid in workers)
+
+        offered = _post(first, "money back for my purchase", "across-workers")
+        assert offered["kind"] == "suggest" and len(offered["suggestions"]) >= 2
+        picked = _post(second, "2", "across-workers")
+        assert picked["kind"] == "answer" and picked["sources"][0]["id"] == offered["suggestions"][1]["id"]
+        assert _post(first, "1", "across-workers")["kind"] != "answer"  # the pick ended them for both
+
+        offered = _post(second, "money back for my purchase", "across-workers-2")
+        picked = _post(first, "yes", "across-workers-2")
+        assert picked["sources"][0]["id"] == offered["suggestions"][0]["id"]
+    finally:
+        for conn in opened:
+            conn.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
 def test_workers_below_one_is_refused(trained_tiny):
     result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "0"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--workers is 0" in result.stderr
+
+
+def test_workers_auto_is_two_on_two_cores_and_one_with_the_generator():
+    from smallbot.connectors.web.workers import auto_workers
+
+    assert [auto_workers(False, cores) for cores in (1, 2, 16)] == [1, 2, 2]
+    assert [auto_workers(True, cores) for cores in (1, 2, 16)] == [1, 1, 1]  # each worker would load its own copy
+
+
+def test_workers_accepts_auto_and_refuses_words(trained_tiny):
+    from smallbot.cli import build_parser
+
+    assert build_parser().parse_args(["serve", str(trained_tiny)]).workers is None  # auto
+    assert build_parser().parse_args(["serve", str(trained_tiny), "--workers", "auto"]).workers is None
+    assert build_parser().parse_args(["serve", str(trained_tiny), "--workers", "3"]).workers == 3
+    result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "many"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "expected a number or 'auto'" in result.stderr

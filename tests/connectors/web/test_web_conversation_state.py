@@ -1,0 +1,58 @@
+"""Follow-ups across servers: two Bots over one SQLite file (as two `--workers` processes have), each served by
+its own real aiohttp server on a loopback port. A "2" sent to the other server picks the suggestion the first
+offered. (tests/connectors/web/test_web_workers.py does the same with two real worker processes.)"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from smallbot.bot import Bot
+from smallbot.connectors.web import WebSettings, create_app
+from smallbot.project import load_project
+
+pytestmark = pytest.mark.asyncio
+
+
+def _suggesting_bot(root, encoder) -> Bot:
+    bot = Bot.from_build(load_project(root), encoder=encoder)
+    # every FAQ question gets "did you mean" suggestions, as `thresholds: {faq_answer: 1.0, faq_suggest: 0.0}` would
+    bot.policy = dataclasses.replace(bot.policy, faq_answer=1.01, faq_suggest=0.0)
+    return bot
+
+
+@pytest.fixture
+def two_bots(tiny_copy, encoder):
+    bots = [_suggesting_bot(tiny_copy, encoder), _suggesting_bot(tiny_copy, encoder)]
+    assert bots[0].store.path == bots[1].store.path and bots[0].store is not bots[1].store
+    yield bots
+    for bot in bots:
+        bot.close()
+
+
+async def _post(client, text: str, conversation: str) -> dict:
+    response = await client.post("/api/messages", json={"text": text, "conversation_id": conversation})
+    assert response.status == 200
+    return await response.json()
+
+
+async def test_a_follow_up_sent_to_the_other_server_picks_the_offered_suggestion(aiohttp_client, two_bots):
+    first, second = [await aiohttp_client(create_app(bot, WebSettings.from_config(bot.config, port=0)))
+                     for bot in two_bots]
+    assert first.server.port != second.server.port
+    offered = await _post(first, "money back for my purchase", "follow-up-1")
+    assert offered["kind"] == "suggest" and len(offered["suggestions"]) >= 2
+
+    picked = await _post(second, "2", "follow-up-1")
+    assert picked["kind"] == "answer"
+    assert picked["sources"][0]["id"] == offered["suggestions"][1]["id"]
+    # the pick ended the suggestions on both servers
+    assert (await _post(first, "1", "follow-up-1"))["kind"] != "answer"
+
+    offered = await _post(second, "money back for my purchase", "follow-up-2")
+    assert (await _post(first, "reset", "follow-up-2"))["text"].startswith("OK, let's start over")
+    assert (await _post(second, "1", "follow-up-2"))["kind"] != "answer"  # a reset on one server counts on the other
+    offered = await _post(second, "money back for my purchase", "follow-up-2")
+    picked = await _post(first, "yes", "follow-up-2")
+    assert picked["sources"][0]["id"] == offered["suggestions"][0]["id"]
