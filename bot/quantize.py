@@ -1,17 +1,20 @@
-"""Dynamic int8 quantisation of THE encoder (`models.quantize` in bot.yml).
+"""Dynamic int8 quantisation of THE encoder (`models.quantize` in bot.yml; the other modes are for
+benchmarks/quantize.py).
 
 `torch.ao.quantization.quantize_dynamic` stores the chosen Linear layers' weights as int8 and quantises
-their inputs per batch at run time; attention, layer norms and embeddings stay fp32. It is applied to the
-eager model after fine-tuning and before the FAQ index, the calibration and the intent head are built, so
-everything the bot stores was fitted on the embeddings it will serve, and the int8 model is what gets traced
-to TorchScript. Chosen by measurement (benchmarks/quantize.py, benchmarks/RESULTS.md "int8 serving encoder").
+their inputs per batch at run time (so an int8 embedding depends a little on the other texts in its batch);
+attention scores, layer norms and embeddings stay fp32. It is applied to the eager model after fine-tuning
+and before the FAQ index, the calibration and the intent head are built, so everything the bot stores was
+fitted on the embeddings it will serve, and the int8 model is what gets traced to TorchScript. About twice
+the encoder's speed, but it failed the 0.5-point accuracy bar, so bots default to "none"
+(benchmarks/RESULTS.md, "int8 serving encoder").
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-Quantize = Literal["none", "int8", "int8-ffn"]
+Quantize = Literal["none", "int8", "int8-ffn", "int8-channel", "int8-noffnout"]
 MODES: tuple[str, ...] = get_args(Quantize)
 
 
@@ -44,7 +47,12 @@ def quantize_model(model, mode: str):
     if mode == "none":
         return model
     if mode == "int8":
-        spec: set = {torch.nn.Linear}
+        spec: set | dict = {torch.nn.Linear}  # one weight scale per layer
+    elif mode == "int8-channel":  # one weight scale per output row: finer, same kernels
+        spec = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+    elif mode == "int8-noffnout":  # all but the FFN output projection, whose GELU inputs carry the outliers
+        spec = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)} - {
+            n for n in ffn_linear_names(model) if not n.endswith("intermediate.dense")}
     else:
         spec = ffn_linear_names(model)
     with warnings.catch_warnings():  # torch 2.13 warns that creating quantised tensors is deprecated
