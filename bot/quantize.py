@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Quantize = Literal["none", "int8", "int8-ffn", "int8-channel", "int8-noffnout"]
+Quantize = Literal["none", "int8", "int8-ffn", "int8-channel"]
 MODES: tuple[str, ...] = get_args(Quantize)
 
 
@@ -50,9 +50,6 @@ def quantize_model(model, mode: str):
         spec: set | dict = {torch.nn.Linear}  # one weight scale per layer
     elif mode == "int8-channel":  # one weight scale per output row: finer, same kernels
         spec = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
-    elif mode == "int8-noffnout":  # all but the FFN output projection, whose GELU inputs carry the outliers
-        spec = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)} - {
-            n for n in ffn_linear_names(model) if not n.endswith("intermediate.dense")}
     else:
         spec = ffn_linear_names(model)
     with warnings.catch_warnings():  # torch 2.13 warns that creating quantised tensors is deprecated
