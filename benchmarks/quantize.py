@@ -121,6 +121,7 @@ def clinc_part(args, variants: list[str]) -> dict:
     data = ibench.load(args.data, "data_full.json", args.quick, None, args.seed)
     base = Encoder("all-MiniLM-L6-v2").load()
     rows: dict = {}
+    fp32_train: dict = {}
     for v in variants:
         enc = quantized_encoder(base, "none" if v == "fp32" else v)
         cache: dict[str, object] = {}
@@ -138,16 +139,22 @@ def clinc_part(args, variants: list[str]) -> dict:
         served = [t for t in served if t not in cache]
         cache.update(zip(served, enc.encode(served, batch_size=args.query_batch)))
         encode_s = time.perf_counter() - t0
-        for method in args.intent_methods:
-            if method == "lr":
-                result = ibench.run_lr(data, encode)
-            else:
-                result, _ = ibench.run_smallbot(data, encode, args.seed)
-                result.pop("weights", None)
-            result["encode_s"] = round(encode_s, 1)
-            rows[f"{v} {method}"] = result
-            print(f"  CLINC150 {v} {method}: accuracy {result['accuracy']:.4f}, balanced "
-                  f"{result['balanced']}, auroc {result['auroc']:.4f}", flush=True)
+        if v == "fp32":
+            fp32_train = {t: cache[t] for t in train}
+        # the variant as served by an fp32 build: head fitted on fp32 training embeddings, messages in `v`
+        arms = [(v, cache)] + ([(f"fp32 head + {v} queries", {**cache, **fp32_train})] if v != "fp32" and fp32_train else [])
+        for name, vectors in arms:
+            for method in args.intent_methods:
+                lookup = lambda texts, c=vectors: encode(texts, c=c)  # noqa: E731
+                if method == "lr":
+                    result = ibench.run_lr(data, lookup)
+                else:
+                    result, _ = ibench.run_smallbot(data, lookup, args.seed)
+                    result.pop("weights", None)
+                result["encode_s"] = round(encode_s, 1)
+                rows[f"{name} {method}"] = result
+                print(f"  CLINC150 {name} {method}: accuracy {result['accuracy']:.4f}, balanced "
+                      f"{result['balanced']}, auroc {result['auroc']:.4f}", flush=True)
     return rows
 
 
