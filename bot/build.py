@@ -76,13 +76,14 @@ def input_hashes(project: Project) -> dict[str, str]:
     intent_tuning = ((dataclasses.asdict(cfg.intents), project.intents.texts_and_labels())
                      if cfg.intents.finetune_steps > 0 else "")
     # models.quantize changes the embeddings the index, the calibration and the intent head are fitted on
-    quantize = cfg.models.quantize if cfg.models.quantize != "none" else ""  # old builds stay up to date
-    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, quantize,
+    # (a hash part only when set, so builds made before the setting existed stay up to date)
+    quantize = [cfg.models.quantize] if cfg.models.quantize != "none" else []
+    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, *quantize,
                         cfg.thresholds.target_wrong_answer_rate,
                         dataclasses.asdict(cfg.knowledge), negative_examples(project),
                         *flat(files(project.knowledge_files)), intent_tuning)
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
-    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, quantize, cfg.thresholds.intent,
+    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, *quantize, cfg.thresholds.intent,
                       *flat(files(project.intent_files)), faq_examples(project),
                       # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
                       knowledge if tunes_encoder(project) else "")

@@ -119,3 +119,15 @@ def test_ffn_quantisation_leaves_attention_in_fp32(encoder):
     assert isinstance(modules["encoder.layer.0.intermediate.dense"], DynamicInt8Linear)
     assert isinstance(modules["encoder.layer.5.output.dense"], DynamicInt8Linear)
     assert not isinstance(encoder.model.encoder.layer[0].intermediate.dense, DynamicInt8Linear)  # original untouched
+
+
+def test_quantize_none_leaves_the_build_hashes_as_they_were_without_the_key(tmp_path):
+    from smallbot.build import input_hashes
+
+    plain = load_project(write_project(tmp_path / "plain", TINY_BOT))
+    explicit = load_project(write_project(tmp_path / "explicit", {**TINY_BOT, "bot.yml": "models:\n  quantize: none\n"}))
+    quantized = load_project(write_project(tmp_path / "int8", {**TINY_BOT, "bot.yml": "models:\n  quantize: int8\n"}))
+    # the bot.yml texts differ, but bot.yml is not hashed as a file: only the settings that feed each component
+    assert input_hashes(plain) == input_hashes(explicit)
+    assert input_hashes(quantized)["knowledge"] != input_hashes(plain)["knowledge"]
+    assert input_hashes(quantized)["intents"] != input_hashes(plain)["intents"]
