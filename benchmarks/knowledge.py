@@ -264,9 +264,9 @@ def stackfaq(args) -> dict:
               f"(bound {cal.wrong_rate_bound:.4f}), {cal.positives} phrasings + {cal.negatives} negatives",
               flush=True)
         confidence, kb.confidence = kb.confidence, None
-        fused = evaluate_kb(name, kb, training.encoder)
+        fused = evaluate_kb(name, kb, training.serving)
         kb.confidence = confidence
-        calibrated_ = evaluate_kb(name + " + confidence", kb, training.encoder, cal.bands.answer)
+        calibrated_ = evaluate_kb(name + " + confidence", kb, training.serving, cal.bands.answer)
         for r in (fused, calibrated_):
             r["train_seconds"] = round(train_s, 1)
             if training.finetune is not None:

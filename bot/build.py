@@ -23,6 +23,7 @@ from .exported import EXPORT_DIR
 from .intents.classifier import FORMAT_VERSION as INTENT_MODEL_FORMAT
 from .errors import ArtifactError
 from .project import Project
+from .quantize import quantized_encoder
 from .types import Route
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,15 @@ def input_hashes(project: Project) -> dict[str, str]:
     # With intents.finetune_steps the encoder also learns from the intent examples, so they feed in too.
     intent_tuning = ((dataclasses.asdict(cfg.intents), project.intents.texts_and_labels())
                      if cfg.intents.finetune_steps > 0 else "")
-    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed,
+    # models.quantize changes the embeddings the index, the calibration and the intent head are fitted on
+    # (a hash part only when set, so builds made before the setting existed stay up to date)
+    quantize = [cfg.models.quantize] if cfg.models.quantize != "none" else []
+    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, *quantize,
                         cfg.thresholds.target_wrong_answer_rate,
                         dataclasses.asdict(cfg.knowledge), negative_examples(project),
                         *flat(files(project.knowledge_files)), intent_tuning)
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
-    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, cfg.thresholds.intent,
+    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, *quantize, cfg.thresholds.intent,
                       *flat(files(project.intent_files)), faq_examples(project),
                       # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
                       knowledge if tunes_encoder(project) else "")
@@ -140,7 +144,8 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
                 tuned = build_dir / TUNED_ENCODER
                 if tunes_encoder(project) and tuned.is_dir() and encoder.path != tuned:
                     encoder = Encoder(tuned).load()
-                encode = lambda texts, e=encoder: e.encode(list(texts), progress=True)  # noqa: E731
+                serving = quantized_encoder(encoder, project.config.models.quantize)  # the head fits served embeddings
+                encode = lambda texts, e=serving: e.encode(list(texts), progress=True)  # noqa: E731
                 metrics[name] = _train_intents(project, encode, tmp, say)
             else:
                 metrics[name], tuned_encoder = _train_knowledge(project, encoder, tmp, say)
@@ -180,8 +185,10 @@ def _export_serving_encoder(project: Project, encoder: Encoder | None, export_di
         encoder = Encoder(project.config.models.encoder, project.root).load()
     shutil.rmtree(export_dir, ignore_errors=True)
     texts = [t for e in project.knowledge for t in e.phrasings] + project.intents.texts_and_labels()[0]
-    if export_encoder(encoder, export_dir, texts[::max(1, len(texts) // 200)]):
-        say("serving encoder exported (TorchScript): answering will not import transformers")
+    mode = project.config.models.quantize
+    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[::max(1, len(texts) // 200)], quantize=mode):
+        say("serving encoder exported (TorchScript" + (f", {mode}" if mode != "none" else "") +
+            "): answering will not import transformers")
     else:
         say("serving encoder could not be exported exactly; the bot will load it with transformers")
     return encoder
@@ -272,6 +279,8 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     training = train_knowledge_base(
         entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
         seed=project.config.seed, say=say, owns_encoder=tuned is not None,
+        # index and calibrate (the intent head is fitted later) on the embeddings the bot will serve
+        serve_as=lambda e: quantized_encoder(e, project.config.models.quantize),
         finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,
                                   train_layers=settings.finetune_layers, seed=project.config.seed))
     if training.finetune is not None:

@@ -52,6 +52,10 @@ class ModelsConfig:
     # torch threads per encoder pass; 0 = torch's default (one per core). 1 is far steadier on a machine
     # whose cores are busy with other work (benchmarks/RESULTS.md, "## Speed")
     threads: int = 0
+    # "int8": dynamic int8 weights for the encoder's Linear layers, applied at train time before the FAQ index
+    # and intent head are built, then traced for serving; changing it retrains. About 2x the encoder's speed
+    # but it failed the accuracy bar (benchmarks/RESULTS.md, "int8 serving encoder"), so off by default
+    quantize: Literal["none", "int8"] = "none"
 
 
 @dataclass(frozen=True)

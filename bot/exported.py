@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -22,9 +23,10 @@ FORMAT_VERSION = 1
 _FILES = ("encoder.ts", "tokenizer.json", "export.json")
 
 
-def export_encoder(encoder, directory: Path, check_texts: Sequence[str], tolerance: float = 1e-4) -> bool:
-    """Trace `encoder` (a loaded `Encoder`) into `directory`; False (and nothing written) when the traced
-    model disagrees with the eager one on `check_texts`."""
+def export_encoder(encoder, directory: Path, check_texts: Sequence[str], tolerance: float = 1e-4,
+                   quantize: str = "none") -> bool:
+    """Trace `encoder` (a loaded `Encoder`, already quantised as `quantize` says) into `directory`; False (and
+    nothing written) when the traced model disagrees with the eager one on `check_texts`."""
     import torch
 
     from .encoder import pool
@@ -37,8 +39,6 @@ def export_encoder(encoder, directory: Path, check_texts: Sequence[str], toleran
         def forward(self, input_ids, attention_mask):
             hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             return pool(hidden, attention_mask, self.mode)
-
-    import warnings
 
     from transformers.utils import logging as hf_logging
 
@@ -58,10 +58,13 @@ def export_encoder(encoder, directory: Path, check_texts: Sequence[str], toleran
     encoder.tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
     (directory / "export.json").write_text(json.dumps({
         "format_version": FORMAT_VERSION, "dim": encoder.dim, "max_length": encoder.max_length,
-        "pad_id": int(encoder.tokenizer.pad_token_id or 0), "source": str(encoder.path)}))
+        "pad_id": int(encoder.tokenizer.pad_token_id or 0), "source": str(encoder.path), "quantize": quantize}))
     texts = list(check_texts)[:256] or ["hello"]
     exported = ExportedEncoder(directory).load()
-    worst = float(np.abs(exported.encode(texts, batch_size=17) - encoder.encode(texts)).max())
+    # int8 activations are scaled per batch, so a quantised export is compared at the same batching; an fp32
+    # one must also match across batchings (padding)
+    eager = encoder.encode(texts, batch_size=17 if quantize != "none" else 64)
+    worst = float(np.abs(exported.encode(texts, batch_size=17) - eager).max())
     if worst > tolerance:
         for name in _FILES:
             (directory / name).unlink(missing_ok=True)
@@ -96,6 +99,11 @@ class ExportedEncoder:
         return int(self._meta["dim"])
 
     @property
+    def quantize(self) -> str:
+        """How the traced weights are quantised ("none", "int8", "int8-ffn"; models.quantize at train time)."""
+        return str(self._meta.get("quantize", "none"))
+
+    @property
     def source(self) -> Path:
         """The encoder directory this export was traced from."""
         return Path(self._meta["source"])
@@ -115,7 +123,9 @@ class ExportedEncoder:
         tokenizer.enable_truncation(max_length=int(self._meta["max_length"]))
         tokenizer.enable_padding(pad_id=int(self._meta["pad_id"]))
         self._tokenizer = tokenizer
-        model = torch.jit.load(str(self.path / "encoder.ts"))
+        with warnings.catch_warnings():  # int8 weights: torch warns that quantised tensor creation is deprecated
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
+            model = torch.jit.load(str(self.path / "encoder.ts"))
         model.eval()
         self._model = model
         self.encode(["warm up"])

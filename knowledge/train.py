@@ -22,7 +22,8 @@ class KnowledgeTraining:
 
     kb: KnowledgeBase
     calibration: Calibration
-    encoder: Any  # the encoder that serves (tuned copy, or the one passed in)
+    encoder: Any  # the encoder to save (tuned copy, or the one passed in)
+    serving: Any  # what the index and calibration were built with (`serve_as(encoder)`, e.g. int8)
     tuned: bool
     finetune: FinetuneReport | None
     held_out: int  # phrasings kept out of fine-tuning for calibration
@@ -31,12 +32,13 @@ class KnowledgeTraining:
 def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
                          finetune: FinetuneSettings | None, target_wrong_rate: float, seed: int = 0,
                          say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
-                         progress: bool = True) -> KnowledgeTraining:
+                         progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
     intents first, and the FAQ tuning continues on it). With tuning, one alternate of every entry with 3+
-    phrasings stays out of it and is what the bands are calibrated on.
+    phrasings stays out of it and is what the bands are calibrated on. The index and the calibration use
+    `serve_as(encoder)` (models.quantize), the embeddings the bot will serve.
     """
     report, held_out, tuned = None, [], owns_encoder
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
@@ -47,7 +49,8 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
             encoder = encoder.clone()
         report = finetune_encoder(encoder, groups, negatives, [e.answer for e in entries], finetune)
         tuned = True
-    encode = lambda texts: encoder.encode(list(texts), progress=progress)  # noqa: E731
+    serving = serve_as(encoder)
+    encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
     kb = KnowledgeBase.build(entries, encode)
     result = Calibration(kb.bands, None, 0.0, 0.0, 0.0, False, 0, 0, [])
@@ -55,4 +58,4 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
         queries = calibration_queries(kb, encode, held_out or None, seed=seed)
         result = calibrate(kb, queries, negatives, encode(negatives), target_wrong_rate, seed=seed, encode=encode)
         kb.bands, kb.confidence = result.bands, result.confidence
-    return KnowledgeTraining(kb, result, encoder, tuned, report, len(held_out))
+    return KnowledgeTraining(kb, result, encoder, serving, tuned, report, len(held_out))
