@@ -9,6 +9,10 @@ Mahalanobis + nearest-example out-of-scope score). Every threshold is chosen on 
 
     python benchmarks/intents.py                 # all three settings
     python benchmarks/intents.py --quick         # 20 intents, for a smoke run
+    python benchmarks/intents.py --settings full --methods smallbot,e2e --e2e-steps 300   # end-to-end tuning
+    python benchmarks/intents.py --select ...    # choose settings: calibrate on half of val, report on the other
+
+Every method's figures on val are printed too (and stored under "val"), for choosing settings without test.
 
 Embeddings are cached in benchmarks/out/ (keyed by the texts), so reruns skip the ~40 s+ encoder pass.
 """
