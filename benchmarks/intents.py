@@ -9,6 +9,10 @@ Mahalanobis + nearest-example out-of-scope score). Every threshold is chosen on 
 
     python benchmarks/intents.py                 # all three settings
     python benchmarks/intents.py --quick         # 20 intents, for a smoke run
+    python benchmarks/intents.py --settings full --methods smallbot,e2e --e2e-steps 300   # end-to-end tuning
+    python benchmarks/intents.py --select ...    # choose settings: calibrate on half of val, report on the other
+
+Every method's figures on val are printed too (and stored under "val"), for choosing settings without test.
 
 Embeddings are cached in benchmarks/out/ (keyed by the texts), so reruns skip the ~40 s+ encoder pass.
 """
@@ -30,7 +34,7 @@ OUT = REPO / "benchmarks" / "out"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def load(data_dir: Path, name: str, quick: bool, shots: int | None, seed: int) -> dict:
+def load(data_dir: Path, name: str, quick: bool, shots: int | None, seed: int, select: bool = False) -> dict:
     raw = json.loads((data_dir / "clinc150" / name).read_text())
     names = sorted({label for _, label in raw["train"]})
     if quick:
@@ -43,6 +47,10 @@ def load(data_dir: Path, name: str, quick: bool, shots: int | None, seed: int) -
     for split in ("oos_train", "oos_val", "oos_test"):
         texts = [t for t, _ in raw[split]]
         splits[split] = texts[: len(texts) // 5] if quick else texts
+    if select:  # model selection: val halves stand in for val and test; the test split is never read
+        texts, labels = splits["val"]
+        splits["val"], splits["test"] = (texts[0::2], labels[0::2]), (texts[1::2], labels[1::2])
+        splits["oos_val"], splits["oos_test"] = splits["oos_val"][0::2], splits["oos_val"][1::2]
     if shots:
         rng = np.random.default_rng(seed)
         texts, labels = splits["train"]
@@ -132,8 +140,14 @@ def summarise(val, test, train_s: float, stored: float | None = None) -> dict:
     balanced = stored if stored is not None else pick_threshold(*val)
     correct, scores, oos = test
     auroc = roc_auc_score(np.r_[np.ones(len(scores)), np.zeros(len(oos))], np.r_[scores, oos])
+    # Figures on val itself, for choosing settings without the test split: accuracy without rejects is
+    # held out (heads train on train only); AUROC and the balanced point are optimistic (the OOS weights and
+    # threshold were chosen on val) but comparable between methods.
+    v_correct, v_scores, v_oos = val
+    v_auroc = roc_auc_score(np.r_[np.ones(len(v_scores)), np.zeros(len(v_oos))], np.r_[v_scores, v_oos])
     return {"train_s": train_s, "accuracy": float(correct.mean()), "auroc": float(auroc),
-            "balanced": at(balanced, *test), "recall90": at(recall_threshold(val[2]), *test)}
+            "balanced": at(balanced, *test), "recall90": at(recall_threshold(val[2]), *test),
+            "val": {"accuracy": float(v_correct.mean()), "auroc": float(v_auroc), "balanced": at(balanced, *val)}}
 
 
 def run_lr(s, encode) -> dict:
@@ -188,21 +202,74 @@ def run_smallbot(s, encode, seed: int) -> tuple[dict, object]:
 
 
 def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: float,
-              oos_negatives: bool = True) -> tuple[dict, object]:
+              oos_negatives: bool = True, then_faq: bool = False) -> tuple[dict, object]:
     """smallbot with the encoder body fine-tuned on the intents first (contrastive, same-intent positives,
     other intents in the batch and out-of-scope training examples as negatives), then `train_linear` on
     the tuned embeddings. train_s counts tuning + encoding train/val/oos_val + the head; test encoding not."""
     from smallbot.contrastive import FinetuneSettings, finetune_encoder
-    from smallbot.intents.train import Validation, train_linear
 
     texts, labels = s["train"]
     names = sorted(set(labels))
     groups = [[t for t, lab in zip(texts, labels) if lab == name] for name in names]
     frozen = encode([t for g in groups for t in g])  # cached frozen embeddings: hard-negative mining
+
+    def tune(tuned):
+        report = finetune_encoder(tuned, groups, s["oos_train"] if oos_negatives else (), None, FinetuneSettings(
+            steps=steps, batch_size=batch, train_layers=layers, learning_rate=lr, seed=seed), vectors=frozen)
+        return {"steps": steps, "batch": batch, "layers": layers, "lr": lr, "oos_negatives": oos_negatives,
+                "loss": [report.first_loss, report.last_loss]}
+
+    return _tuned_then_head(s, encode, seed, tune, then_faq)
+
+
+def run_e2e(s, encode, seed: int, settings, then_faq: bool = False) -> tuple[dict, object]:
+    """smallbot with the body fine-tuned end to end with a cross-entropy cosine head (`smallbot.intents.endtoend`,
+    CLINC's oos_train as an extra class when settings.oos_class), then `train_linear` on the tuned embeddings."""
+    import dataclasses
+
+    from smallbot.intents.endtoend import finetune_classifier
+
+    texts, labels = s["train"]
+    frozen = encode(texts)  # cached frozen embeddings: the head's starting class directions
+
+    def tune(tuned):
+        report = finetune_classifier(tuned, texts, labels, s["oos_train"], settings, vectors=frozen)
+        return {**dataclasses.asdict(settings), "loss": [report.first_loss, report.last_loss],
+                "train_accuracy": report.train_accuracy}
+
+    return _tuned_then_head(s, encode, seed, tune, then_faq)
+
+
+def helpdesk_faq() -> dict:
+    """The example bot's FAQ tuning inputs (phrasing groups minus held-out ones, answers), for --then-faq: what
+    `smallbot train` runs on the intent-tuned encoder next when knowledge.finetune_steps is set."""
+    from smallbot.knowledge.finetune import hold_out_split
+    from smallbot.project import load_project
+
+    project = load_project(REPO / "examples" / "helpdesk")
+    entries = list(project.knowledge)
+    groups, _ = hold_out_split(entries, project.config.seed)
+    cfg = project.config.knowledge
+    return {"groups": groups, "answers": [e.answer for e in entries], "steps": cfg.finetune_steps,
+            "batch": cfg.finetune_batch, "layers": cfg.finetune_layers}
+
+
+def _tuned_then_head(s, encode, seed: int, tune, then_faq: bool = False) -> tuple[dict, object]:
+    """Tune a copy of the encoder with `tune`, optionally follow with the example bot's FAQ
+    tuning (as `smallbot train` does after intent tuning), fit `train_linear` on the result, score val/test."""
+    from smallbot.intents.train import Validation, train_linear
+
+    texts, labels = s["train"]
     t0 = time.perf_counter()
     tuned = encode._load().clone()
-    report = finetune_encoder(tuned, groups, s["oos_train"] if oos_negatives else (), None, FinetuneSettings(
-        steps=steps, batch_size=batch, train_layers=layers, learning_rate=lr, seed=seed), vectors=frozen)
+    tune_info = tune(tuned)
+    if then_faq:
+        from smallbot.contrastive import FinetuneSettings, finetune_encoder
+
+        faq = helpdesk_faq()
+        finetune_encoder(tuned, faq["groups"], s["oos_train"], faq["answers"], FinetuneSettings(
+            steps=faq["steps"], batch_size=faq["batch"], train_layers=faq["layers"], seed=seed))
+        tune_info["then_faq"] = {k: faq[k] for k in ("steps", "batch", "layers")}
     tune_s = time.perf_counter() - t0
     cache: dict[str, np.ndarray] = {}
 
@@ -228,8 +295,7 @@ def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: flo
     result = summarise(scored(s["val"][0], s["val"][1], s["oos_val"]),
                        scored(s["test"][0], s["test"][1], s["oos_test"]), tune_s + fit, stored=0.0)
     result.update(weights=list(clf.policy.weights), temperature=clf.temperature, tune_s=tune_s, head_s=fit,
-                  tune={"steps": steps, "batch": batch, "layers": layers, "lr": lr, "oos_negatives": oos_negatives,
-                        "loss": [report.first_loss, report.last_loss]})
+                  tune=tune_info)
     return result, clf
 
 
@@ -269,6 +335,8 @@ def time_example_bot(repeats: int = 3) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from smallbot.intents.endtoend import EndToEndSettings as EndToEnd
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="20 intents and a fifth of the OOS data")
@@ -277,12 +345,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-messages", type=int, default=20)
     parser.add_argument("--methods", default="smallbot,lr_c10,tfidf_svc,tuned",
-                        help="comma-separated: smallbot (frozen), tuned (body fine-tuned), lr_c10, tfidf_svc")
+                        help="comma-separated: smallbot (frozen), tuned (body fine-tuned, contrastive), "
+                             "e2e (body fine-tuned end to end with a cross-entropy head), lr_c10, tfidf_svc")
     parser.add_argument("--tune-steps", type=int, default=200)
     parser.add_argument("--tune-batch", type=int, default=64)
     parser.add_argument("--tune-layers", type=int, default=2)
     parser.add_argument("--tune-lr", type=float, default=5e-5)
     parser.add_argument("--no-oos-negatives", action="store_true")
+    parser.add_argument("--e2e-steps", type=int, default=EndToEnd.steps)
+    parser.add_argument("--e2e-batch", type=int, default=EndToEnd.batch_size)
+    parser.add_argument("--e2e-layers", type=int, default=EndToEnd.train_layers)
+    parser.add_argument("--e2e-lr", type=float, default=EndToEnd.learning_rate)
+    parser.add_argument("--e2e-head-lr", type=float, default=EndToEnd.head_learning_rate)
+    parser.add_argument("--e2e-scale", type=float, default=EndToEnd.scale)
+    parser.add_argument("--e2e-max-length", type=int, default=EndToEnd.max_length)
+    parser.add_argument("--e2e-label-smoothing", type=float, default=EndToEnd.label_smoothing)
+    parser.add_argument("--e2e-no-oos-class", action="store_true")
+    parser.add_argument("--then-faq", action="store_true",
+                        help="after tuning on the intents, run the example bot's FAQ tuning on the same encoder "
+                             "(as `smallbot train` does) before fitting the head")
+    parser.add_argument("--select", action="store_true",
+                        help="model selection: calibrate on one half of val, report on the other; test never read")
     parser.add_argument("--out-suffix", default="", help="appended to the results JSON name (for variants)")
     args = parser.parse_args(argv)
     import torch
@@ -292,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     encode = CachedEncoder(OUT / "clinc150_minilm.npz")
     settings = {"full": ("data_full.json", None), "small": ("data_small.json", None), "10shot": ("data_full.json", 10)}
     results = {"machine": f"{os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}",
-               "quick": args.quick, "seed": args.seed, "settings": {}}
+               "load_average_at_start": os.getloadavg()[0], "quick": args.quick, "select": args.select,
+               "then_faq": args.then_faq, "seed": args.seed, "settings": {}}
     rows = []
     for name in args.settings.split(","):
         if name == "helpdesk":
@@ -301,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"train {helpdesk['train_s_median']:.1f} s median of 3, encoding included", file=sys.stderr)
             continue
         file, shots = settings[name]
-        s = load(args.data, file, args.quick, shots, args.seed)
+        s = load(args.data, file, args.quick, shots, args.seed, args.select)
         encode(s["train"][0] + s["val"][0] + s["test"][0] + s["oos_train"] + s["oos_val"] + s["oos_test"])
         per = {"examples": len(s["train"][0]), "intents": len(set(s["train"][1]))}
         methods = args.methods.split(",")
@@ -313,18 +397,30 @@ def main(argv: list[str] | None = None) -> int:
             per["smallbot"], clf = run_smallbot(s, encode, args.seed)
         if "tuned" in methods:
             per["tuned"], _ = run_tuned(s, encode, args.seed, args.tune_steps, args.tune_batch, args.tune_layers,
-                                        args.tune_lr, not args.no_oos_negatives)
+                                        args.tune_lr, not args.no_oos_negatives, args.then_faq)
             print(f"{name} tuned: {json.dumps({k: per['tuned'][k] for k in ('tune_s', 'head_s', 'tune')})}",
+                  file=sys.stderr)
+        if "e2e" in methods:
+            e2e = EndToEnd(steps=args.e2e_steps, batch_size=args.e2e_batch, train_layers=args.e2e_layers,
+                           learning_rate=args.e2e_lr, head_learning_rate=args.e2e_head_lr, scale=args.e2e_scale,
+                           max_length=args.e2e_max_length, oos_class=not args.e2e_no_oos_class, seed=args.seed,
+                           label_smoothing=args.e2e_label_smoothing)
+            per["e2e"], _ = run_e2e(s, encode, args.seed, e2e, args.then_faq)
+            print(f"{name} e2e: {json.dumps({k: per['e2e'][k] for k in ('tune_s', 'head_s', 'tune')})}",
                   file=sys.stderr)
         if name == "full" and "smallbot" in methods and args.latency_messages:
             encode._load()
             per["latency"] = latency(clf, encode, s["test"][0][: args.latency_messages])
         results["settings"][name] = per
-        for method in ("tuned", "smallbot", "lr_c10", "tfidf_svc"):
+        for method in ("e2e", "tuned", "smallbot", "lr_c10", "tfidf_svc"):
             if method not in per:
                 continue
             r = per[method]
             rows.append((name, method, r["accuracy"], r["auroc"], r["balanced"], r["recall90"], r["train_s"]))
+            v = r["val"]
+            print(f"{name} {method} val: acc {100 * v['accuracy']:.2f}, AUROC {v['auroc']:.4f}, stored thr "
+                  f"{100 * v['balanced']['accuracy_with_rejects']:.1f} / {100 * v['balanced']['oos_recall']:.1f}",
+                  file=sys.stderr)
     header = ("setting", "method", "acc (no OOS)", "AUROC in/oos", "balanced thr: acc w/ rejects / OOS recall / OOS prec",
               "90%-recall thr: acc w/ rejects / OOS recall", "train s")
     print("| " + " | ".join(header) + " |")
@@ -337,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         lat = results["settings"]["full"]["latency"]
         print(f"\nlatency per message (median of 3 x {args.latency_messages}): classifier "
               f"{lat['classifier_ms']:.2f} ms, encoder pass + classifier {lat['encode_plus_classifier_ms']:.2f} ms")
-    out = OUT / f"intents{'_quick' if args.quick else ''}_{args.settings.replace(',', '-')}{args.out_suffix}.json"
+    out = OUT / f"intents{'_quick' if args.quick else ''}{'_select' if args.select else ''}_{args.settings.replace(',', '-')}{args.out_suffix}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}", file=sys.stderr)
     return 0

@@ -267,13 +267,23 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     intent_settings = project.config.intents
     intent_groups = _intent_groups(project)
     if intent_settings.finetune_steps > 0 and len(intent_groups) >= 2:
-        say(f"intents: fine-tuning the encoder for {intent_settings.finetune_steps} steps on "
-            f"{sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents")
+        say(f"intents: fine-tuning the encoder ({intent_settings.finetune_loss}) for {intent_settings.finetune_steps} "
+            f"steps on {sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents")
         tuned = encoder.clone()
-        report = finetune_encoder(tuned, intent_groups, project.intents.out_of_scope, None, FinetuneSettings(
-            steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
-            train_layers=intent_settings.finetune_layers, seed=project.config.seed))
-        finetune_metrics.update({"intents_finetune_steps": report.steps, "intents_finetune_seconds": report.seconds,
+        if intent_settings.finetune_loss == "cross_entropy":
+            from smallbot.intents.endtoend import EndToEndSettings, finetune_classifier
+
+            texts = [t for g in intent_groups for t in g]
+            labels = [str(i) for i, g in enumerate(intent_groups) for _ in g]
+            report = finetune_classifier(tuned, texts, labels, project.intents.out_of_scope, EndToEndSettings(
+                steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
+                train_layers=intent_settings.finetune_layers, seed=project.config.seed))
+        else:
+            report = finetune_encoder(tuned, intent_groups, project.intents.out_of_scope, None, FinetuneSettings(
+                steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
+                train_layers=intent_settings.finetune_layers, seed=project.config.seed))
+        finetune_metrics.update({"intents_finetune_loss_kind": intent_settings.finetune_loss,
+                                 "intents_finetune_steps": report.steps, "intents_finetune_seconds": report.seconds,
                                  "intents_finetune_loss": [report.first_loss, report.last_loss]})
         encoder = tuned
     training = train_knowledge_base(

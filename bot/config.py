@@ -135,7 +135,10 @@ class IntentsConfig:
     # same-intent examples as positives (other intents and out_of_scope examples as negatives)
     finetune_steps: int = 0
     finetune_layers: int = 2  # top encoder layers that learn (0 = all)
-    finetune_batch: int = 32  # intents per contrastive step
+    finetune_batch: int = 32  # intents per contrastive step (examples per step with cross_entropy)
+    # contrastive: pairs of same-intent examples (smallbot.contrastive); cross_entropy: end to end with a
+    # classification head over every intent plus out_of_scope as a class (smallbot.intents.endtoend)
+    finetune_loss: Literal["contrastive", "cross_entropy"] = "contrastive"
 
 
 @dataclass(frozen=True)
