@@ -212,13 +212,16 @@ def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
 
 def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None,
                         seed: int = 0) -> list[Query]:
-    """The held-out messages the bands are calibrated on, each searched with its own row AND a seeded random
-    half of its entry's other phrasings left out of the index.
+    """The held-out messages the bands are calibrated on.
 
-    `phrasings` are (entry id, text) kept out of fine-tuning; None means every phrasing of an entry with two
-    or more. Leaving only the row itself out keeps its near-duplicate siblings in the index, which
-    flattered the held-out wrong rate: on StackFAQ validation the threshold it chose gave 2.4% wrong
-    against 0.9% with half the siblings out (`benchmarks/knowledge_traintime.py`).
+    Untuned (`phrasings` None): every phrasing of an entry with two or more, searched with its own row AND a
+    seeded random half of its entry's other phrasings left out of the index. Leaving only the row itself out
+    kept its near-duplicate siblings in the index, which flattered the held-out wrong rate: on StackFAQ
+    validation the threshold it chose gave over 2% wrong, with half the siblings out under 1%
+    (`benchmarks/knowledge.py`, RESULTS "The train-time threshold").
+    Fine-tuned (`phrasings` = (entry id, text) kept out of the tuning): those, each with its own row left out
+    only. There are few of them (one per entry), and leaving out half the siblings as well was not validated:
+    it left a fine-tuned StackFAQ bot and the example bot with no answer band at all.
     """
     rng = random.Random(seed)
     owners: dict[str, list[int]] = {}
@@ -234,6 +237,6 @@ def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, st
     for i, row in enumerate(rows):
         entry_id = kb.rows[row][0]
         others = [r for r in owners[entry_id] if r != row]
-        left_out = frozenset([row, *rng.sample(others, len(others) // 2)])
-        queries.append((kb.rows[row][1], entry_id, vectors[i], left_out))
+        half = rng.sample(others, len(others) // 2) if phrasings is None else []
+        queries.append((kb.rows[row][1], entry_id, vectors[i], frozenset([row, *half])))
     return queries
