@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -85,6 +85,28 @@ def _nearest_other(groups: Sequence[Sequence[str]], vectors: np.ndarray, owner: 
     return out
 
 
+def warmup_linear_decay(optimizer, total: int):
+    """The learning-rate schedule of every tuning loop: linear warm-up over the first tenth, then linear decay."""
+    import torch
+
+    warmup = max(1, total // 10)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / total))
+
+
+def shuffled_batches(n: int, size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of `size` indices into range(n): each pass over them in a fresh seeded order, so a
+    bounded number of steps sees every example about equally often."""
+    order: list[int] = []
+    while True:
+        if len(order) < size:
+            fresh = list(range(n))
+            rng.shuffle(fresh)
+            order.extend(fresh)
+        picked, order = order[:size], order[size:]
+        yield picked
+
+
 def _freeze_below(model, train_layers: int) -> None:
     """Leave only the top `train_layers` encoder layers trainable (BERT-family layout); 0 trains all."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
@@ -126,24 +148,19 @@ def finetune_encoder(encoder, groups: Sequence[Sequence[str]], negatives: Sequen
     _freeze_below(model, settings.train_layers)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
     total = settings.steps
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, (total - s) / total))
+    schedule = warmup_linear_decay(optimizer, total)
 
     def embed(batch: list[str]):
         tokens = tokenizer(batch, padding=True, truncation=True, max_length=settings.max_length, return_tensors="pt")
         return pool(model(**tokens).last_hidden_state, tokens["attention_mask"], encoder.pooling)
 
-    order: list[int] = []
+    size = min(settings.batch_size, len(groups))
+    batches = shuffled_batches(len(groups), size, rng)
     losses: list[float] = []
     model.train()
     try:
         for _ in range(total):
-            size = min(settings.batch_size, len(groups))
-            if len(order) < size:
-                fresh = list(range(len(groups)))
-                rng.shuffle(fresh)
-                order.extend(fresh)
-            picked, order = order[:size], order[size:]
+            picked = next(batches)
             anchors, positives, extra = [], [], []
             for g in picked:
                 phrasings = groups[g]

@@ -67,7 +67,7 @@ def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], ou
     """
     import torch
 
-    from smallbot.contrastive import _freeze_below
+    from smallbot.contrastive import _freeze_below, shuffled_batches, warmup_linear_decay
     from smallbot.encoder import pool
 
     started = time.perf_counter()
@@ -92,22 +92,15 @@ def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], ou
         {"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.learning_rate},
         {"params": [head], "lr": settings.head_learning_rate, "weight_decay": 0.0}])
     total = settings.steps
-    warmup = max(1, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / total))
+    schedule = warmup_linear_decay(optimizer, total)
     targets = torch.tensor(y)
-    order: list[int] = []
+    batches = shuffled_batches(len(texts), min(settings.batch_size, len(texts)), rng)
     losses: list[float] = []
     hits: list[float] = []
     model.train()
     try:
         for _ in range(total):
-            size = min(settings.batch_size, len(texts))
-            if len(order) < size:
-                fresh = list(range(len(texts)))
-                rng.shuffle(fresh)
-                order.extend(fresh)
-            picked, order = order[:size], order[size:]
+            picked = next(batches)
             tokens = tokenizer([texts[i] for i in picked], padding=True, truncation=True,
                                max_length=settings.max_length, return_tensors="pt")
             embedded = pool(model(**tokens).last_hidden_state, tokens["attention_mask"], encoder.pooling)
