@@ -164,3 +164,16 @@ def test_confidence_model_fit_recovers_a_separable_direction():
     assert ((p > 0.5) == (y > 0.5)).mean() > 0.9
     assert int(np.argmax(np.abs(model.weights))) == 3
     assert ConfidenceModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+
+
+def test_rescored_hits_never_rise_down_the_ranking():
+    # a model that trusts the lexical score alone would rate the second hit above the first: the cap keeps the
+    # fused order's top as the most confident, so a lower entry cannot lead the suggestions
+    weights = tuple(1.0 if name == "lexical" else 0.0 for name in FEATURES)
+    model = ConfidenceModel(tuple([0.0] * len(FEATURES)), tuple([1.0] * len(FEATURES)), weights, 0.0)
+    raw = [Hit("a", 0.8, "a", "a", 0.9, 0.1), Hit("b", 0.7, "b", "b", 0.6, 0.9), Hit("c", 0.5, "c", "c", 0.5, 0.05)]
+    uncapped = model.predict(hit_features(raw, "some question"))
+    assert uncapped[1] > uncapped[0]  # the situation the cap exists for
+    scored = model.rescore(raw, "some question")
+    assert [h.entry_id for h in scored] == ["a", "b", "c"]
+    assert [h.score for h in scored] == pytest.approx([uncapped[0], uncapped[0], uncapped[2]])
