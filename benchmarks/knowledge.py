@@ -240,9 +240,9 @@ def stackfaq(args) -> dict:
             return [h.entry_id for h in hits], hits[0].score if hits else 0.0
         result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
         if kb.confidence is not None:  # the suggest band on test: is the right entry among the offered suggestions
-            result.update(suggest_band(kb, vectors, splits["test"], neg_test))
-            print(f"  {name}: suggest band at the train-time bands: {suggest_band(kb, vectors, splits['test'], neg_test)}",
-                  flush=True)
+            band = suggest_band(kb, vectors, splits["test"], neg_test)
+            result.update(band)
+            print(f"  {name}: suggest band at the train-time bands: {band}", flush=True)
         return result
 
     def fused_only(name: str, enc, index_entries) -> dict:

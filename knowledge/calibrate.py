@@ -58,6 +58,11 @@ class Calibration:
     negatives: int
     curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
 
+    @classmethod
+    def uncalibrated(cls, bands: Bands, negatives: int = 0) -> "Calibration":
+        """Nothing held out to calibrate on: the bands stay as they are, no confidence model."""
+        return cls(bands, None, 0.0, 0.0, 0.0, False, 0, negatives, [])
+
 
 def wilson_upper(wrong: int, n: int, level: float = BOUND_LEVEL) -> float:
     """One-sided Wilson score upper bound on a rate observed as wrong / n (1.0 when n is 0)."""
@@ -73,7 +78,8 @@ def wilson_upper(wrong: int, n: int, level: float = BOUND_LEVEL) -> float:
 Query = tuple[str, str, np.ndarray, "int | frozenset[int] | None"]  # text, entry id, vector, row(s) left out
 
 
-def _excluded(rows: int | frozenset[int] | None) -> frozenset[int]:
+def excluded_rows(rows: int | frozenset[int] | None) -> frozenset[int]:
+    """A query's left-out row(s) as the frozenset `KnowledgeBase.search` / `candidates` take."""
     if rows is None:
         return frozenset()
     return rows if isinstance(rows, frozenset) else frozenset([rows])
@@ -84,7 +90,7 @@ def held_out_candidates(kb: KnowledgeBase, queries: list[Query],
     """Raw candidates of every held-out query (its left-out rows excluded), then of every negative."""
     items = []
     for text, truth, vector, rows in queries:
-        hits = kb.candidates(text, vector, CANDIDATES, _excluded(rows))
+        hits = kb.candidates(text, vector, CANDIDATES, excluded_rows(rows))
         items.append(HeldOut(text, truth, tuple(hits)))
     for text, vector in zip(neg_texts, neg_vectors):
         items.append(HeldOut(text, None, tuple(kb.candidates(text, vector, CANDIDATES))))
@@ -170,7 +176,7 @@ def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
     if not typod:
         return []
     vectors = encode([text for text, _, _, _ in typod])
-    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, _excluded(row))), i)
+    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, excluded_rows(row))), i)
             for n, (text, truth, row, i) in enumerate(typod)]
 
 
@@ -185,7 +191,7 @@ def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
     items = held_out_candidates(kb, queries, neg_texts, neg_vectors)
     n_pos = len(queries)
     if not items:
-        return Calibration(kb.bands, None, 0.0, 0.0, 0.0, False, 0, len(neg_texts), [])
+        return Calibration.uncalibrated(kb.bands, len(neg_texts))
     measured = len(items)
     if encode is not None and queries:
         items += typo_copies(kb, queries, encode, seed)
@@ -202,12 +208,7 @@ def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
     """Every phrasing of an entry with two or more, searched with its own row excluded (cross-validated
     evaluation; calibration leaves out more, see `calibration_queries`)."""
-    owners: dict[str, list[int]] = {}
-    for row, (entry_id, _) in kb.rows.items():
-        owners.setdefault(entry_id, []).append(row)
-    rows = [row for group in owners.values() if len(group) >= 2 for row in group]
-    vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
-    return [(kb.rows[row][1], kb.rows[row][0], vectors[i], row) for i, row in enumerate(rows)]
+    return _held_out_queries(kb, encode, None, half_out=False)
 
 
 def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None,
@@ -223,6 +224,13 @@ def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, st
     only. There are few of them (one per entry), and leaving out half the siblings as well was not validated:
     it left a fine-tuned StackFAQ bot and the example bot with no answer band at all.
     """
+    return _held_out_queries(kb, encode, phrasings, half_out=phrasings is None, seed=seed)
+
+
+def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None, half_out: bool,
+                      seed: int = 0) -> list[Query]:
+    """`phrasings` (every phrasing of an entry with two or more when None), each with its own row left out of
+    the search, and with `half_out` a seeded random half of its entry's other phrasings too."""
     rng = random.Random(seed)
     owners: dict[str, list[int]] = {}
     for row, (entry_id, _) in sorted(kb.rows.items()):
@@ -237,6 +245,6 @@ def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, st
     for i, row in enumerate(rows):
         entry_id = kb.rows[row][0]
         others = [r for r in owners[entry_id] if r != row]
-        half = rng.sample(others, len(others) // 2) if phrasings is None else []
+        half = rng.sample(others, len(others) // 2) if half_out else []
         queries.append((kb.rows[row][1], entry_id, vectors[i], frozenset([row, *half])))
     return queries

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .base import KnowledgeBase
-from .calibrate import leave_one_out_queries
+from .calibrate import excluded_rows, leave_one_out_queries
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def evaluate_knowledge(kb: KnowledgeBase, encode: Callable[[list[str]], np.ndarr
         items = [(text, truth, vectors[i], None) for i, (text, truth) in enumerate(queries)]
     ranked, truth, top_scores, misses = [], [], [], []
     for text, entry_id, vector, row in items:
-        hits = kb.search(text, vector, k=5, exclude_rows=frozenset() if row is None else frozenset([row]))
+        hits = kb.search(text, vector, k=5, exclude_rows=excluded_rows(row))
         ranked.append([h.entry_id for h in hits])
         truth.append(entry_id)
         top_scores.append(hits[0].score if hits else 0.0)

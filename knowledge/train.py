@@ -53,7 +53,7 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
     kb = KnowledgeBase.build(entries, encode)
-    result = Calibration(kb.bands, None, 0.0, 0.0, 0.0, False, 0, 0, [])
+    result = Calibration.uncalibrated(kb.bands)
     if entries:
         queries = calibration_queries(kb, encode, held_out or None, seed=seed)
         result = calibrate(kb, queries, negatives, encode(negatives), target_wrong_rate, seed=seed, encode=encode)
