@@ -241,14 +241,13 @@ def run_e2e(s, encode, seed: int, settings, then_faq: bool = False) -> tuple[dic
 
 
 def helpdesk_faq() -> dict:
-    """The example bot's FAQ tuning inputs (phrasing groups minus held-out ones, answers), for --then-faq: what
+    """The example bot's FAQ tuning inputs (every entry's phrasings, answers), for --then-faq: what
     `smallbot train` runs on the intent-tuned encoder next when knowledge.finetune_steps is set."""
-    from smallbot.knowledge.finetune import hold_out_split
     from smallbot.project import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
     entries = list(project.knowledge)
-    groups, _ = hold_out_split(entries, project.config.seed)
+    groups = [list(dict.fromkeys(e.phrasings)) for e in entries]
     cfg = project.config.knowledge
     return {"groups": groups, "answers": [e.answer for e in entries], "steps": cfg.finetune_steps,
             "batch": cfg.finetune_batch, "layers": cfg.finetune_layers}

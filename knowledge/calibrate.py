@@ -1,10 +1,11 @@
 """Fit the FAQ confidence and choose the answer / suggest thresholds at train time, so that the
 wrong-answer rate among answered messages stays under the target the author set in bot.yml.
 
-Positives are held-out phrasings (each question or alternate searched with its own row and half of its
-entry's other phrasings removed from the index, or alternates the encoder never trained on, searched the
-same way; `calibration_queries`); negatives are
-messages that must not get an FAQ answer (the bot's small-talk and out-of-scope examples).
+Positives are held-out phrasings: for an untuned bot each question or alternate searched with its own row
+and half of its entry's other phrasings removed from the index (`calibration_queries`); for a fine-tuned bot
+each phrasing searched as unseen text by an encoder copy tuned without it, in cross-validation
+(`crossval`). Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope
+examples).
 
 The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
 out-of-fold probabilities (k-fold over the held-out messages), never on the ones it was fitted to.
@@ -180,6 +181,15 @@ def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
             for n, (text, truth, row, i) in enumerate(typod)]
 
 
+def held_out_items(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str], neg_vectors: np.ndarray,
+                   seed: int = 0, encode=None) -> tuple[list[HeldOut], list[HeldOut]]:
+    """(measured: every held-out query then every negative, with its candidates; typo'd copies of the queries,
+    each `source` an index into measured). The copies are empty without `encode`."""
+    measured = held_out_candidates(kb, queries, neg_texts, neg_vectors)
+    typos = typo_copies(kb, queries, encode, seed) if encode is not None and queries else []
+    return measured, typos
+
+
 def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
               neg_vectors: np.ndarray, target_wrong_rate: float, level: float = BOUND_LEVEL,
               seed: int = 0, encode=None) -> Calibration:
@@ -188,58 +198,53 @@ def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
     With `encode`, typo'd copies of the held-out phrasings join the fit (not the threshold choice).
     With fewer than MIN_FIT held-out messages there is no model: the bands are drawn on the fused score.
     """
-    items = held_out_candidates(kb, queries, neg_texts, neg_vectors)
-    n_pos = len(queries)
-    if not items:
-        return Calibration.uncalibrated(kb.bands, len(neg_texts))
-    measured = len(items)
-    if encode is not None and queries:
-        items += typo_copies(kb, queries, encode, seed)
-    truth = [item.truth for item in items[:measured]]
+    measured, typos = held_out_items(kb, queries, neg_texts, neg_vectors, seed, encode)
+    return calibrate_items(measured, typos, kb.bands, target_wrong_rate, len(queries), len(neg_texts), level, seed)
+
+
+def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, target_wrong_rate: float,
+                    positives: int, negatives: int, level: float = BOUND_LEVEL, seed: int = 0) -> Calibration:
+    """The confidence and the bands from held-out messages however they were searched (one index, or one per
+    cross-validation fold): fit on `measured` + `typos`, thresholds on the out-of-fold scores of `measured`."""
+    if not measured:
+        return Calibration.uncalibrated(base, negatives)
+    items = measured + typos
+    truth = [item.truth for item in measured]
     scored = out_of_fold(items, seed=seed)
     confidence = fit_confidence(items) if scored is not None else None
     if scored is None or confidence is None:
         confidence, scored = None, [list(item.hits) for item in items]
-    bands, summary, curve = choose_bands(scored[:measured], truth, target_wrong_rate, kb.bands, level)
+    bands, summary, curve = choose_bands(scored[:len(measured)], truth, target_wrong_rate, base, level)
     return Calibration(bands, confidence, summary["answered_rate"], summary["wrong_rate"],
-                       summary["wrong_rate_bound"], summary["bounded"], n_pos, len(neg_texts), curve)
+                       summary["wrong_rate_bound"], summary["bounded"], positives, negatives, curve)
 
 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
     """Every phrasing of an entry with two or more, searched with its own row excluded (cross-validated
     evaluation; calibration leaves out more, see `calibration_queries`)."""
-    return _held_out_queries(kb, encode, None, half_out=False)
+    return _held_out_queries(kb, encode, half_out=False)
 
 
-def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None,
-                        seed: int = 0) -> list[Query]:
-    """The held-out messages the bands are calibrated on.
+def calibration_queries(kb: KnowledgeBase, encode, seed: int = 0) -> list[Query]:
+    """The held-out messages an untuned bot's bands are calibrated on (a tuned one's come from `crossval`).
 
-    Untuned (`phrasings` None): every phrasing of an entry with two or more, searched with its own row AND a
-    seeded random half of its entry's other phrasings left out of the index. Leaving only the row itself out
-    kept its near-duplicate siblings in the index, which flattered the held-out wrong rate: on StackFAQ
-    validation the threshold it chose gave over 2% wrong, with half the siblings out under 1%
-    (`benchmarks/knowledge.py`, RESULTS "The train-time threshold").
-    Fine-tuned (`phrasings` = (entry id, text) kept out of the tuning): those, each with its own row left out
-    only. There are few of them (one per entry), and leaving out half the siblings as well was not validated:
-    it left a fine-tuned StackFAQ bot and the example bot with no answer band at all.
+    Every phrasing of an entry with two or more, searched with its own row AND a seeded random half of its
+    entry's other phrasings left out of the index. Leaving only the row itself out kept its near-duplicate
+    siblings in the index, which flattered the held-out wrong rate: on StackFAQ validation the threshold it
+    chose gave over 2% wrong, with half the siblings out under 1% (`benchmarks/knowledge.py`, RESULTS "The
+    train-time threshold").
     """
-    return _held_out_queries(kb, encode, phrasings, half_out=phrasings is None, seed=seed)
+    return _held_out_queries(kb, encode, half_out=True, seed=seed)
 
 
-def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None, half_out: bool,
-                      seed: int = 0) -> list[Query]:
-    """`phrasings` (every phrasing of an entry with two or more when None), each with its own row left out of
-    the search, and with `half_out` a seeded random half of its entry's other phrasings too."""
+def _held_out_queries(kb: KnowledgeBase, encode, half_out: bool, seed: int = 0) -> list[Query]:
+    """Every phrasing of an entry with two or more, with its own row left out of the search, and with
+    `half_out` a seeded random half of its entry's other phrasings too."""
     rng = random.Random(seed)
     owners: dict[str, list[int]] = {}
     for row, (entry_id, _) in sorted(kb.rows.items()):
         owners.setdefault(entry_id, []).append(row)
-    if phrasings is None:
-        rows = [row for group in owners.values() if len(group) >= 2 for row in group]
-    else:
-        row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
-        rows = [row_of[(entry_id, text)] for entry_id, text in phrasings]
+    rows = [row for group in owners.values() if len(group) >= 2 for row in group]
     vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
     queries = []
     for i, row in enumerate(rows):

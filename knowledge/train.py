@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .base import KnowledgeBase
-from .calibrate import Calibration, calibrate, calibration_queries
+from .calibrate import Calibration, calibrate_items, calibration_queries, held_out_items
+from .crossval import FOLDS, cross_validated_held_out
 from .entries import FaqEntry
-from .finetune import FinetuneReport, FinetuneSettings, finetune_encoder, hold_out_split
+from .finetune import FinetuneReport, FinetuneSettings, finetune_encoder
 
 
 @dataclass
@@ -26,28 +27,33 @@ class KnowledgeTraining:
     serving: Any  # what the index and calibration were built with (`serve_as(encoder)`, e.g. int8)
     tuned: bool
     finetune: FinetuneReport | None
-    held_out: int  # phrasings kept out of fine-tuning for calibration
+    held_out: int  # phrasings the bands were calibrated on as unseen text
 
 
 def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
                          finetune: FinetuneSettings | None, target_wrong_rate: float, seed: int = 0,
                          say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
-                         progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e) -> KnowledgeTraining:
+                         progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e,
+                         folds: int = FOLDS) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
-    intents first, and the FAQ tuning continues on it). With tuning, one alternate of every entry with 3+
-    phrasings stays out of it and is what the bands are calibrated on. The index and the calibration use
-    `serve_as(encoder)` (models.quantize), the embeddings the bot will serve.
+    intents first, and the FAQ tuning continues on it). With tuning, the bands are calibrated by
+    `folds`-fold cross-validation of the tuning itself (`crossval`), and the serving encoder is tuned on
+    every phrasing; without, on phrasings searched with half their siblings left out of the one index
+    (`calibration_queries`). The index and the calibration use `serve_as(encoder)` (models.quantize), the
+    embeddings the bot will serve.
     """
-    report, held_out, tuned = None, [], owns_encoder
+    report, tuned, held = None, owns_encoder, None
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
-        groups, held_out = hold_out_split(entries, seed)
-        say(f"knowledge: fine-tuning the encoder for {finetune.steps} steps on "
-            f"{sum(len(g) for g in groups)} phrasings ({len(held_out)} held out for calibration)")
+        held = cross_validated_held_out(entries, negatives, encoder, finetune, folds=folds, seed=seed,
+                                        serve_as=serve_as, progress=progress, say=say)
+        phrasings = sum(len(e.phrasings) for e in entries)
+        say(f"knowledge: fine-tuning the encoder for {finetune.steps} steps on all {phrasings} phrasings")
         if not owns_encoder:
             encoder = encoder.clone()
-        report = finetune_encoder(encoder, groups, negatives, [e.answer for e in entries], finetune)
+        report = finetune_encoder(encoder, [list(dict.fromkeys(e.phrasings)) for e in entries], negatives,
+                                  [e.answer for e in entries], finetune)
         tuned = True
     serving = serve_as(encoder)
     encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
@@ -55,7 +61,13 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     kb = KnowledgeBase.build(entries, encode)
     result = Calibration.uncalibrated(kb.bands)
     if entries:
-        queries = calibration_queries(kb, encode, held_out or None, seed=seed)
-        result = calibrate(kb, queries, negatives, encode(negatives), target_wrong_rate, seed=seed, encode=encode)
+        if held is None:
+            queries = calibration_queries(kb, encode, seed=seed)
+            held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
+        measured, typos = held
+        positives = sum(1 for item in measured if item.truth is not None)
+        result = calibrate_items(measured, typos, kb.bands, target_wrong_rate, positives,
+                                 len(measured) - positives, seed=seed)
         kb.bands, kb.confidence = result.bands, result.confidence
-    return KnowledgeTraining(kb, result, encoder, serving, tuned, report, len(held_out))
+    return KnowledgeTraining(kb, result, encoder, serving, tuned, report, 0 if held is None else
+                             sum(1 for item in held[0] if item.truth is not None))
