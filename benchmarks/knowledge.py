@@ -239,10 +239,12 @@ def stackfaq(args) -> dict:
             hits = kb.search(q, vectors[q], k=5)
             return [h.entry_id for h in hits], hits[0].score if hits else 0.0
         result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
-        if kb.confidence is not None:  # the suggest band on test: is the right entry among the offered suggestions
+        if kb.confidence is not None:  # the suggest band: is the right entry among the offered suggestions
             band = suggest_band(kb, vectors, splits["test"], neg_test)
             result.update(band)
-            print(f"  {name}: suggest band at the train-time bands: {band}", flush=True)
+            val_band = suggest_band(kb, vectors, splits["val"], neg_val)
+            result.update({f"val_{k.removeprefix('test_')}": v for k, v in val_band.items()})
+            print(f"  {name}: suggest band at the train-time bands: test {band}, val {val_band}", flush=True)
         return result
 
     def fused_only(name: str, enc, index_entries) -> dict:
