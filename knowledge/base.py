@@ -19,11 +19,11 @@ from smallbot.errors import ArtifactError
 from smallbot.types import Hit
 
 from .entries import FaqEntry
-from .confidence import CANDIDATES, ConfidenceModel, OffTopic
+from .confidence import CANDIDATES, ConfidenceModel
 from .index import APPROX_ABOVE, FaissIndex
 from .lexical import LexicalMatcher
 
-FORMAT_VERSION = 4  # 3: confidence.json (calibrated P(right)) beside the bands; 4: off-topic examples
+FORMAT_VERSION = 3  # 3: confidence.json (calibrated P(right)) beside the bands
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -69,13 +69,12 @@ class KnowledgeBase:
 
     def __init__(self, entries: Iterable[FaqEntry], rows: dict[int, tuple[str, str]], index: FaissIndex,
                  bands: Bands, metrics: dict | None = None, next_row: int | None = None,
-                 confidence: ConfidenceModel | None = None, off_topic: OffTopic | None = None):
+                 confidence: ConfidenceModel | None = None):
         self._by_id = {entry.id: entry for entry in entries}
         self.rows = dict(rows)  # row id -> (entry id, phrasing text)
         self.index = index
         self.bands = bands
         self.confidence = confidence  # None until calibrated: hits then carry the fused score
-        self.off_topic = off_topic or OffTopic()  # what the confidence compares a message with besides entries
         self.metrics = metrics or {}
         self.next_row = next_row if next_row is not None else (max(self.rows) + 1 if self.rows else 0)
         self.lexical = LexicalMatcher({row: text for row, (_, text) in self.rows.items()},
@@ -96,9 +95,8 @@ class KnowledgeBase:
 
     @classmethod
     def build(cls, entries: list[FaqEntry], encode: Encode, bands: Bands | None = None,
-              approx_above: int = APPROX_ABOVE, negatives: list[str] | tuple[str, ...] = ()) -> "KnowledgeBase":
-        """Embed every phrasing of every entry and index it (exact or IVF by size); embed the bot's off-topic
-        examples (`negatives`: small talk, out of scope) for the confidence's `off_topic` feature."""
+              approx_above: int = APPROX_ABOVE) -> "KnowledgeBase":
+        """Embed every phrasing of every entry and index it (exact or IVF by size)."""
         texts = [(entry.id, text) for entry in entries for text in entry.phrasings]
         rows = dict(enumerate(texts))
         vectors = encode([t for _, t in texts]) if texts else None
@@ -106,9 +104,7 @@ class KnowledgeBase:
             index = FaissIndex(1)
         else:
             index = FaissIndex.build(np.arange(len(texts)), vectors, approx_above=approx_above)
-        negatives = list(dict.fromkeys(negatives))
-        off_topic = OffTopic(negatives, encode(negatives)) if negatives else None
-        return cls(entries, rows, index, bands or Bands(), off_topic=off_topic)
+        return cls(entries, rows, index, bands or Bands())
 
     # -- incremental updates -----------------------------------------------------------------------
 
@@ -185,7 +181,7 @@ class KnowledgeBase:
         """Top-k entries by calibrated confidence P(right) (by fused score when not calibrated)."""
         hits = self.candidates(text, embedding, max(k, CANDIDATES), exclude_rows)
         if self.confidence is not None:
-            hits = self.confidence.rescore(hits, text, self.off_topic.similarity(embedding))
+            hits = self.confidence.rescore(hits, text)
         return hits[:k]
 
     def candidates(self, text: str, embedding: np.ndarray, k: int = CANDIDATES,
@@ -226,8 +222,6 @@ class KnowledgeBase:
                       "tombstones": self.index.tombstones},
             "metrics": self.metrics,
         }, indent=2))
-        np.save(directory / "off_topic.npy", self.off_topic.vectors, allow_pickle=False)
-        (directory / "off_topic.json").write_text(json.dumps({"texts": self.off_topic.texts}))
         confidence = directory / "confidence.json"
         if self.confidence is not None:
             confidence.write_text(json.dumps(self.confidence.to_dict(), indent=2))
@@ -255,11 +249,5 @@ class KnowledgeBase:
         confidence_path = directory / "confidence.json"
         confidence = (ConfidenceModel.from_dict(json.loads(confidence_path.read_text()))
                       if confidence_path.exists() else None)
-        off_topic_paths = directory / "off_topic.json", directory / "off_topic.npy"
-        if not all(path.exists() for path in off_topic_paths):
-            raise ArtifactError(f"knowledge artifacts missing in {directory} (off_topic.json, off_topic.npy): "
-                                "run `smallbot train --force`")
-        off_topic = OffTopic(json.loads(off_topic_paths[0].read_text())["texts"],
-                             np.load(off_topic_paths[1], allow_pickle=False))
         return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
-                   confidence, off_topic)
+                   confidence)

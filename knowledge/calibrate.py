@@ -43,7 +43,6 @@ class HeldOut:
     truth: str | None
     hits: tuple[Hit, ...]
     source: int = -1  # a typo'd copy: index of the message it was made from (it trains, it is not measured)
-    off_topic: float = 0.0  # similarity to the nearest off-topic example it was not itself (see `off_topic_exclusions`)
 
 
 @dataclass(frozen=True)
@@ -87,37 +86,20 @@ def excluded_rows(rows: int | frozenset[int] | None) -> frozenset[int]:
     return rows if isinstance(rows, frozenset) else frozenset([rows])
 
 
-def off_topic_exclusions(kb: KnowledgeBase, texts: list[str], seed: int = 0) -> list[frozenset[int]]:
-    """For each negative, the off-topic rows its `off_topic` feature must not see: when it is one of the bot's
-    own off-topic examples, itself and the seeded half of them it was dealt with (as the half-out phrasings
-    are), so it is measured like an off-topic message the bot has not seen; nothing for any other text."""
-    examples = kb.off_topic.texts
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    half = {row: n % 2 for n, row in enumerate(order)}
-    row_of = {text: row for row, text in enumerate(examples)}
-    out = []
-    for text in texts:
-        row = row_of.get(text)
-        out.append(frozenset() if row is None else frozenset(r for r in half if half[r] == half[row]))
-    return out
-
-
 def held_out_candidates(kb: KnowledgeBase, queries: list[Query],
-                        neg_texts: list[str], neg_vectors: np.ndarray, seed: int = 0) -> list[HeldOut]:
+                        neg_texts: list[str], neg_vectors: np.ndarray) -> list[HeldOut]:
     """Raw candidates of every held-out query (its left-out rows excluded), then of every negative."""
     items = []
     for text, truth, vector, rows in queries:
         hits = kb.candidates(text, vector, CANDIDATES, excluded_rows(rows))
-        items.append(HeldOut(text, truth, tuple(hits), off_topic=kb.off_topic.similarity(vector)))
-    for text, vector, left_out in zip(neg_texts, neg_vectors, off_topic_exclusions(kb, neg_texts, seed)):
-        items.append(HeldOut(text, None, tuple(kb.candidates(text, vector, CANDIDATES)),
-                             off_topic=kb.off_topic.similarity(vector, left_out)))
+        items.append(HeldOut(text, truth, tuple(hits)))
+    for text, vector in zip(neg_texts, neg_vectors):
+        items.append(HeldOut(text, None, tuple(kb.candidates(text, vector, CANDIDATES))))
     return items
 
 
 def _rows(items: list[HeldOut]) -> tuple[np.ndarray, np.ndarray]:
-    xs = [hit_features(item.hits, item.text, item.off_topic) for item in items if item.hits]
+    xs = [hit_features(item.hits, item.text) for item in items if item.hits]
     ys = [np.array([h.entry_id == item.truth for h in item.hits], dtype=float) for item in items if item.hits]
     if not xs:
         return np.zeros((0, 0)), np.zeros(0)
@@ -148,7 +130,7 @@ def out_of_fold(items: list[HeldOut], folds: int = 5, seed: int = 0) -> list[lis
             return None
         for i, item in enumerate(items):
             if fold_of[i] == fold:
-                scored[i] = model.rescore(item.hits, item.text, item.off_topic)
+                scored[i] = model.rescore(item.hits, item.text)
     return scored
 
 
@@ -195,8 +177,7 @@ def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
     if not typod:
         return []
     vectors = encode([text for text, _, _, _ in typod])
-    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, excluded_rows(row))), i,
-                    kb.off_topic.similarity(vectors[n]))
+    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, excluded_rows(row))), i)
             for n, (text, truth, row, i) in enumerate(typod)]
 
 
@@ -204,7 +185,7 @@ def held_out_items(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str]
                    seed: int = 0, encode=None) -> tuple[list[HeldOut], list[HeldOut]]:
     """(measured: every held-out query then every negative, with its candidates; typo'd copies of the queries,
     each `source` an index into measured). The copies are empty without `encode`."""
-    measured = held_out_candidates(kb, queries, neg_texts, neg_vectors, seed)
+    measured = held_out_candidates(kb, queries, neg_texts, neg_vectors)
     typos = typo_copies(kb, queries, encode, seed) if encode is not None and queries else []
     return measured, typos
 

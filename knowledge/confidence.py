@@ -1,13 +1,12 @@
 """The FAQ confidence: P(this entry is the right one) from how a hit scored against the other candidates.
 
 A fused score of 0.7 means different things when the next entry scored 0.69 or 0.3, when dense and
-lexical agree or not, for a two-word or a twenty-word message, and when the message is closer still to one
-of the bot's off-topic examples (small talk, out of scope). `ConfidenceModel` is a logistic
+lexical agree or not, for a two-word or a twenty-word message. `ConfidenceModel` is a logistic
 regression over those features, fitted at train time on held-out phrasings (right / wrong top hits)
 and off-topic messages (always wrong); serving reads its JSON and runs one dot product per hit.
 
 >>> model = ConfidenceModel.fit(features, labels)
->>> scored = model.rescore(raw_hits, "how do I reset my password", off_topic=0.21)  # same order, score = P(right)
+>>> scored = model.rescore(raw_hits, "how do I reset my password")  # same hits and order, score = P(right)
 """
 
 from __future__ import annotations
@@ -22,17 +21,15 @@ from smallbot.errors import ArtifactError
 from smallbot.types import Hit
 
 FEATURES = ("fused", "dense", "lexical", "margin", "dense_margin", "lexical_margin", "is_top", "both_top",
-            "log_words", "off_topic", "off_topic_margin")
+            "log_words")
 CANDIDATES = 5  # entries the features compare a hit against; search fetches at least this many
 
 
-def hit_features(hits: Sequence[Hit], text: str, off_topic: float = 0.0) -> np.ndarray:
+def hit_features(hits: Sequence[Hit], text: str) -> np.ndarray:
     """One row of FEATURES per hit; `hits` are raw (fused-score) hits, best first.
 
     Margins are against the best OTHER candidate, so the top hit's margin is its lead and every
-    other hit's is negative (how far behind the top it is). `off_topic` is the message's cosine similarity
-    to the nearest of the bot's off-topic examples (`OffTopic`); a hit's dense score minus it is how much
-    closer the message is to that entry than to anything the bot must not answer.
+    other hit's is negative (how far behind the top it is).
     """
     if not hits:
         return np.zeros((0, len(FEATURES)), dtype=np.float64)
@@ -53,8 +50,7 @@ def hit_features(hits: Sequence[Hit], text: str, off_topic: float = 0.0) -> np.n
     lexical_top = np.arange(len(hits)) == int(np.argmax(lexical))
     words = math.log1p(len(text.split()))
     return np.column_stack([fused, dense, lexical, margin(fused), margin(dense), margin(lexical),
-                            np.arange(len(hits)) == 0, dense_top & lexical_top, np.full(len(hits), words),
-                            np.full(len(hits), off_topic), dense - off_topic])
+                            np.arange(len(hits)) == 0, dense_top & lexical_top, np.full(len(hits), words)])
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -102,7 +98,7 @@ class ConfidenceModel:
         z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
         return _sigmoid(z @ np.array(self.weights) + self.bias)
 
-    def rescore(self, hits: Sequence[Hit], text: str, off_topic: float = 0.0) -> list[Hit]:
+    def rescore(self, hits: Sequence[Hit], text: str) -> list[Hit]:
         """The same hits, in the same fused-score order, with `score` = P(right), non-increasing down the list.
 
         The confidence decides the band, not the ranking: re-sorting by it moved near-ties on the example
@@ -113,7 +109,7 @@ class ConfidenceModel:
             return []
         # never above the hit ranked before it: otherwise a lower-ranked entry could clear the suggest threshold
         # that the top one misses and be offered first
-        p = np.minimum.accumulate(self.predict(hit_features(hits, text, off_topic)))
+        p = np.minimum.accumulate(self.predict(hit_features(hits, text)))
         return [replace(hit, score=float(p[i])) for i, hit in enumerate(hits)]
 
     def to_dict(self) -> dict:
@@ -126,27 +122,3 @@ class ConfidenceModel:
             raise ArtifactError(f"confidence model features {data.get('features')} differ from {list(FEATURES)}: "
                                 "run `smallbot train --force`")
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["bias"]))
-
-
-class OffTopic:
-    """The bot's off-topic examples (small talk, out of scope) as unit vectors, for the `off_topic` feature."""
-
-    def __init__(self, texts: Sequence[str] = (), vectors: np.ndarray | None = None):
-        self.texts = list(texts)
-        dim = 0 if vectors is None else np.asarray(vectors).shape[-1]
-        self.vectors = np.ascontiguousarray(np.zeros((0, dim)) if vectors is None else vectors, dtype=np.float32)
-        if len(self.texts) != len(self.vectors):
-            raise ArtifactError(f"{len(self.texts)} off-topic examples but {len(self.vectors)} vectors: "
-                                "run `smallbot train --force`")
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def similarity(self, embedding: np.ndarray, exclude: frozenset[int] = frozenset()) -> float:
-        """Cosine similarity to the nearest example not in `exclude` (row numbers); 0.0 when there is none."""
-        if not len(self.vectors) or len(exclude) >= len(self.vectors):
-            return 0.0
-        sims = self.vectors @ np.asarray(embedding, dtype=np.float32).reshape(-1)
-        if exclude:
-            sims[list(exclude)] = -np.inf
-        return float(max(sims.max(), 0.0))

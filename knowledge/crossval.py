@@ -93,7 +93,7 @@ def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[st
                          [e.answer for e in fold.entries], settings)
         serving = serve_as(copy)
         encode = lambda texts, serving=serving: serving.encode(list(texts), progress=progress)  # noqa: E731
-        kb = KnowledgeBase.build(list(fold.entries), encode, negatives=list(fold.negatives))
+        kb = KnowledgeBase.build(list(fold.entries), encode)
         texts = [t for t, _ in fold.held_out]
         vectors = encode(texts) if texts else None
         queries: list[Query] = [(t, entry_id, vectors[i], None) for i, (t, entry_id) in enumerate(fold.held_out)]

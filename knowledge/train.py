@@ -58,12 +58,12 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     serving = serve_as(encoder)
     encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
-    kb = KnowledgeBase.build(entries, encode, negatives=negatives)
+    kb = KnowledgeBase.build(entries, encode)
     result = Calibration.uncalibrated(kb.bands)
     if entries:
         if held is None:
             queries = calibration_queries(kb, encode, seed=seed)
-            held = held_out_items(kb, queries, kb.off_topic.texts, kb.off_topic.vectors, seed, encode)
+            held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
         measured, typos = held
         positives = sum(1 for item in measured if item.truth is not None)
         result = calibrate_items(measured, typos, kb.bands, target_wrong_rate, positives,

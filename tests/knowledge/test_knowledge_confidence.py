@@ -10,8 +10,8 @@ import pytest
 from smallbot.errors import ArtifactError
 from smallbot.knowledge.base import Bands, KnowledgeBase
 from smallbot.knowledge.calibrate import (calibrate, calibration_queries, choose_bands, held_out_candidates,
-                                         off_topic_exclusions, wilson_upper)
-from smallbot.knowledge.confidence import FEATURES, ConfidenceModel, OffTopic, hit_features
+                                         wilson_upper)
+from smallbot.knowledge.confidence import FEATURES, ConfidenceModel, hit_features
 from smallbot.types import Hit
 
 from tests.knowledge.knowledge_fixtures import ENTRIES
@@ -20,17 +20,15 @@ NEGATIVES = ["hello there", "tell me a joke", "what's the weather like", "who wo
              "thanks, bye", "how old are you", "play some music", "what is the capital of france",
              "I like turtles", "good morning", "can you sing", "what's 2 plus 2", "recommend a movie",
              "are you a robot", "how tall is mount everest"]
-UNSEEN_OFF_TOPIC = ["hi!", "what's your favourite colour", "is it going to rain", "sing me a song",
-                    "who is the president", "how far away is the moon"]
 TARGET = 0.1
 
 
 @pytest.fixture(scope="module")
 def calibrated(encoder):
     """The fixture entries with their confidence and bands calibrated as `smallbot train` does."""
-    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode, negatives=NEGATIVES)
-    result = calibrate(kb, calibration_queries(kb, encoder.encode), kb.off_topic.texts, kb.off_topic.vectors,
-                       TARGET, encode=encoder.encode)
+    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode)
+    result = calibrate(kb, calibration_queries(kb, encoder.encode), NEGATIVES, encoder.encode(NEGATIVES), TARGET,
+                       encode=encoder.encode)
     kb.bands, kb.confidence = result.bands, result.confidence
     return kb, result
 
@@ -100,35 +98,10 @@ def test_held_out_calibration_meets_its_target_on_the_fixture_bot(calibrated, en
     assert result.answered_rate > 0.5
     assert result.bounded and result.wrong_rate <= result.wrong_rate_bound <= TARGET
     assert kb.bands.suggest <= kb.bands.answer
-    # off-topic messages are not answered at the calibrated threshold, the bot's own examples nor new ones
-    for text, vector in zip(NEGATIVES + UNSEEN_OFF_TOPIC, encoder.encode(NEGATIVES + UNSEEN_OFF_TOPIC)):
+    # off-topic messages are not answered at the calibrated threshold
+    for text, vector in zip(NEGATIVES, encoder.encode(NEGATIVES)):
         hits = kb.search(text, vector)
         assert hits[0].score < kb.bands.answer, text
-
-
-def test_off_topic_similarity_is_the_nearest_example_left_in():
-    vectors = np.eye(3, dtype=np.float32)
-    off_topic = OffTopic(["a", "b", "c"], vectors)
-    query = np.array([0.8, 0.6, 0.0], dtype=np.float32)
-    assert off_topic.similarity(query) == pytest.approx(0.8)
-    assert off_topic.similarity(query, frozenset([0])) == pytest.approx(0.6)
-    assert off_topic.similarity(query, frozenset([0, 1])) == 0.0  # cosine below zero counts as unrelated
-    assert off_topic.similarity(query, frozenset([0, 1, 2])) == 0.0 and OffTopic().similarity(query) == 0.0
-    with pytest.raises(ArtifactError):
-        OffTopic(["a"], vectors)
-
-
-def test_the_bots_own_off_topic_examples_are_measured_against_the_other_half(encoder):
-    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode, negatives=NEGATIVES)
-    left_out = off_topic_exclusions(kb, NEGATIVES + ["not one of them"], seed=2)
-    assert left_out[-1] == frozenset()
-    for i, rows in enumerate(left_out[:-1]):
-        assert i in rows and len(rows) in (len(NEGATIVES) // 2, (len(NEGATIVES) + 1) // 2)
-    assert len({rows for rows in left_out[:-1]}) == 2  # two halves, each its own
-    assert off_topic_exclusions(kb, NEGATIVES, seed=2) == left_out[:-1]
-    # so a negative searched at calibration never meets itself
-    items = held_out_candidates(kb, [], NEGATIVES, kb.off_topic.vectors, seed=2)
-    assert all(item.off_topic < 0.99 for item in items)
 
 
 def test_confidence_is_a_probability_and_ranks_hits(calibrated, encoder):
@@ -147,7 +120,6 @@ def test_confidence_save_load_round_trip_gives_identical_scores(calibrated, enco
     kb.save(tmp_path / "kb")
     loaded = KnowledgeBase.load(tmp_path / "kb")
     assert loaded.confidence == kb.confidence and loaded.bands == kb.bands
-    assert loaded.off_topic.texts == NEGATIVES and np.array_equal(loaded.off_topic.vectors, kb.off_topic.vectors)
     for text in ["I forgot my password", "money back please", "are you open", "tell me a story"]:
         vector = encoder.encode([text])[0]
         assert [(h.entry_id, h.score) for h in loaded.search(text, vector)] == \
@@ -164,14 +136,6 @@ def test_a_confidence_file_with_other_features_is_refused(calibrated, tmp_path):
         KnowledgeBase.load(tmp_path / "kb")
 
 
-def test_a_build_without_its_off_topic_examples_is_refused(calibrated, tmp_path):
-    kb, _ = calibrated
-    kb.save(tmp_path / "kb")
-    (tmp_path / "kb" / "off_topic.npy").unlink()
-    with pytest.raises(ArtifactError, match="off_topic.*smallbot train --force"):
-        KnowledgeBase.load(tmp_path / "kb")
-
-
 @pytest.mark.parametrize("typo, truth", [
     ("how do i rest my pasword", "reset-password"),
     ("wat are your openning hours", "opening-hours"),
@@ -183,7 +147,7 @@ def test_typod_questions_still_match_with_the_calibrated_confidence(calibrated, 
     hits = kb.search(typo, encoder.encode([typo])[0], k=3)
     assert hits[0].entry_id == truth
     # and it is more confident than about any off-topic message
-    off_topic = max(kb.search(t, v)[0].score for t, v in zip(UNSEEN_OFF_TOPIC, encoder.encode(UNSEEN_OFF_TOPIC)))
+    off_topic = max(kb.search(t, v)[0].score for t, v in zip(NEGATIVES, encoder.encode(NEGATIVES)))
     assert hits[0].score > off_topic
 
 
