@@ -10,7 +10,9 @@ then the halves swap and the two figures are averaged (2-fold, so all 100 oos_va
 `--final VARIANT` calibrates on all of val + oos_val and reports test + oos_test once, with the baseline.
 
     python benchmarks/intents_oos.py --embeddings benchmarks/out/embeddings_full_e2e_e2e300.npz
-    python benchmarks/intents_oos.py --embeddings ... --final lr_all:target
+    python benchmarks/intents_oos.py --embeddings ... --only lr_cheap:balanced,grid:balanced
+    python benchmarks/intents_oos.py --embeddings ... --product               # smallbot's train_linear, val
+    python benchmarks/intents_oos.py --embeddings ... --product --final product   # ... and test, once
 """
 
 from __future__ import annotations
@@ -304,15 +306,18 @@ def variants(oos_train_features: dict) -> dict:
     return combiners
 
 
-def product(embeddings: Path, data: Path, final: bool) -> dict:
+def product(embeddings: Path, data: Path, final: bool, grid: bool = False) -> dict:
     """smallbot's own `train_linear` + `LinearIntentClassifier.predict` on the saved embeddings (the texts come
-    from the data file in the order they were saved): the implemented variant, end to end but the tuning."""
+    from the data file in the order they were saved): the implemented variant, end to end but the tuning.
+    `grid`: force the 3-feature grid (the policy before format 3) as the same-run baseline."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from intents import load
     from sklearn.metrics import roc_auc_score
 
+    from smallbot.intents import train as train_module
     from smallbot.intents.train import Validation, train_linear
 
+    train_module.LOGISTIC_MIN_OOS = 10**9 if grid else train_module.LOGISTIC_MIN_OOS
     s = load(data, "data_full.json", False, None, 0)
     vectors: dict[str, np.ndarray] = {}
     saved = np.load(embeddings, allow_pickle=False)
@@ -352,17 +357,20 @@ def product(embeddings: Path, data: Path, final: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embeddings", type=Path, required=True)
-    parser.add_argument("--final", default="", help="variant to report on test once (with grid:balanced)")
+    parser.add_argument("--final", default="", help="variant to report on test once (with grid:balanced); "
+                                                   "with --product any value (e.g. `product`): test, not val")
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--product", action="store_true",
                         help="score smallbot's own train_linear (the implemented variant) instead of the variants")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args(argv)
     if args.product:
-        result = product(args.embeddings, args.data, bool(args.final))
-        print(json.dumps({k: v for k, v in result.items() if k != "runs"}))
-        for r in result["runs"]:
-            print(r["combiner"], [round(w, 3) for w in r["weights"]])
+        result = {"product": product(args.embeddings, args.data, bool(args.final)),
+                  "grid_baseline": product(args.embeddings, args.data, bool(args.final), grid=True)}
+        for name, r in result.items():
+            print(name, json.dumps({k: v for k, v in r.items() if k != "runs"}))
+            for run in r["runs"]:
+                print("  ", run["combiner"], [round(w, 3) for w in run["weights"]])
         out = OUT / f"intents_oos_{args.embeddings.stem}_product{'_final' if args.final else ''}.json"
         out.write_text(json.dumps(result, indent=2))
         print(f"wrote {out}", file=sys.stderr)
