@@ -55,9 +55,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-LOGIT_FEATURES = (0, 5, 6)  # FEATURES that depend on the (temperature-scaled) logits only
-
-
 def fill_logit_features(raw: np.ndarray, logits: np.ndarray) -> np.ndarray:
     """Write confidence, energy and margin of temperature-scaled `logits` into `raw`; return the probabilities.
 
@@ -96,7 +93,8 @@ class LinearIntentClassifier:
         self._pm = self.means @ self.precision
         self._mpm = (self._pm * self.means).sum(axis=1)
         # the background Gaussian (mean [1, d], precision [d, d]) of all training data: subtracting its distance
-        # discounts directions that every class spreads along (relative Mahalanobis, Ren et al. 2021)
+        # discounts directions that every class spreads along (relative Mahalanobis, Ren et al. 2021). Without
+        # one (a classifier assembled by hand), the class means' centre and the tied precision stand in.
         if background is None:
             background = (self.means.mean(axis=0, keepdims=True), self.precision)
         self.background_mean = np.ascontiguousarray(background[0], dtype=np.float32).reshape(1, -1)
