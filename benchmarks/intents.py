@@ -202,7 +202,7 @@ def run_smallbot(s, encode, seed: int) -> tuple[dict, object]:
 
 
 def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: float,
-              oos_negatives: bool = True, then_faq: bool = False) -> tuple[dict, object]:
+              oos_negatives: bool = True, then_faq: bool = False, save: Path | None = None) -> tuple[dict, object]:
     """smallbot with the encoder body fine-tuned on the intents first (contrastive, same-intent positives,
     other intents in the batch and out-of-scope training examples as negatives), then `train_linear` on
     the tuned embeddings. train_s counts tuning + encoding train/val/oos_val + the head; test encoding not."""
@@ -219,10 +219,10 @@ def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: flo
         return {"steps": steps, "batch": batch, "layers": layers, "lr": lr, "oos_negatives": oos_negatives,
                 "loss": [report.first_loss, report.last_loss]}
 
-    return _tuned_then_head(s, encode, seed, tune, then_faq)
+    return _tuned_then_head(s, encode, seed, tune, then_faq, save)
 
 
-def run_e2e(s, encode, seed: int, settings, then_faq: bool = False) -> tuple[dict, object]:
+def run_e2e(s, encode, seed: int, settings, then_faq: bool = False, save: Path | None = None) -> tuple[dict, object]:
     """smallbot with the body fine-tuned end to end with a cross-entropy cosine head (`smallbot.intents.endtoend`,
     CLINC's oos_train as an extra class when settings.oos_class), then `train_linear` on the tuned embeddings."""
     import dataclasses
@@ -237,7 +237,18 @@ def run_e2e(s, encode, seed: int, settings, then_faq: bool = False) -> tuple[dic
         return {**dataclasses.asdict(settings), "loss": [report.first_loss, report.last_loss],
                 "train_accuracy": report.train_accuracy}
 
-    return _tuned_then_head(s, encode, seed, tune, then_faq)
+    return _tuned_then_head(s, encode, seed, tune, then_faq, save)
+
+
+def save_embeddings(s, encode, path: Path) -> None:
+    """Write the tuned encoder's embeddings of every split, so out-of-scope scores can be iterated in numpy
+    (benchmarks/intents_oos.py) without re-tuning. Test and oos_test go to a separate `<path>_test.npz`
+    that model selection never opens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, train_x=encode(s["train"][0]), train_y=np.array(s["train"][1]), val_x=encode(s["val"][0]),
+             val_y=np.array(s["val"][1]), oos_train_x=encode(s["oos_train"]), oos_val_x=encode(s["oos_val"]))
+    np.savez(path.with_name(path.stem + "_test.npz"), test_x=encode(s["test"][0]), test_y=np.array(s["test"][1]),
+             oos_test_x=encode(s["oos_test"]))
 
 
 def helpdesk_faq() -> dict:
@@ -253,7 +264,8 @@ def helpdesk_faq() -> dict:
             "batch": cfg.finetune_batch, "layers": cfg.finetune_layers}
 
 
-def _tuned_then_head(s, encode, seed: int, tune, then_faq: bool = False) -> tuple[dict, object]:
+def _tuned_then_head(s, encode, seed: int, tune, then_faq: bool = False,
+                     save: Path | None = None) -> tuple[dict, object]:
     """Tune a copy of the encoder with `tune`, optionally follow with the example bot's FAQ
     tuning (as `smallbot train` does after intent tuning), fit `train_linear` on the result, score val/test."""
     from smallbot.intents.train import Validation, train_linear
@@ -295,6 +307,8 @@ def _tuned_then_head(s, encode, seed: int, tune, then_faq: bool = False) -> tupl
                        scored(s["test"][0], s["test"][1], s["oos_test"]), tune_s + fit, stored=0.0)
     result.update(weights=list(clf.policy.weights), temperature=clf.temperature, tune_s=tune_s, head_s=fit,
                   tune=tune_info)
+    if save is not None:
+        save_embeddings(s, tuned_encode, save)
     return result, clf
 
 
@@ -365,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(as `smallbot train` does) before fitting the head")
     parser.add_argument("--select", action="store_true",
                         help="model selection: calibrate on one half of val, report on the other; test never read")
+    parser.add_argument("--save-embeddings", action="store_true",
+                        help="write the tuned encoder's embeddings of every split to benchmarks/out/embeddings_"
+                             "<setting>_<method><suffix>.npz (+ _test.npz) for benchmarks/intents_oos.py")
     parser.add_argument("--out-suffix", default="", help="appended to the results JSON name (for variants)")
     args = parser.parse_args(argv)
     import torch
@@ -377,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
                "load_average_at_start": os.getloadavg()[0], "quick": args.quick, "select": args.select,
                "then_faq": args.then_faq, "seed": args.seed, "settings": {}}
     rows = []
+
+    def embeddings_path(setting: str, method: str) -> Path:
+        return OUT / f"embeddings{'_quick' if args.quick else ''}{'_select' if args.select else ''}_{setting}_{method}{args.out_suffix}.npz"
+
     for name in args.settings.split(","):
         if name == "helpdesk":
             results["settings"][name] = helpdesk = time_example_bot()
@@ -396,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             per["smallbot"], clf = run_smallbot(s, encode, args.seed)
         if "tuned" in methods:
             per["tuned"], _ = run_tuned(s, encode, args.seed, args.tune_steps, args.tune_batch, args.tune_layers,
-                                        args.tune_lr, not args.no_oos_negatives, args.then_faq)
+                                        args.tune_lr, not args.no_oos_negatives, args.then_faq,
+                                        embeddings_path(name, "tuned") if args.save_embeddings else None)
             print(f"{name} tuned: {json.dumps({k: per['tuned'][k] for k in ('tune_s', 'head_s', 'tune')})}",
                   file=sys.stderr)
         if "e2e" in methods:
@@ -404,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                            learning_rate=args.e2e_lr, head_learning_rate=args.e2e_head_lr, scale=args.e2e_scale,
                            max_length=args.e2e_max_length, oos_class=not args.e2e_no_oos_class, seed=args.seed,
                            label_smoothing=args.e2e_label_smoothing)
-            per["e2e"], _ = run_e2e(s, encode, args.seed, e2e, args.then_faq)
+            per["e2e"], _ = run_e2e(s, encode, args.seed, e2e, args.then_faq,
+                                    embeddings_path(name, "e2e") if args.save_embeddings else None)
             print(f"{name} e2e: {json.dumps({k: per['e2e'][k] for k in ('tune_s', 'head_s', 'tune')})}",
                   file=sys.stderr)
         if name == "full" and "smallbot" in methods and args.latency_messages:
