@@ -203,6 +203,7 @@ def stackfaq(args) -> dict:
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings
+    from smallbot.knowledge.crossval import FOLDS as CROSSVAL_FOLDS
     from smallbot.knowledge.train import train_knowledge_base
 
     faqs, splits = load_stackfaq(args.data, args.seed)
@@ -258,7 +259,8 @@ def stackfaq(args) -> dict:
         negatives): its fused score, then its calibrated confidence at the train-time threshold."""
         t0 = time.perf_counter()
         training = train_knowledge_base(entries, neg_train, encoder, finetune=finetune, target_wrong_rate=target,
-                                        seed=args.seed, progress=False, say=lambda m: print("  " + m, flush=True))
+                                        seed=args.seed, progress=False, say=lambda m: print("  " + m, flush=True),
+                                        folds=CROSSVAL_FOLDS if args.calibration == "cross_validation" else 0)
         cal, kb = training.calibration, training.kb
         train_s = time.perf_counter() - t0
         print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "
@@ -353,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
+    parser.add_argument("--calibration", choices=("held_out", "cross_validation"), default="held_out",
+                        help="how the fine-tuned arms calibrate (bot.yml knowledge.calibration)")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-stackfaq", action="store_true")
     args = parser.parse_args(argv)

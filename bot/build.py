@@ -78,9 +78,13 @@ def input_hashes(project: Project) -> dict[str, str]:
     # models.quantize changes the embeddings the index, the calibration and the intent head are fitted on
     # (a hash part only when set, so builds made before the setting existed stay up to date)
     quantize = [cfg.models.quantize] if cfg.models.quantize != "none" else []
+    # likewise knowledge.calibration enters only when it is not the default
+    knowledge_settings = dataclasses.asdict(cfg.knowledge)
+    if knowledge_settings["calibration"] == "held_out":
+        del knowledge_settings["calibration"]
     knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, *quantize,
                         cfg.thresholds.target_wrong_answer_rate,
-                        dataclasses.asdict(cfg.knowledge), negative_examples(project),
+                        knowledge_settings, negative_examples(project),
                         *flat(files(project.knowledge_files)), intent_tuning)
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
     intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, *quantize, cfg.thresholds.intent,
@@ -256,6 +260,7 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     so ONE tuned encoder serves retrieval and the intent head (one encoder pass per message), and the
     FAQ bands are calibrated on the encoder that will serve.
     """
+    from smallbot.knowledge.crossval import FOLDS as CROSSVAL_FOLDS
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
     from smallbot.knowledge.train import train_knowledge_base
 
@@ -289,6 +294,7 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     training = train_knowledge_base(
         entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
         seed=project.config.seed, say=say, owns_encoder=tuned is not None,
+        folds=CROSSVAL_FOLDS if settings.calibration == "cross_validation" else 0,
         # index and calibrate (the intent head is fitted later) on the embeddings the bot will serve
         serve_as=lambda e: quantized_encoder(e, project.config.models.quantize),
         finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,

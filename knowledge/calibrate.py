@@ -3,8 +3,8 @@ wrong-answer rate among answered messages stays under the target the author set 
 
 Positives are held-out phrasings: for an untuned bot each question or alternate searched with its own row
 and half of its entry's other phrasings removed from the index (`calibration_queries`); for a fine-tuned bot
-each phrasing searched as unseen text by an encoder copy tuned without it, in cross-validation
-(`crossval`). Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope
+the alternates kept out of its tuning run (`knowledge.calibration: held_out`, the default) or every phrasing
+searched as unseen text by an encoder copy tuned without it (`cross_validation`, `crossval`). Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope
 examples).
 
 The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
@@ -222,29 +222,37 @@ def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
     """Every phrasing of an entry with two or more, searched with its own row excluded (cross-validated
     evaluation; calibration leaves out more, see `calibration_queries`)."""
-    return _held_out_queries(kb, encode, half_out=False)
+    return _held_out_queries(kb, encode, None, half_out=False)
 
 
-def calibration_queries(kb: KnowledgeBase, encode, seed: int = 0) -> list[Query]:
-    """The held-out messages an untuned bot's bands are calibrated on (a tuned one's come from `crossval`).
+def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None,
+                        seed: int = 0) -> list[Query]:
+    """The held-out messages the bands are calibrated on when they are searched in the serving index.
 
-    Every phrasing of an entry with two or more, searched with its own row AND a seeded random half of its
-    entry's other phrasings left out of the index. Leaving only the row itself out kept its near-duplicate
-    siblings in the index, which flattered the held-out wrong rate: on StackFAQ validation the threshold it
-    chose gave over 2% wrong, with half the siblings out under 1% (`benchmarks/knowledge.py`, RESULTS "The
-    train-time threshold").
+    Untuned (`phrasings` None): every phrasing of an entry with two or more, searched with its own row AND a
+    seeded random half of its entry's other phrasings left out of the index. Leaving only the row itself out
+    kept its near-duplicate siblings in the index, which flattered the held-out wrong rate: on StackFAQ
+    validation the threshold it chose gave over 2% wrong, with half the siblings out under 1%
+    (`benchmarks/knowledge.py`, RESULTS "The train-time threshold").
+    Fine-tuned with `knowledge.calibration: held_out` (`phrasings` = (entry id, text) kept out of the tuning):
+    those, each with its own row left out only. (`cross_validation` builds its own indexes, see `crossval`.)
     """
-    return _held_out_queries(kb, encode, half_out=True, seed=seed)
+    return _held_out_queries(kb, encode, phrasings, half_out=phrasings is None, seed=seed)
 
 
-def _held_out_queries(kb: KnowledgeBase, encode, half_out: bool, seed: int = 0) -> list[Query]:
-    """Every phrasing of an entry with two or more, with its own row left out of the search, and with
-    `half_out` a seeded random half of its entry's other phrasings too."""
+def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None, half_out: bool,
+                      seed: int = 0) -> list[Query]:
+    """`phrasings` (every phrasing of an entry with two or more when None), each with its own row left out of
+    the search, and with `half_out` a seeded random half of its entry's other phrasings too."""
     rng = random.Random(seed)
     owners: dict[str, list[int]] = {}
     for row, (entry_id, _) in sorted(kb.rows.items()):
         owners.setdefault(entry_id, []).append(row)
-    rows = [row for group in owners.values() if len(group) >= 2 for row in group]
+    if phrasings is None:
+        rows = [row for group in owners.values() if len(group) >= 2 for row in group]
+    else:
+        row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
+        rows = [row_of[(entry_id, text)] for entry_id, text in phrasings]
     vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
     queries = []
     for i, row in enumerate(rows):

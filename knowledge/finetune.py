@@ -1,8 +1,8 @@
 """Fine-tune the bot's encoder on its own FAQ phrasings so paraphrases of one entry land together.
 
 The training loop is shared with the intent classifier (`smallbot.contrastive`); this module keeps
-what is FAQ-specific: a held-out split for choosing tuning settings (`benchmarks/knowledge_select.py`).
-The bands of a tuned bot are calibrated by cross-validating the tuning itself (`crossval`).
+what is FAQ-specific: which phrasings are held out of tuning to calibrate the answer threshold (or to
+compare tuning settings, `benchmarks/knowledge_select.py`); `crossval` cross-validates the tuning instead.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["FinetuneReport", "FinetuneSettings", "add_typo", "finetune_encoder",
 
 def hold_out_split(entries, seed: int) -> tuple[list[list[str]], list[tuple[str, str]]]:
     """(training phrasing groups, held-out (entry id, phrasing)): one alternate of every entry with 3+ phrasings
-    is kept out of fine-tuning, so tuning settings can be compared on text the encoder never saw."""
+    is kept out of fine-tuning, so the answer threshold is calibrated on text the encoder never saw."""
     rng = random.Random(seed)
     groups, held = [], []
     for entry in entries:

@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 from .base import KnowledgeBase
 from .calibrate import Calibration, calibrate_items, calibration_queries, held_out_items
-from .crossval import FOLDS, cross_validated_held_out
+from .crossval import cross_validated_held_out
 from .entries import FaqEntry
-from .finetune import FinetuneReport, FinetuneSettings, finetune_encoder
+from .finetune import FinetuneReport, FinetuneSettings, finetune_encoder, hold_out_split
 
 
 @dataclass
@@ -27,33 +27,37 @@ class KnowledgeTraining:
     serving: Any  # what the index and calibration were built with (`serve_as(encoder)`, e.g. int8)
     tuned: bool
     finetune: FinetuneReport | None
-    held_out: int  # phrasings the bands were calibrated on as unseen text
+    held_out: int  # alternates kept out of the one tuning run for calibration (0 with cross-validation)
 
 
 def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
                          finetune: FinetuneSettings | None, target_wrong_rate: float, seed: int = 0,
                          say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
                          progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e,
-                         folds: int = FOLDS) -> KnowledgeTraining:
+                         folds: int = 0) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
-    intents first, and the FAQ tuning continues on it). With tuning, the bands are calibrated by
-    `folds`-fold cross-validation of the tuning itself (`crossval`), and the serving encoder is tuned on
-    every phrasing; without, on phrasings searched with half their siblings left out of the one index
-    (`calibration_queries`). The index and the calibration use `serve_as(encoder)` (models.quantize), the
-    embeddings the bot will serve.
+    intents first, and the FAQ tuning continues on it). With tuning and `folds` 0 (`knowledge.calibration:
+    held_out`), one alternate of every entry with 3+ phrasings stays out of the one tuning run and is what
+    the bands are calibrated on; with `folds` >= 2 (`cross_validation`) the tuning itself is cross-validated
+    (`crossval`: `folds` + 1 tuning runs) and the serving encoder is tuned on every phrasing. Untuned, the
+    bands are calibrated on phrasings searched with half their siblings left out (`calibration_queries`).
+    The index and the calibration use `serve_as(encoder)` (models.quantize), the embeddings the bot will serve.
     """
-    report, tuned, held = None, owns_encoder, None
+    report, tuned, held, kept_out = None, owns_encoder, None, None
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
-        held = cross_validated_held_out(entries, negatives, encoder, finetune, folds=folds, seed=seed,
-                                        serve_as=serve_as, progress=progress, say=say)
-        phrasings = sum(len(e.phrasings) for e in entries)
-        say(f"knowledge: fine-tuning the encoder for {finetune.steps} steps on all {phrasings} phrasings")
+        if folds >= 2:
+            held = cross_validated_held_out(entries, negatives, encoder, finetune, folds=folds, seed=seed,
+                                            serve_as=serve_as, progress=progress, say=say)
+            groups = [list(dict.fromkeys(e.phrasings)) for e in entries]
+        else:
+            groups, kept_out = hold_out_split(entries, seed)
+        say(f"knowledge: fine-tuning the encoder for {finetune.steps} steps on {sum(len(g) for g in groups)} "
+            f"phrasings" + (f" ({len(kept_out)} held out for calibration)" if kept_out is not None else ""))
         if not owns_encoder:
             encoder = encoder.clone()
-        report = finetune_encoder(encoder, [list(dict.fromkeys(e.phrasings)) for e in entries], negatives,
-                                  [e.answer for e in entries], finetune)
+        report = finetune_encoder(encoder, groups, negatives, [e.answer for e in entries], finetune)
         tuned = True
     serving = serve_as(encoder)
     encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
@@ -62,12 +66,12 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     result = Calibration.uncalibrated(kb.bands)
     if entries:
         if held is None:
-            queries = calibration_queries(kb, encode, seed=seed)
+            queries = calibration_queries(kb, encode, kept_out or None, seed=seed)
             held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
         measured, typos = held
         positives = sum(1 for item in measured if item.truth is not None)
         result = calibrate_items(measured, typos, kb.bands, target_wrong_rate, positives,
                                  len(measured) - positives, seed=seed)
         kb.bands, kb.confidence = result.bands, result.confidence
-    return KnowledgeTraining(kb, result, encoder, serving, tuned, report, 0 if held is None else
-                             sum(1 for item in held[0] if item.truth is not None))
+    return KnowledgeTraining(kb, result, encoder, serving, tuned, report,
+                             len(kept_out) if kept_out is not None else 0)

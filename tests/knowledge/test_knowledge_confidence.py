@@ -52,6 +52,10 @@ def test_calibration_queries_leave_out_their_own_row_and_half_the_siblings(encod
         assert all(h.matched_text not in {kb.rows[r][1] for r in left_out} or h.entry_id != entry_id for h in item.hits)
     again = calibration_queries(kb, encoder.encode, seed=3)
     assert [q[3] for q in again] == [q[3] for q in queries]
+    # phrasings given (held out of fine-tuning): only those are queries
+    entry = next(e for e in ENTRIES if len(e.phrasings) >= 3)
+    only = calibration_queries(kb, encoder.encode, [(entry.id, entry.phrasings[-1])])
+    assert [(q[0], q[1]) for q in only] == [(entry.phrasings[-1], entry.id)]
 
 
 def test_wilson_upper_bound_matches_the_closed_form():

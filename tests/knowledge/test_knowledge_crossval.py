@@ -4,6 +4,7 @@ entry, and searches that never see the held-out text or the encoder that will se
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from smallbot.knowledge.crossval import cross_validated_held_out, fold_split
 from smallbot.knowledge.entries import FaqEntry
@@ -49,3 +50,37 @@ def test_cross_validated_held_out_searches_unseen_text_and_leaves_the_encoder_al
     assert right_first >= 0.75, right_first
     assert typos and all(0 <= item.source < len(measured) and measured[item.source].truth == item.truth
                          for item in typos)
+
+
+@pytest.mark.slow
+def test_smallbot_train_cross_validates_the_tuning_when_asked(tiny_copy, encoder):
+    from smallbot.bot import Bot
+    from smallbot.build import input_hashes, train_project
+    from smallbot.project import load_project
+    from smallbot.types import Message, ReplyKind
+
+    config = tiny_copy / "bot.yml"
+    config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n")
+    held_out = input_hashes(load_project(tiny_copy))["knowledge"]
+    config.write_text(config.read_text() + "  calibration: cross_validation\n")
+    project = load_project(tiny_copy)
+    assert input_hashes(project)["knowledge"] != held_out
+    result = train_project(project, encoder=encoder)
+    metrics = result.metrics["knowledge"]
+    # every phrasing of an entry with two or more was searched as unseen text once, not one alternate per entry
+    assert metrics["held_out_phrasings"] == sum(len(set(e.phrasings)) for e in project.knowledge
+                                                if len(set(e.phrasings)) >= 2)
+    assert metrics["negatives"] == len(set(_negatives(project)))
+    bot = Bot.load(tiny_copy)
+    try:
+        reply = bot.handle(Message("c1", "I want my money back"))
+        assert reply.kind in (ReplyKind.ANSWER, ReplyKind.SUGGEST)
+        assert (reply.sources or reply.suggestions)[0].entry_id == "refund"
+    finally:
+        bot.close()
+
+
+def _negatives(project):
+    from smallbot.build import negative_examples
+
+    return negative_examples(project)
