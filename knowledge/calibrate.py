@@ -199,15 +199,17 @@ def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
     With fewer than MIN_FIT held-out messages there is no model: the bands are drawn on the fused score.
     """
     measured, typos = held_out_items(kb, queries, neg_texts, neg_vectors, seed, encode)
-    return calibrate_items(measured, typos, kb.bands, target_wrong_rate, len(queries), len(neg_texts), level, seed)
+    return calibrate_items(measured, typos, kb.bands, target_wrong_rate, level, seed)
 
 
 def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, target_wrong_rate: float,
-                    positives: int, negatives: int, level: float = BOUND_LEVEL, seed: int = 0) -> Calibration:
+                    level: float = BOUND_LEVEL, seed: int = 0) -> Calibration:
     """The confidence and the bands from held-out messages however they were searched (one index, or one per
     cross-validation fold): fit on `measured` + `typos`, thresholds on the out-of-fold scores of `measured`."""
     if not measured:
-        return Calibration.uncalibrated(base, negatives)
+        return Calibration.uncalibrated(base)
+    positives = sum(1 for item in measured if item.truth is not None)
+    negatives = len(measured) - positives
     items = measured + typos
     truth = [item.truth for item in measured]
     scored = out_of_fold(items, seed=seed)

@@ -45,11 +45,11 @@ def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
     rng = random.Random(seed)
-    part_of: list[list[int]] = []
+    dealt: list[list[tuple[str, int]]] = []  # per entry: (phrasing, its part; -1 = never held out)
     for entry in entries:
         phrasings = list(dict.fromkeys(entry.phrasings))
         if len(phrasings) < 2:
-            part_of.append([-1] * len(phrasings))
+            dealt.append([(t, -1) for t in phrasings])
             continue
         order = list(range(len(phrasings)))
         rng.shuffle(order)
@@ -57,16 +57,15 @@ def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int
         parts = [0] * len(phrasings)
         for n, i in enumerate(order):
             parts[i] = (start + n) % folds
-        part_of.append(parts)
+        dealt.append(list(zip(phrasings, parts)))
     shuffled = list(dict.fromkeys(negatives))
     rng.shuffle(shuffled)
     result = []
     for fold in range(folds):
         kept_entries, held = [], []
-        for entry, parts in zip(entries, part_of):
-            phrasings = list(dict.fromkeys(entry.phrasings))
-            kept = [t for t, part in zip(phrasings, parts) if part != fold]
-            held += [(t, entry.id) for t, part in zip(phrasings, parts) if part == fold]
+        for entry, pairs in zip(entries, dealt):
+            kept = [t for t, part in pairs if part != fold]
+            held += [(t, entry.id) for t, part in pairs if part == fold]
             kept_entries.append(FaqEntry(entry.id, kept[0], tuple(kept[1:]), entry.answer))
         result.append(Fold(tuple(kept_entries), tuple(held),
                            tuple(t for n, t in enumerate(shuffled) if n % folds != fold),

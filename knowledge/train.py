@@ -68,10 +68,7 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
         if held is None:
             queries = calibration_queries(kb, encode, kept_out or None, seed=seed)
             held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
-        measured, typos = held
-        positives = sum(1 for item in measured if item.truth is not None)
-        result = calibrate_items(measured, typos, kb.bands, target_wrong_rate, positives,
-                                 len(measured) - positives, seed=seed)
+        result = calibrate_items(*held, kb.bands, target_wrong_rate, seed=seed)
         kb.bands, kb.confidence = result.bands, result.confidence
     return KnowledgeTraining(kb, result, encoder, serving, tuned, report,
                              len(kept_out) if kept_out is not None else 0)

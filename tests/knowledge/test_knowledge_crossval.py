@@ -55,7 +55,7 @@ def test_cross_validated_held_out_searches_unseen_text_and_leaves_the_encoder_al
 @pytest.mark.slow
 def test_smallbot_train_cross_validates_the_tuning_when_asked(tiny_copy, encoder):
     from smallbot.bot import Bot
-    from smallbot.build import input_hashes, train_project
+    from smallbot.build import input_hashes, negative_examples, train_project
     from smallbot.project import load_project
     from smallbot.types import Message, ReplyKind
 
@@ -70,7 +70,7 @@ def test_smallbot_train_cross_validates_the_tuning_when_asked(tiny_copy, encoder
     # every phrasing of an entry with two or more was searched as unseen text once, not one alternate per entry
     assert metrics["held_out_phrasings"] == sum(len(set(e.phrasings)) for e in project.knowledge
                                                 if len(set(e.phrasings)) >= 2)
-    assert metrics["negatives"] == len(set(_negatives(project)))
+    assert metrics["negatives"] == len(set(negative_examples(project)))
     bot = Bot.load(tiny_copy)
     try:
         reply = bot.handle(Message("c1", "I want my money back"))
@@ -78,9 +78,3 @@ def test_smallbot_train_cross_validates_the_tuning_when_asked(tiny_copy, encoder
         assert (reply.sources or reply.suggestions)[0].entry_id == "refund"
     finally:
         bot.close()
-
-
-def _negatives(project):
-    from smallbot.build import negative_examples
-
-    return negative_examples(project)
