@@ -203,7 +203,6 @@ def stackfaq(args) -> dict:
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings
-    from smallbot.knowledge.crossval import FOLDS as CROSSVAL_FOLDS
     from smallbot.knowledge.train import train_knowledge_base
 
     faqs, splits = load_stackfaq(args.data, args.seed)
@@ -260,7 +259,7 @@ def stackfaq(args) -> dict:
         t0 = time.perf_counter()
         training = train_knowledge_base(entries, neg_train, encoder, finetune=finetune, target_wrong_rate=target,
                                         seed=args.seed, progress=False, say=lambda m: print("  " + m, flush=True),
-                                        folds=CROSSVAL_FOLDS if args.calibration == "cross_validation" else 0)
+                                        calibration=args.calibration)
         cal, kb = training.calibration, training.kb
         train_s = time.perf_counter() - t0
         print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "

@@ -260,7 +260,6 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     so ONE tuned encoder serves retrieval and the intent head (one encoder pass per message), and the
     FAQ bands are calibrated on the encoder that will serve.
     """
-    from smallbot.knowledge.crossval import FOLDS as CROSSVAL_FOLDS
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
     from smallbot.knowledge.train import train_knowledge_base
 
@@ -294,7 +293,7 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     training = train_knowledge_base(
         entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
         seed=project.config.seed, say=say, owns_encoder=tuned is not None,
-        folds=CROSSVAL_FOLDS if settings.calibration == "cross_validation" else 0,
+        calibration=settings.calibration,
         # index and calibrate (the intent head is fitted later) on the embeddings the bot will serve
         serve_as=lambda e: quantized_encoder(e, project.config.models.quantize),
         finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,

@@ -34,21 +34,21 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
                          finetune: FinetuneSettings | None, target_wrong_rate: float, seed: int = 0,
                          say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
                          progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e,
-                         folds: int = 0) -> KnowledgeTraining:
+                         calibration: str = "held_out") -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
-    intents first, and the FAQ tuning continues on it). With tuning and `folds` 0 (`knowledge.calibration:
-    held_out`), one alternate of every entry with 3+ phrasings stays out of the one tuning run and is what
-    the bands are calibrated on; with `folds` >= 2 (`cross_validation`) the tuning itself is cross-validated
-    (`crossval`: `folds` + 1 tuning runs) and the serving encoder is tuned on every phrasing. Untuned, the
+    intents first, and the FAQ tuning continues on it). With tuning and `calibration` "held_out" (bot.yml
+    `knowledge.calibration`), one alternate of every entry with 3+ phrasings stays out of the one tuning run
+    and is what the bands are calibrated on; with "cross_validation" the tuning itself is cross-validated
+    (`crossval`: FOLDS + 1 tuning runs) and the serving encoder is tuned on every phrasing. Untuned, the
     bands are calibrated on phrasings searched with half their siblings left out (`calibration_queries`).
     The index and the calibration use `serve_as(encoder)` (models.quantize), the embeddings the bot will serve.
     """
     report, tuned, held, kept_out = None, owns_encoder, None, None
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
-        if folds >= 2:
-            held = cross_validated_held_out(entries, negatives, encoder, finetune, folds=folds, seed=seed,
+        if calibration == "cross_validation":
+            held = cross_validated_held_out(entries, negatives, encoder, finetune, seed=seed,
                                             serve_as=serve_as, progress=progress, say=say)
             groups = [list(dict.fromkeys(e.phrasings)) for e in entries]
         else:
