@@ -55,8 +55,9 @@ def load_stackfaq(data: Path, seed: int, split=(0.5, 0.2)) -> tuple[list[dict], 
     return faqs, splits
 
 
-def load_oos(data: Path, n: int, seed: int) -> tuple[list[str], list[str], list[str]]:
-    """Off-topic messages: CLINC150 oos_train (fine-tuning negatives), oos_val (calibration), oos_test (evaluation)."""
+def load_oos(data: Path, n: int, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Off-topic messages: CLINC150 oos_train (fine-tuning negatives), oos_val (calibration), oos_test (evaluation:
+    `n` of them join the test mix; all 1000, last, give a steadier off-topic answered rate on their own)."""
     raw = json.loads((data / "clinc150" / "data_full.json").read_text())
     rng = random.Random(seed)
     val = [t for t, _ in raw["oos_val"]]
@@ -65,7 +66,7 @@ def load_oos(data: Path, n: int, seed: int) -> tuple[list[str], list[str], list[
     rng.shuffle(val)
     rng.shuffle(test)
     rng.shuffle(train)
-    return train[:n], val[:n], test[:n]
+    return train[:n], val[:n], test[:n], test
 
 
 # -- baselines ---------------------------------------------------------------------------------------
@@ -121,14 +122,21 @@ def rank_summary(ranked: list[list[str]], truth: list[str]) -> dict:
     return {"hit@1": round(hit1, 4), "hit@5": round(hit5, 4), "mrr": round(mrr, 4)}
 
 
-def apply_threshold(threshold: float, scores, right, neg) -> dict:
-    """Answered rate, wrong answers among answered (negatives count as wrong) and negatives answered at a threshold."""
+def apply_threshold(threshold: float, scores, right, neg, neg_all=None) -> dict:
+    """Answered rate, wrong answers among answered (negatives count as wrong), the same among answered rephrasings
+    alone (the issue's literal measure, no off-topic mixed in) and negatives answered at a threshold; with
+    `neg_all` (every oos_test message), the off-topic answered rate on those too."""
     tp, tr, tn = np.array(scores), np.array(right, dtype=bool), np.array(neg)
     answered = (tp >= threshold).sum() + (tn >= threshold).sum()
     wrong = ((tp >= threshold) & ~tr).sum() + (tn >= threshold).sum()
-    return {"threshold": round(threshold, 4), "test_answered": round(float((tp >= threshold).mean()), 4),
-            "test_wrong_of_answered": round(float(wrong / max(answered, 1)), 4),
-            "test_oos_answered": round(float((tn >= threshold).mean()), 4) if len(tn) else None}
+    out = {"threshold": round(threshold, 4), "test_answered": round(float((tp >= threshold).mean()), 4),
+           "test_wrong_of_answered": round(float(wrong / max(answered, 1)), 4),
+           "test_rephrasings_wrong_of_answered": round(float(((tp >= threshold) & ~tr).sum()
+                                                             / max((tp >= threshold).sum(), 1)), 4),
+           "test_oos_answered": round(float((tn >= threshold).mean()), 4) if len(tn) else None}
+    if neg_all is not None and len(neg_all):
+        out["test_oos_all_answered"] = round(float((np.array(neg_all) >= threshold).mean()), 4)
+    return out
 
 
 def choose_threshold(scores, right, neg, target: float, bound: bool) -> float:
@@ -148,15 +156,15 @@ def choose_threshold(scores, right, neg, target: float, bound: bool) -> float:
 
 
 def calibrated(val_scores, val_right, val_neg, test_scores, test_right, test_neg, target: float,
-               train_threshold: float | None = None) -> dict:
+               train_threshold: float | None = None, test_neg_all=None) -> dict:
     """Thresholds chosen on validation (point rule; upper-bound rule) and at train time, each applied to test."""
     out = apply_threshold(choose_threshold(val_scores, val_right, val_neg, target, False),
                           test_scores, test_right, test_neg)
     bound = apply_threshold(choose_threshold(val_scores, val_right, val_neg, target, True),
-                            test_scores, test_right, test_neg)
+                            test_scores, test_right, test_neg, test_neg_all)
     out.update({f"bound_{k}": v for k, v in bound.items()})
     if train_threshold is not None:
-        train = apply_threshold(train_threshold, test_scores, test_right, test_neg)
+        train = apply_threshold(train_threshold, test_scores, test_right, test_neg, test_neg_all)
         out.update({f"train_{k}": v for k, v in train.items()})
         # the same threshold on validation: where the train-time method was chosen, before test was read
         val = apply_threshold(train_threshold, val_scores, val_right, val_neg)
@@ -181,7 +189,8 @@ def suggest_band(kb, vectors: dict, test: list[tuple[str, str]], neg_test: list[
             "test_oos_suggested": round(neg_suggested / max(len(neg_test), 1), 4)}
 
 
-def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_threshold: float | None = None) -> dict:
+def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_threshold: float | None = None,
+               neg_test_all: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     out = {}
     scored = {}
@@ -191,8 +200,10 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_thre
         scored[split] = ([s for s in tops], [bool(r) and r[0] == t for r, t in zip(ranked, truth)])
         if split == "test":
             out.update(rank_summary(list(ranked), truth))
-    negs = {k: [rank_fn(t)[1] for t in v] for k, v in (("val", neg_val), ("test", neg_test))}
-    out.update(calibrated(*scored["val"], negs["val"], *scored["test"], negs["test"], target, train_threshold))
+    negs = {k: [rank_fn(t)[1] for t in v] for k, v in (("val", neg_val), ("test", neg_test),
+                                                       ("test_all", neg_test_all or []))}
+    out.update(calibrated(*scored["val"], negs["val"], *scored["test"], negs["test"], target, train_threshold,
+                          negs["test_all"] or None))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"  {name}: {out}", flush=True)
     return out
@@ -206,12 +217,12 @@ def stackfaq(args) -> dict:
     from smallbot.knowledge.train import train_knowledge_base
 
     faqs, splits = load_stackfaq(args.data, args.seed)
-    neg_train, neg_val, neg_test = load_oos(args.data, 100, args.seed)
+    neg_train, neg_val, neg_test, neg_test_all = load_oos(args.data, 100, args.seed)
     if args.quick:
         keep = {f["id"] for f in faqs[:40]}
         faqs = [f for f in faqs if f["id"] in keep]
         splits = {k: [(t, f) for t, f in v if f in keep] for k, v in splits.items()}
-        neg_val, neg_test = neg_val[:40], neg_test[:40]
+        neg_val, neg_test, neg_test_all = neg_val[:40], neg_test[:40], neg_test_all[:200]
     print(f"StackFAQ: {len(faqs)} FAQs, rephrasings train/val/test = "
           f"{len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])}, oos {len(neg_val)}/{len(neg_test)}")
     train_by = {f["id"]: [t for t, o in splits["train"] if o == f["id"]] for f in faqs}
@@ -232,13 +243,13 @@ def stackfaq(args) -> dict:
     def evaluate_kb(name: str, kb, enc, train_threshold: float | None = None) -> dict:
         """Rank val/test through the knowledge base; its score is the fused score, or the calibrated P(right)
         when the knowledge base carries a confidence (then `train_threshold` is its train-time answer threshold)."""
-        queries = [t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test
+        queries = list(dict.fromkeys([t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test_all))
         vectors = dict(zip(queries, enc.encode(queries)))
 
         def rank(q):
             hits = kb.search(q, vectors[q], k=5)
             return [h.entry_id for h in hits], hits[0].score if hits else 0.0
-        result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold)
+        result = run_method(name, rank, splits, neg_val, neg_test, target, train_threshold, neg_test_all)
         if kb.confidence is not None:  # the suggest band: is the right entry among the offered suggestions
             band = suggest_band(kb, vectors, splits["test"], neg_test)
             result.update(band)
@@ -372,14 +383,17 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"knowledge{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=2))
     if "stackfaq" in results:
-        print("\n| method | hit@1 | hit@5 | MRR | rule | threshold | test answered | test wrong/answered | oos answered |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n| method | hit@1 | hit@5 | MRR | rule | threshold | test answered | test wrong/answered | "
+              "rephrasings only wrong/answered | oos answered | oos answered of all 1000 |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for name, r in results["stackfaq"].items():
             for rule, prefix in (("val, point", ""), ("val, 90% bound", "bound_"), ("train time", "train_")):
                 if prefix + "threshold" in r:
                     print(f"| {name} | {r['hit@1']:.3f} | {r['hit@5']:.3f} | {r['mrr']:.3f} | {rule} | "
                           f"{r[prefix + 'threshold']:.3f} | {r[prefix + 'test_answered']:.3f} | "
-                          f"{r[prefix + 'test_wrong_of_answered']:.3f} | {r[prefix + 'test_oos_answered']} |")
+                          f"{r[prefix + 'test_wrong_of_answered']:.3f} | "
+                          f"{r[prefix + 'test_rephrasings_wrong_of_answered']:.3f} | {r[prefix + 'test_oos_answered']} | "
+                          f"{r.get(prefix + 'test_oos_all_answered', '')} |")
         trained = {name: r for name, r in results["stackfaq"].items() if "train_val_answered" in r}
         if trained:
             print("\nTrain-time thresholds on VALIDATION (where the calibration method was chosen):")
