@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 from .encoder import Encoder
@@ -25,6 +25,9 @@ from .errors import ArtifactError
 from .project import Project
 from .quantize import quantized_encoder
 from .types import Route
+
+if TYPE_CHECKING:
+    from .knowledge.calibrate import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +256,22 @@ def _intent_groups(project: Project) -> list[list[str]]:
     return [list(intent.examples) for intent in project.intents.intents if intent.examples]
 
 
+def calibration_advice(result: Calibration, *, tuned: bool, calibration: str) -> list[str]:
+    """What the author can do when the calibration holds the bot back, said at train time because the bot
+    itself only shows it as every FAQ reply being "did you mean"."""
+    advice = []
+    if not result.bounded and result.positives:
+        advice.append(f"only {result.positives + result.negatives} held-out messages, too few to bound the "
+                      "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
+    if result.positives and result.answered_rate == 0:
+        advice.append("no held-out phrasing clears the answer threshold, so every FAQ reply will be \"did you "
+                      "mean\"" + (": with fine-tuning, `knowledge.calibration: cross_validation` in bot.yml "
+                                   "calibrates on every phrasing instead of one alternate per entry and may "
+                                   "let it answer (three tuning runs)" if tuned and calibration == "held_out" else
+                                   ": add alternates, or raise thresholds.target_wrong_answer_rate"))
+    return advice
+
+
 def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report) -> tuple[dict, Encoder | None]:
     """Fine-tune the encoder (when bot.yml asks), index every phrasing, calibrate the bands on held-out ones.
 
@@ -314,14 +333,12 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
                       "held_out_bounded": result.bounded,
                       "held_out_phrasings": result.positives, "negatives": result.negatives,
                       "index": kb.index.kind, **finetune_metrics}
-        bound = f", at most {result.wrong_rate_bound:.1%} with 90% confidence" if result.answered_rate else ""
-        if not result.bounded:
-            say(f"knowledge: only {result.positives + result.negatives} held-out messages, too few to bound the "
-                "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
-            bound = ""
+        bound = f", at most {result.wrong_rate_bound:.1%} with 90% confidence" if result.answered_rate and result.bounded else ""
         say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out, out-of-fold: "
             f"{result.answered_rate:.0%} answered, {result.wrong_rate:.1%} wrong{bound}), "
             f"suggest threshold {result.bands.suggest:.3f}")
+        for advice in calibration_advice(result, tuned=training.tuned, calibration=settings.calibration):
+            say("knowledge: " + advice)
     kb.save(out)
     if tuned is not None:
         tuned.save(out / "encoder")
