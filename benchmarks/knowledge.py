@@ -365,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
-    parser.add_argument("--calibration", choices=("held_out", "cross_validation"), default="held_out",
-                        help="how the fine-tuned arms calibrate (bot.yml knowledge.calibration)")
+    parser.add_argument("--calibration", choices=("held_out", "cross_validation"), default="cross_validation",
+                        help="how the fine-tuned arms calibrate (bot.yml knowledge.calibration; default as there)")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-stackfaq", action="store_true")
     args = parser.parse_args(argv)

@@ -81,9 +81,10 @@ def input_hashes(project: Project) -> dict[str, str]:
     # models.quantize changes the embeddings the index, the calibration and the intent head are fitted on
     # (a hash part only when set, so builds made before the setting existed stay up to date)
     quantize = [cfg.models.quantize] if cfg.models.quantize != "none" else []
-    # likewise knowledge.calibration enters only when it is not the default
+    # likewise knowledge.calibration enters only when it can change the build and is not what builds made
+    # before the setting existed used (held_out), so those stay up to date and untuned bots never rebuild for it
     knowledge_settings = dataclasses.asdict(cfg.knowledge)
-    if knowledge_settings["calibration"] == "held_out":
+    if knowledge_settings["calibration"] == "held_out" or cfg.knowledge.finetune_steps == 0:
         del knowledge_settings["calibration"]
     knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, *quantize,
                         cfg.thresholds.target_wrong_answer_rate,

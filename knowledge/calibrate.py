@@ -3,9 +3,9 @@ wrong-answer rate among answered messages stays under the target the author set 
 
 Positives are held-out phrasings: for an untuned bot each question or alternate searched with its own row
 and half of its entry's other phrasings removed from the index (`calibration_queries`); for a fine-tuned bot
-the alternates kept out of its tuning run (`knowledge.calibration: held_out`, the default) or every phrasing
-searched as unseen text by an encoder copy tuned without it (`cross_validation`, `crossval`). Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope
-examples).
+every phrasing searched as unseen text by an encoder copy tuned without it (`knowledge.calibration:
+cross_validation`, the default, `crossval`) or the alternates kept out of its one tuning run (`held_out`).
+Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope examples).
 
 The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
 out-of-fold probabilities (k-fold over the held-out messages), never on the ones it was fitted to.

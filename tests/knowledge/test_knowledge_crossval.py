@@ -52,18 +52,32 @@ def test_cross_validated_held_out_searches_unseen_text_and_leaves_the_encoder_al
                          for item in typos)
 
 
+def test_the_calibration_setting_never_rebuilds_an_untuned_bot(tiny_copy):
+    from smallbot.build import input_hashes
+    from smallbot.project import load_project
+
+    config = tiny_copy / "bot.yml"
+    original = config.read_text()
+    default = input_hashes(load_project(tiny_copy))["knowledge"]
+    for mode in ("held_out", "cross_validation"):
+        config.write_text(original + f"knowledge:\n  calibration: {mode}\n")
+        assert input_hashes(load_project(tiny_copy))["knowledge"] == default
+
+
 @pytest.mark.slow
-def test_smallbot_train_cross_validates_the_tuning_when_asked(tiny_copy, encoder):
+def test_smallbot_train_cross_validates_the_tuning_by_default(tiny_copy, encoder):
     from smallbot.bot import Bot
     from smallbot.build import input_hashes, negative_examples, train_project
     from smallbot.project import load_project
     from smallbot.types import Message, ReplyKind
 
     config = tiny_copy / "bot.yml"
-    config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n")
+    original = config.read_text()
+    config.write_text(original + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n  calibration: held_out\n")
     held_out = input_hashes(load_project(tiny_copy))["knowledge"]
-    config.write_text(config.read_text() + "  calibration: cross_validation\n")
+    config.write_text(original + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n")  # the default
     project = load_project(tiny_copy)
+    assert project.config.knowledge.calibration == "cross_validation"
     assert input_hashes(project)["knowledge"] != held_out
     result = train_project(project, encoder=encoder)
     metrics = result.metrics["knowledge"]

@@ -67,7 +67,9 @@ def test_fine_tuned_encoder_becomes_the_bots_encoder(tiny_copy, encoder):
     root = tiny_copy
     before = input_hashes(load_project(root))
     config = root / "bot.yml"
-    config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n")
+    # one alternate per entry held out of the one tuning run (the default cross-validation: test_knowledge_crossval)
+    config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n"
+                      "  calibration: held_out\n")
     project = load_project(root)
     after = input_hashes(project)
     assert after["knowledge"] != before["knowledge"] and after["intents"] != before["intents"]
