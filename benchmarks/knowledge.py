@@ -355,6 +355,8 @@ def synthetic(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from smallbot.config import KnowledgeConfig
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="40 FAQs, 100k synthetic vectors")
@@ -365,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
-    parser.add_argument("--calibration", choices=("held_out", "cross_validation"), default="cross_validation",
+    parser.add_argument("--calibration", choices=("held_out", "cross_validation"), default=KnowledgeConfig.calibration,
                         help="how the fine-tuned arms calibrate (bot.yml knowledge.calibration; default as there)")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-stackfaq", action="store_true")

@@ -265,11 +265,13 @@ def calibration_advice(result: Calibration, *, tuned: bool, calibration: str) ->
         advice.append(f"only {result.positives + result.negatives} held-out messages, too few to bound the "
                       "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
     if result.positives and result.answered_rate == 0:
-        advice.append("no held-out phrasing clears the answer threshold, so every FAQ reply will be \"did you "
-                      "mean\"" + (": with fine-tuning, `knowledge.calibration: cross_validation` in bot.yml "
-                                   "calibrates on every phrasing instead of one alternate per entry and may "
-                                   "let it answer (three tuning runs)" if tuned and calibration == "held_out" else
-                                   ": add alternates, or raise thresholds.target_wrong_answer_rate"))
+        if tuned and calibration == "held_out":
+            remedy = ("with fine-tuning, `knowledge.calibration: cross_validation` in bot.yml calibrates on every "
+                      "phrasing instead of one alternate per entry and may let it answer (three tuning runs)")
+        else:
+            remedy = "add alternates, or raise thresholds.target_wrong_answer_rate"
+        advice.append(f"no held-out phrasing clears the answer threshold, so every FAQ reply will be \"did you "
+                      f"mean\": {remedy}")
     return advice
 
 
@@ -334,7 +336,8 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
                       "held_out_bounded": result.bounded,
                       "held_out_phrasings": result.positives, "negatives": result.negatives,
                       "index": kb.index.kind, **finetune_metrics}
-        bound = f", at most {result.wrong_rate_bound:.1%} with 90% confidence" if result.answered_rate and result.bounded else ""
+        bound = (f", at most {result.wrong_rate_bound:.1%} with 90% confidence"
+                 if result.answered_rate and result.bounded else "")
         say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out, out-of-fold: "
             f"{result.answered_rate:.0%} answered, {result.wrong_rate:.1%} wrong{bound}), "
             f"suggest threshold {result.bands.suggest:.3f}")

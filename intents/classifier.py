@@ -21,7 +21,7 @@ import numpy as np
 from smallbot.errors import ArtifactError
 from smallbot.types import IntentPrediction
 
-FORMAT_VERSION = 3  # 3: seven out-of-scope features (was 3) and the background Gaussian
+FORMAT_VERSION = 3  # 3: seven out-of-scope features (format 2 scored three) and the background Gaussian
 FEATURES = ("confidence", "mahalanobis", "nearest", "knn", "relative_mahalanobis", "energy", "margin")
 K_NEAREST = 10  # "knn": one noisy nearest neighbour says less than the mean of ten (CLINC150 val)
 _CHUNK = 256

@@ -6,9 +6,9 @@ out-of-scope score over the classifier's FEATURES (calibrated confidence, Mahala
 nearest class mean with tied shrunk covariance, nearest-example and 10-nearest cosine, relative
 Mahalanobis, energy, margin). With enough held-out out-of-scope examples a class-balanced logistic
 model (correct in-scope vs out-of-scope) weighs all of them; with few, a small grid over the first three.
-The head is fitted on whatever encoder the bot serves: the packaged one, or THE encoder after contrastive tuning on FAQ
-phrasings and/or intent examples (`smallbot.contrastive`, run by `smallbot train` before this step), so
-one encoder pass per message still serves intents and retrieval.
+The head is fitted on whatever encoder the bot serves: the packaged one, or THE encoder after contrastive
+tuning on FAQ phrasings and/or intent examples (`smallbot.contrastive`, run by `smallbot train` before this
+step), so one encoder pass per message still serves intents and retrieval.
 
 Calibration only ever uses held-out data: an explicit validation set when given (benchmarks), else
 out-of-fold predictions, so temperature, weights and threshold come from data the head did not see.
@@ -105,7 +105,8 @@ def train_linear(texts: Sequence[str], labels: Sequence[str], encode: Encode, *,
     """Fit the head, then calibrate temperature and the out-of-scope policy on held-out data.
 
     `out_of_scope` examples (from intents files) are never trained on as a class here; they choose the
-    feature weights (logistic combiner from LOGISTIC_MIN_OOS of them, else the grid) and the threshold. Without any, the threshold keeps `keep` of held-out in-scope.
+    feature weights (logistic combiner from LOGISTIC_MIN_OOS of them, else the grid) and the threshold.
+    Without any, the threshold keeps `keep` of held-out in-scope.
     """
     texts, labels = list(texts), list(labels)
     for warning in check_training_data(texts, labels):

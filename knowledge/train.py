@@ -31,10 +31,10 @@ class KnowledgeTraining:
 
 
 def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
-                         finetune: FinetuneSettings | None, target_wrong_rate: float, seed: int = 0,
-                         say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
-                         progress: bool = True, serve_as: Callable[[Any], Any] = lambda e: e,
-                         calibration: str = "cross_validation") -> KnowledgeTraining:
+                         finetune: FinetuneSettings | None, target_wrong_rate: float, calibration: str,
+                         seed: int = 0, say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
+                         progress: bool = True,
+                         serve_as: Callable[[Any], Any] = lambda e: e) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
