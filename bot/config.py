@@ -130,6 +130,9 @@ class KnowledgeConfig:
     # held_out = on one alternate per entry kept out of the one tuning run (one run; too few held-out messages
     # for StackFAQ's split seed 1 to answer anything, benchmarks/RESULTS.md)
     calibration: Literal["held_out", "cross_validation"] = "cross_validation"
+    # each entry's answer text is indexed as one more row of it: customers ask in the answer's words
+    # (chosen on validation: benchmarks/knowledge.py, plain FAQ list and example-bot paraphrases)
+    index_answers: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ deleted in place (`upsert`, `delete`) and only new phrasings are encoded.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -23,7 +24,9 @@ from .confidence import CANDIDATES, ConfidenceModel
 from .index import APPROX_ABOVE, FaissIndex
 from .lexical import LexicalMatcher
 
-FORMAT_VERSION = 3  # 3: confidence.json (calibrated P(right)) beside the bands
+FORMAT_VERSION = 4  # 4: answers indexed as a row of their entry (`index_answers`)
+ANSWER_CHARS = 600  # the encoder reads 128 tokens; the lexical score needs no more either
+_MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]")
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -54,6 +57,11 @@ class UpdateResult:
         return not (self.added or self.changed or self.deleted)
 
 
+def answer_text(entry: FaqEntry) -> str:
+    """The answer as it is indexed: Markdown markers and link targets dropped, whitespace squeezed."""
+    return " ".join(_MARKUP.sub(" ", entry.answer).split())[:ANSWER_CHARS]
+
+
 def _content(entry: FaqEntry) -> tuple:
     """What an entry says, without where it was written (a moved entry is not a changed one)."""
     return (entry.question, entry.alternates, entry.answer, entry.tags, entry.links, dict(entry.metadata))
@@ -69,7 +77,8 @@ class KnowledgeBase:
 
     def __init__(self, entries: Iterable[FaqEntry], rows: dict[int, tuple[str, str]], index: FaissIndex,
                  bands: Bands, metrics: dict | None = None, next_row: int | None = None,
-                 confidence: ConfidenceModel | None = None):
+                 confidence: ConfidenceModel | None = None, index_answers: bool = False):
+        self.index_answers = index_answers  # each entry's answer text is one more row of it
         self._by_id = {entry.id: entry for entry in entries}
         self.rows = dict(rows)  # row id -> (entry id, phrasing text)
         self.index = index
@@ -93,18 +102,31 @@ class KnowledgeBase:
     def rows_of(self, entry_id: str) -> list[int]:
         return [row for row, (owner, _) in self.rows.items() if owner == entry_id]
 
+    def texts_of(self, entry: FaqEntry) -> tuple[str, ...]:
+        """What an entry is indexed by: its phrasings, then its answer text when answers are indexed."""
+        answer = answer_text(entry) if self.index_answers else ""
+        return tuple(dict.fromkeys((*entry.phrasings, answer) if answer else entry.phrasings))
+
+    def is_answer_row(self, row: int) -> bool:
+        """Whether a row holds its entry's answer text rather than a way of asking (never a held-out query)."""
+        entry_id, text = self.rows[row]
+        return self.index_answers and text not in self._by_id[entry_id].phrasings
+
     @classmethod
     def build(cls, entries: list[FaqEntry], encode: Encode, bands: Bands | None = None,
-              approx_above: int = APPROX_ABOVE) -> "KnowledgeBase":
-        """Embed every phrasing of every entry and index it (exact or IVF by size)."""
-        texts = [(entry.id, text) for entry in entries for text in entry.phrasings]
-        rows = dict(enumerate(texts))
-        vectors = encode([t for _, t in texts]) if texts else None
-        if vectors is None:
-            index = FaissIndex(1)
-        else:
-            index = FaissIndex.build(np.arange(len(texts)), vectors, approx_above=approx_above)
-        return cls(entries, rows, index, bands or Bands())
+              approx_above: int = APPROX_ABOVE, index_answers: bool = False) -> "KnowledgeBase":
+        """Embed every phrasing of every entry (and its answer, with `index_answers`) and index it (exact or
+        IVF by size)."""
+        kb = cls(entries, {}, FaissIndex(1), bands or Bands(), index_answers=index_answers)
+        texts = [(entry.id, text) for entry in entries for text in kb.texts_of(entry)]
+        if texts:
+            vectors = encode([t for _, t in texts])
+            kb.index = FaissIndex.build(np.arange(len(texts)), vectors, approx_above=approx_above)
+            kb.rows = dict(enumerate(texts))
+            kb.next_row = len(texts)
+            kb.lexical = LexicalMatcher({row: text for row, (_, text) in kb.rows.items()},
+                                        {row: entry_id for row, (entry_id, _) in kb.rows.items()})
+        return kb
 
     # -- incremental updates -----------------------------------------------------------------------
 
@@ -117,12 +139,12 @@ class KnowledgeBase:
                 self._by_id[entry.id] = entry  # moved within its file: new line number, nothing to re-index
                 continue
             (changed if old is not None else added).append(entry.id)
-            keep = set(entry.phrasings)
+            keep = set(self.texts_of(entry))
             stale = [row for row in self.rows_of(entry.id) if self.rows[row][1] not in keep]
             have = {self.rows[row][1] for row in self.rows_of(entry.id)} - {self.rows[r][1] for r in stale}
             self._remove_rows(stale)
             self._by_id[entry.id] = entry
-            for text in dict.fromkeys(entry.phrasings):
+            for text in self.texts_of(entry):
                 if text not in have:
                     new_rows.append((self.next_row, entry.id, text))
                     self.next_row += 1
@@ -217,6 +239,7 @@ class KnowledgeBase:
         (directory / "config.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION,
             "bands": asdict(self.bands),
+            "index_answers": self.index_answers,
             "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "ef_search": self.index.ef_search,
                       "rows": len(self.index),
                       "tombstones": self.index.tombstones},
@@ -250,4 +273,4 @@ class KnowledgeBase:
         confidence = (ConfidenceModel.from_dict(json.loads(confidence_path.read_text()))
                       if confidence_path.exists() else None)
         return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
-                   confidence)
+                   confidence, bool(config.get("index_answers", False)))

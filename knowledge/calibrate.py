@@ -1,18 +1,19 @@
-"""Fit the FAQ confidence and choose the answer / suggest thresholds at train time, so that the
-wrong-answer rate among answered messages stays under the target the author set in bot.yml.
+"""Fit the FAQ confidence and set the answer / suggest thresholds at train time.
 
-Positives are held-out phrasings: for an untuned bot each question or alternate searched with its own row
-and half of its entry's other phrasings removed from the index (`calibration_queries`); for a fine-tuned bot
-every phrasing searched as unseen text by an encoder copy tuned without it (`knowledge.calibration:
-cross_validation`, the default, `crossval`) or the alternates kept out of its one tuning run (`held_out`).
-Negatives are messages that must not get an FAQ answer (the bot's small-talk and out-of-scope examples).
+Every bot starts from the shipped prior (`prior`): a confidence model fitted on public data, with answer
+thresholds chosen on validation data for a range of target wrong-answer rates. The bot's own held-out
+messages then refit the model by shrinkage towards the prior, so it follows the bot's evidence as that
+evidence grows and stays at the prior when there is none (a plain FAQ list with no alternates).
 
-The confidence model (`ConfidenceModel`) is fitted on those; the thresholds are chosen on its
-out-of-fold probabilities (k-fold over the held-out messages), never on the ones it was fitted to.
-The answer threshold is the lowest whose held-out wrong rate has a one-sided Wilson upper bound
-(90% by default) at or under the target, so a lucky held-out set cannot buy a low threshold. A held-out
-set too small for any bound to reach the target (about 80 messages at 2%, even with no wrong answer) falls
-back to the point estimate, and says so: a tiny bot still answers, a bigger one has to show it may.
+Held-out messages: for an untuned bot each question or alternate searched with its own row and half of its
+entry's other phrasings removed from the index (`calibration_queries`); for a fine-tuned bot every phrasing
+searched as unseen text by an encoder copy tuned without it (`knowledge.calibration: cross_validation`,
+`crossval`) or the alternates kept out of its one tuning run (`held_out`). Negatives are messages that must not
+get an FAQ answer: the bot's small-talk and out-of-scope examples, and the generic off-topic messages shipped
+with the package.
+
+What the bot can expect (answered share, wrong share) is measured on the held-out messages scored out of
+fold, never by the model fitted to them, and `smallbot train` prints it.
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ from smallbot.types import Hit
 from .base import Bands, KnowledgeBase
 from .confidence import CANDIDATES, ConfidenceModel, hit_features
 from .finetune import add_typo
+from .prior import Prior, load_prior
 
-BOUND_LEVEL = 0.9  # one-sided confidence of the wrong-rate upper bound the answer threshold must meet
-SUGGEST_TOP3 = 0.5  # the suggest band starts where the right entry is among the suggestions this often
-MIN_FIT = 20  # fewer held-out messages than this: no confidence model, thresholds on the fused score
-
+BOUND_LEVEL = 0.9  # one-sided confidence of the wrong-rate upper bound that benchmarks report
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -47,22 +46,21 @@ class HeldOut:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The chosen bands, the fitted confidence and what they do on the held-out messages (out-of-fold)."""
+    """The bands, the fitted confidence, and what they are expected to do (held-out messages, out of fold)."""
 
     bands: Bands
     confidence: ConfidenceModel | None
-    answered_rate: float  # held-out phrasings answered
-    wrong_rate: float  # wrong answers among everything answered (negatives count as wrong)
-    wrong_rate_bound: float  # its one-sided upper confidence bound (BOUND_LEVEL)
-    bounded: bool  # False: too few held-out messages for the bound, the threshold meets the point estimate only
-    positives: int
-    negatives: int
+    answered_rate: float | None  # held-out phrasings answered; None when the bot has none to hold out
+    wrong_rate: float | None  # wrong answers among answered held-out phrasings and negatives
+    offtopic_answered: float | None  # negatives answered
+    positives: int  # held-out phrasings of the bot's own
+    negatives: int  # off-topic messages: the bot's own and the generic ones
     curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
 
     @classmethod
     def uncalibrated(cls, bands: Bands, negatives: int = 0) -> "Calibration":
-        """Nothing held out to calibrate on: the bands stay as they are, no confidence model."""
-        return cls(bands, None, 0.0, 0.0, 0.0, False, 0, negatives, [])
+        """Nothing to calibrate (no entries): the bands stay as they are, no confidence model."""
+        return cls(bands, None, None, None, None, 0, negatives, [])
 
 
 def wilson_upper(wrong: int, n: int, level: float = BOUND_LEVEL) -> float:
@@ -106,16 +104,16 @@ def _rows(items: list[HeldOut]) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys)
 
 
-def fit_confidence(items: list[HeldOut]) -> ConfidenceModel | None:
-    """P(right) for every candidate of every held-out message; None when there is too little to fit."""
+def fit_confidence(items: list[HeldOut], prior: Prior) -> ConfidenceModel:
+    """P(right) for every candidate: the prior refitted on the held-out messages (the prior alone if none)."""
     x, y = _rows(items)
-    if sum(1 for item in items if item.hits) < MIN_FIT or y.sum() < 2 or (1 - y).sum() < 2:
-        return None
-    return ConfidenceModel.fit(x, y)
+    if not len(y):
+        return prior.model
+    return ConfidenceModel.fit(x, y, l2=prior.strength, prior=prior.model)
 
 
-def out_of_fold(items: list[HeldOut], folds: int = 5, seed: int = 0) -> list[list[Hit]] | None:
-    """Each message's candidates rescored by a model fitted on the other folds (None if a fold can't fit).
+def out_of_fold(items: list[HeldOut], prior: Prior, folds: int = 5, seed: int = 0) -> list[list[Hit]]:
+    """Each message's candidates rescored by a model fitted on the other folds.
 
     A typo'd copy shares its source's fold, so no message is scored by a model that saw its twin.
     """
@@ -125,46 +123,32 @@ def out_of_fold(items: list[HeldOut], folds: int = 5, seed: int = 0) -> list[lis
     fold_of.update({i: fold_of[item.source] for i, item in enumerate(items) if item.source >= 0})
     scored: list[list[Hit]] = [[] for _ in items]
     for fold in range(folds):
-        model = fit_confidence([item for i, item in enumerate(items) if fold_of[i] != fold])
-        if model is None:
-            return None
+        if not any(f == fold for f in fold_of.values()):
+            continue
+        model = fit_confidence([item for i, item in enumerate(items) if fold_of[i] != fold], prior)
         for i, item in enumerate(items):
             if fold_of[i] == fold:
                 scored[i] = model.rescore(item.hits, item.text)
     return scored
 
 
-def choose_bands(scored: list[list[Hit]], truth: list[str | None], target_wrong_rate: float, base: Bands,
-                 level: float = BOUND_LEVEL, max_suggestions: int = 3) -> tuple[Bands, dict, list]:
-    """Lowest answer threshold whose wrong-rate upper bound meets the target; suggest threshold below it.
-
-    `scored` are each message's hits, best first, with the score the bands will be drawn on.
-    """
+def expected_rates(scored: list[list[Hit]], truth: list[str | None], answer: float
+                   ) -> tuple[float | None, float | None, float | None, list[tuple[float, float, float]]]:
+    """(held-out phrasings answered, wrong among answered with negatives counted wrong, negatives answered,
+    the curve over thresholds) for messages scored as they will be served."""
     top = np.array([hits[0].score if hits else 0.0 for hits in scored])
     right = np.array([bool(hits) and hits[0].entry_id == t for hits, t in zip(scored, truth)], dtype=bool)
     positive = np.array([t is not None for t in truth], dtype=bool)
-    answer = 1.0 + 1e-9  # nothing answered unless some threshold is shown to meet the target
-    bounded = wilson_upper(0, len(top), level) <= target_wrong_rate  # else no threshold could ever be shown
     curve = []
     for threshold in np.unique(top)[::-1]:
         answered = top >= threshold
-        n, wrong = int(answered.sum()), int((answered & ~right).sum())
-        curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0, wrong / n))
-        if (wilson_upper(wrong, n, level) if bounded else wrong / n) <= target_wrong_rate:
-            answer = float(threshold)
-    suggest = answer
-    for threshold in np.unique(top[top < answer])[::-1]:
-        band = (top >= threshold) & (top < answer)
-        found = [t in [h.entry_id for h in hits if h.score >= threshold][:max_suggestions]
-                 for hits, t, b in zip(scored, truth, band) if b]
-        if found and float(np.mean(found)) >= SUGGEST_TOP3:
-            suggest = float(threshold)
+        curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0,
+                      float((answered & ~right).sum() / max(int(answered.sum()), 1))))
     answered = top >= answer
-    n, wrong = int(answered.sum()), int((answered & ~right).sum())
-    summary = {"answered_rate": float(answered[positive].mean()) if positive.any() else 0.0,
-               "wrong_rate": wrong / max(n, 1), "wrong_rate_bound": wilson_upper(wrong, n, level) if n else 0.0,
-               "bounded": bounded}
-    return replace(base, answer=answer, suggest=min(suggest, answer)), summary, sorted(curve)
+    answered_rate = float(answered[positive].mean()) if positive.any() else None
+    offtopic = float(answered[~positive].mean()) if (~positive).any() else None
+    wrong = float((answered & ~right).sum() / answered.sum()) if answered.any() else None
+    return answered_rate, wrong, offtopic, sorted(curve)
 
 
 def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
@@ -191,34 +175,28 @@ def held_out_items(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str]
 
 
 def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
-              neg_vectors: np.ndarray, target_wrong_rate: float, level: float = BOUND_LEVEL,
-              seed: int = 0, encode=None) -> Calibration:
-    """Fit the confidence on held-out messages and choose both thresholds on its out-of-fold scores.
-
-    With `encode`, typo'd copies of the held-out phrasings join the fit (not the threshold choice).
-    With fewer than MIN_FIT held-out messages there is no model: the bands are drawn on the fused score.
-    """
+              neg_vectors: np.ndarray, target_wrong_rate: float, seed: int = 0, encode=None,
+              prior: Prior | None = None) -> Calibration:
+    """Refit the confidence on held-out messages and set both thresholds; with `encode`, typo'd copies of
+    the held-out phrasings join the fit (not the expected rates)."""
     measured, typos = held_out_items(kb, queries, neg_texts, neg_vectors, seed, encode)
-    return calibrate_items(measured, typos, kb.bands, target_wrong_rate, level, seed)
+    return calibrate_items(measured, typos, kb.bands, target_wrong_rate, seed, prior)
 
 
 def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, target_wrong_rate: float,
-                    level: float = BOUND_LEVEL, seed: int = 0) -> Calibration:
+                    seed: int = 0, prior: Prior | None = None) -> Calibration:
     """The confidence and the bands from held-out messages however they were searched (one index, or one per
-    cross-validation fold): fit on `measured` + `typos`, thresholds on the out-of-fold scores of `measured`."""
-    if not measured:
-        return Calibration.uncalibrated(base)
+    cross-validation fold): the prior refitted on `measured` + `typos`; the thresholds the prior's for the
+    target, which keep their meaning because the refitted model still says P(right)."""
+    prior = prior or load_prior()
     positives = sum(1 for item in measured if item.truth is not None)
-    negatives = len(measured) - positives
     items = measured + typos
-    truth = [item.truth for item in measured]
-    scored = out_of_fold(items, seed=seed)
-    confidence = fit_confidence(items) if scored is not None else None
-    if scored is None or confidence is None:
-        confidence, scored = None, [list(item.hits) for item in items]
-    bands, summary, curve = choose_bands(scored[:len(measured)], truth, target_wrong_rate, base, level)
-    return Calibration(bands, confidence, summary["answered_rate"], summary["wrong_rate"],
-                       summary["wrong_rate_bound"], summary["bounded"], positives, negatives, curve)
+    confidence = fit_confidence(items, prior)
+    answer = prior.answer_threshold(target_wrong_rate)
+    bands = replace(base, answer=answer, suggest=prior.suggest_threshold(answer))
+    scored = out_of_fold(items, prior, seed=seed)[:len(measured)]
+    answered, wrong, offtopic, curve = expected_rates(scored, [item.truth for item in measured], answer)
+    return Calibration(bands, confidence, answered, wrong, offtopic, positives, len(measured) - positives, curve)
 
 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
@@ -247,9 +225,10 @@ def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]
     """`phrasings` (every phrasing of an entry with two or more when None), each with its own row left out of
     the search, and with `half_out` a seeded random half of its entry's other phrasings too."""
     rng = random.Random(seed)
-    owners: dict[str, list[int]] = {}
+    owners: dict[str, list[int]] = {}  # an entry's phrasing rows (its answer row always stays in the index)
     for row, (entry_id, _) in sorted(kb.rows.items()):
-        owners.setdefault(entry_id, []).append(row)
+        if not kb.is_answer_row(row):
+            owners.setdefault(entry_id, []).append(row)
     if phrasings is None:
         rows = [row for group in owners.values() if len(group) >= 2 for row in group]
     else:

@@ -76,7 +76,8 @@ def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int
 def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[str], encoder: Any,
                              settings: FinetuneSettings, *, folds: int = FOLDS, seed: int = 0,
                              serve_as: Callable[[Any], Any] = lambda e: e, progress: bool = False,
-                             say: Callable[[str], None] = lambda _: None) -> tuple[list[HeldOut], list[HeldOut]]:
+                             say: Callable[[str], None] = lambda _: None,
+                             index_answers: bool = False) -> tuple[list[HeldOut], list[HeldOut]]:
     """(measured, typo'd copies) from every fold, as `calibrate_items` takes them; `encoder` is not changed.
 
     Each fold's encoder copy is tuned with the same settings as the serving one (same steps: every fold
@@ -94,7 +95,7 @@ def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[st
                          [e.answer for e in fold.entries], settings)
         serving = serve_as(copy)
         encode = lambda texts, serving=serving: serving.encode(list(texts), progress=progress)  # noqa: E731
-        kb = KnowledgeBase.build(list(fold.entries), encode)
+        kb = KnowledgeBase.build(list(fold.entries), encode, index_answers=index_answers)
         texts = [t for t, _ in fold.held_out]
         vectors = encode(texts) if texts else None
         queries: list[Query] = [(t, entry_id, vectors[i], None) for i, (t, entry_id) in enumerate(fold.held_out)]

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .base import KnowledgeBase
-from .calibrate import Calibration, calibrate_items, calibration_queries, held_out_items
+from .calibrate import Calibration, calibrate_items, calibration_queries, held_out_candidates, held_out_items
 from .crossval import cross_validated_held_out
 from .entries import FaqEntry
 from .finetune import FinetuneReport, FinetuneSettings, finetune_encoder, hold_out_split
+from .prior import Prior, generic_offtopic
 
 
 @dataclass
@@ -33,7 +34,7 @@ class KnowledgeTraining:
 def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
                          finetune: FinetuneSettings | None, target_wrong_rate: float, calibration: str,
                          seed: int = 0, say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
-                         progress: bool = True,
+                         progress: bool = True, index_answers: bool = False, prior: Prior | None = None,
                          serve_as: Callable[[Any], Any] = lambda e: e) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
@@ -44,12 +45,16 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     (`crossval`: FOLDS + 1 tuning runs) and the serving encoder is tuned on every phrasing. Untuned, the
     bands are calibrated on phrasings searched with half their siblings left out (`calibration_queries`).
     The index and the calibration use `serve_as(encoder)` (models.quantize), the embeddings the bot will serve.
+    Every way calibrates against the generic off-topic messages too (`prior.generic_offtopic`), searched in
+    the serving index: the bot never tuned against them, so they are unseen text for any encoder. `prior`
+    replaces the shipped prior (`benchmarks/fit_prior.py` chooses its settings this way).
     """
     report, tuned, held, kept_out = None, owns_encoder, None, None
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
         if calibration == "cross_validation":
             held = cross_validated_held_out(entries, negatives, encoder, finetune, seed=seed,
-                                            serve_as=serve_as, progress=progress, say=say)
+                                            serve_as=serve_as, progress=progress, say=say,
+                                            index_answers=index_answers)
             groups = [list(dict.fromkeys(e.phrasings)) for e in entries]
         else:
             groups, kept_out = hold_out_split(entries, seed)
@@ -62,13 +67,15 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     serving = serve_as(encoder)
     encode = lambda texts: serving.encode(list(texts), progress=progress)  # noqa: E731
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
-    kb = KnowledgeBase.build(entries, encode)
+    kb = KnowledgeBase.build(entries, encode, index_answers=index_answers)
     result = Calibration.uncalibrated(kb.bands)
     if entries:
         if held is None:
             queries = calibration_queries(kb, encode, kept_out or None, seed=seed)
-            held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
-        result = calibrate_items(*held, kb.bands, target_wrong_rate, seed=seed)
+            held = held_out_items(kb, queries, negatives, encode(negatives) if negatives else [], seed, encode)
+        generic = [t for t in generic_offtopic() if t not in set(negatives)]
+        measured = held[0] + held_out_candidates(kb, [], generic, encode(generic))
+        result = calibrate_items(measured, held[1], kb.bands, target_wrong_rate, seed=seed, prior=prior)
         kb.bands, kb.confidence = result.bands, result.confidence
     return KnowledgeTraining(kb, result, encoder, serving, tuned, report,
                              len(kept_out) if kept_out is not None else 0)

@@ -1,4 +1,4 @@
-"""The calibrated FAQ confidence: fitted on held-out phrasings, stored as JSON, thresholds with a bound."""
+"""The calibrated FAQ confidence: the shipped prior refitted on held-out phrasings, stored as JSON."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from smallbot.errors import ArtifactError
 from smallbot.knowledge.base import Bands, KnowledgeBase
-from smallbot.knowledge.calibrate import (calibrate, calibration_queries, choose_bands, held_out_candidates,
-                                         wilson_upper)
+from smallbot.knowledge.calibrate import (HeldOut, calibrate, calibrate_items, calibration_queries,
+                                         held_out_candidates, wilson_upper)
+from smallbot.knowledge.prior import Prior, generic_offtopic, load_prior
 from smallbot.knowledge.confidence import FEATURES, ConfidenceModel, hit_features
 from smallbot.types import Hit
 
@@ -69,38 +70,40 @@ def _hits(*pairs):
     return [Hit(entry, score, entry, entry) for entry, score in pairs]
 
 
-def test_answer_threshold_is_the_lowest_whose_wrong_rate_bound_meets_the_target():
-    # 60 right answers scored 0.9, then 3 wrong ones at 0.5 and 40 right at 0.4: answering down to 0.4
-    # would be 3/103 wrong (bound above 5%), stopping at 0.9 is 0/60 (bound 2.7%)
-    scored = [_hits(("a", 0.9))] * 60 + [_hits(("b", 0.5), ("a", 0.45))] * 3 + [_hits(("a", 0.4))] * 40
-    truth = ["a"] * 103
-    bands, summary, curve = choose_bands(scored, truth, 0.05, Bands(), level=0.9)
-    assert bands.answer == 0.9 and summary["answered_rate"] == pytest.approx(60 / 103)
-    assert summary["wrong_rate"] == 0.0 and summary["wrong_rate_bound"] <= 0.05
-    # the point rule alone would have answered everything: 3 / 103 < 5%
-    assert curve[0] == pytest.approx((0.4, 1.0, 3 / 103)) and curve[-1] == pytest.approx((0.9, 60 / 103, 0.0))
-    # suggest band: the right entry is among the suggestions scoring >= 0.4
-    assert bands.suggest == 0.4
+def test_thresholds_come_from_the_prior_for_the_target():
+    prior = load_prior()
+    strict, loose = prior.answer_threshold(0.01), prior.answer_threshold(0.05)
+    assert 0.0 < loose < strict < 1.0  # a lower target answers less
+    result = calibrate_items([], [], Bands(), 0.02, prior=prior)
+    assert result.bands.answer == pytest.approx(prior.answer_threshold(0.02))
+    # the suggest band is never empty while the answer band is below 1
+    assert 0.0 < result.bands.suggest < result.bands.answer < 1.0
+    # no evidence of the bot's own: the confidence IS the prior
+    assert result.confidence == prior.model and result.answered_rate is None
 
 
-def test_held_out_evidence_against_the_target_answers_nothing():
-    # 200 messages: big enough for a bound, but the most confident ones are wrong too often
-    scored = [_hits(("b", 0.9), ("a", 0.8))] * 5 + [_hits(("a", 0.85))] * 95 + [_hits(("b", 0.5))] * 100
-    bands, summary, _ = choose_bands(scored, ["a"] * 200, 0.02, Bands())
-    assert summary["bounded"] and bands.answer > 1.0 and summary["answered_rate"] == 0.0
+def test_the_bots_own_evidence_moves_the_model_smoothly_away_from_the_prior():
+    prior = load_prior()
+    text = "how can I get my money back for last month"
+    wrong_top = HeldOut(text, "a", (Hit("b", 0.8, "b", "b", 0.8, 0.7),))
+    probe = hit_features(list(wrong_top.hits), text)
+    p = [float(calibrate_items([wrong_top] * n, [], Bands(), 0.02, prior=prior).confidence.predict(probe)[0])
+         for n in (0, 1, 10, 100)]
+    # confident wrong answers lower the confidence of such hits: a little for little evidence, more for more
+    assert p[0] > p[1] > p[2] > p[3]
+    assert p[0] - p[1] < 0.05
 
 
-def test_too_few_held_out_messages_for_a_bound_fall_back_to_the_point_estimate():
-    scored = [_hits(("a", 0.9))] * 30 + [_hits(("b", 0.4))] * 2
-    bands, summary, _ = choose_bands(scored, ["a"] * 32, 0.02, Bands())
-    assert not summary["bounded"] and bands.answer == 0.9 and summary["wrong_rate"] == 0.0
+def test_generic_offtopic_messages_are_shipped():
+    texts = generic_offtopic()
+    assert len(texts) == 200 and len(set(texts)) == 200 and all(t.strip() == t and t for t in texts)
 
 
 def test_held_out_calibration_meets_its_target_on_the_fixture_bot(calibrated, encoder):
     kb, result = calibrated
     assert result.confidence is not None and result.positives == 16 and result.negatives == len(NEGATIVES)
     assert result.answered_rate > 0.5
-    assert result.bounded and result.wrong_rate <= result.wrong_rate_bound <= TARGET
+    assert result.wrong_rate <= TARGET
     assert kb.bands.suggest <= kb.bands.answer
     # off-topic messages are not answered at the calibrated threshold
     for text, vector in zip(NEGATIVES, encoder.encode(NEGATIVES)):
