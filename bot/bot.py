@@ -487,6 +487,8 @@ class Bot:
             entry = self.knowledge.entry(decision.hits[0].entry_id)
             text = entry.answer
             sources = (Source(entry.id, entry.question, entry.links),)
+            # "Related": the verbatim answer stays the text; connectors show these as buttons or numbers
+            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits[1:])
         elif kind is ReplyKind.SUGGEST:
             suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
             if len(suggestions) == 1:

@@ -42,6 +42,7 @@ class ConversationState:
 
     suggestions: tuple[Suggestion, ...] = ()
     history: tuple[tuple[str, str], ...] = ()  # ("user" | "assistant", text), oldest first
+    related: bool = False  # the suggestions came as "Related" under an answer: "yes" / "no" do not pick them
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,9 @@ def interpret_follow_up(text: str, state: ConversationState) -> FollowUp | None:
         if 1 <= number <= len(state.suggestions):
             return FollowUp(pick=state.suggestions[number - 1])
         return None
-    if folded in _AFFIRM:
+    if folded in _AFFIRM and not state.related:
         return FollowUp(pick=state.suggestions[0])
-    if folded in _DENY:
+    if folded in _DENY and not state.related:
         return FollowUp(declined=True)
     for suggestion in state.suggestions:
         if folded and folded == fold_question(suggestion.text):
@@ -104,11 +105,12 @@ def state_from_turns(turns: Iterable[TurnRecord], suggestion: Callable[[str], Su
         kept.append(turn)
     offered: tuple[Suggestion, ...] = ()
     last = next((t for t in reversed(kept) if not t.reason.startswith(REJECTED_PREFIX)), None)
-    if last is not None and last.reply_kind is ReplyKind.SUGGEST:
+    if last is not None and last.reply_kind in (ReplyKind.SUGGEST, ReplyKind.ANSWER):
         found = tuple(suggestion(entry_id) for entry_id in last.suggestions)
         offered = found if all(found) else ()  # type: ignore[assignment]
     history = tuple(item for t in kept for item in (("user", t.text), ("assistant", t.reply_text)))
-    return ConversationState(offered, history)  # type: ignore[arg-type]
+    related = last is not None and last.reply_kind is ReplyKind.ANSWER
+    return ConversationState(offered, history, related)  # type: ignore[arg-type]
 
 
 def turn_of(message: Message, reply: Reply, at: float) -> TurnRecord:

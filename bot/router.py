@@ -54,8 +54,10 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
     route = policy.routes.get(prediction.intent or "")
     intent_ok = not prediction.out_of_scope and prediction.confidence >= policy.intent
     if top is not None and top.score >= policy.faq_answer:
-        return Decision(ReplyKind.ANSWER, f"faq score {top.score:.2f} >= {policy.faq_answer:.2f}",
-                        top.score, prediction.intent, (top,))
+        # runner-ups that are themselves plausible come along as "Related": a near miss then costs one click
+        related = tuple(h for h in hits[1:] if h.score >= policy.faq_suggest)[: policy.max_suggestions - 1]
+        return Decision(ReplyKind.ANSWER, f"faq confidence {top.score:.2f} >= {policy.faq_answer:.2f}",
+                        top.score, prediction.intent, (top, *related))
     if intent_ok and route in (Route.RESPOND, Route.HANDOFF):
         kind = ReplyKind.RESPOND if route is Route.RESPOND else ReplyKind.HANDOFF
         return Decision(kind, f"intent {prediction.intent} {prediction.confidence:.2f} >= {policy.intent:.2f}",
@@ -63,12 +65,18 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
     suggestions = tuple(h for h in hits if h.score >= policy.faq_suggest)[: policy.max_suggestions]
     if suggestions:
         return Decision(ReplyKind.SUGGEST,
-                        f"faq score {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, {policy.faq_answer:.2f})",
+                        f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, {policy.faq_answer:.2f})",
                         suggestions[0].score, prediction.intent, suggestions)
     if policy.generator and (prediction.out_of_scope or route is None):
         return Decision(ReplyKind.GENERATE, "out of scope: small talk from the generator",
                         prediction.confidence, None)
-    reason = ("out of scope" if prediction.out_of_scope else
-              f"intent {prediction.intent} has no FAQ above {policy.faq_suggest:.2f}" if route is Route.FAQ else
-              f"intent confidence {prediction.confidence:.2f} < {policy.intent:.2f}")
+    best = top.score if top is not None else 0.0
+    if prediction.out_of_scope:
+        reason = "out of scope"
+    elif route is Route.FAQ:
+        # the FAQ's own confidence, not the classifier's: "a FAQ question" was likely, no entry was
+        return Decision(ReplyKind.FALLBACK, f"no FAQ entry confident enough (best {best:.2f} < {policy.faq_suggest:.2f})",
+                        best, prediction.intent)
+    else:
+        reason = f"intent confidence {prediction.confidence:.2f} < {policy.intent:.2f}"
     return Decision(ReplyKind.FALLBACK, reason, prediction.confidence, prediction.intent)

@@ -78,6 +78,12 @@ def render(reply: Reply) -> list[dict[str, Any]]:
             _button("👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id}),
             _button("👎 Not helpful", f"{FEEDBACK}:down", {"vote": "down", "id": entry_id}),
         ]})
+        if reply.suggestions:  # "Related" questions under the answer, picked like suggestions
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Related:"}]})
+            blocks.append({"type": "actions", "block_id": "smallbot_related", "elements": [
+                _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
+                for i, s in enumerate(reply.suggestions, start=1)
+            ]})
     elif reply.kind is ReplyKind.SUGGEST and reply.suggestions:
         blocks.append({"type": "actions", "block_id": "smallbot_suggestions", "elements": [
             _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})

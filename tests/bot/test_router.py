@@ -20,13 +20,13 @@ def hits(*scores):
 
 
 @pytest.mark.parametrize("prediction, found, policy, kind, reason", [
-    (pred("billing", 0.9), hits(0.85, 0.7), POLICY, ReplyKind.ANSWER, "faq score 0.85 >= 0.80"),
-    (pred("greet", 0.95), hits(0.85), POLICY, ReplyKind.ANSWER, "faq score 0.85 >= 0.80"),
+    (pred("billing", 0.9), hits(0.85, 0.7), POLICY, ReplyKind.ANSWER, "faq confidence 0.85 >= 0.80"),
+    (pred("greet", 0.95), hits(0.85), POLICY, ReplyKind.ANSWER, "faq confidence 0.85 >= 0.80"),
     (pred("greet", 0.95), hits(0.3), POLICY, ReplyKind.RESPOND, "intent greet 0.95 >= 0.50"),
     (pred("human", 0.7), hits(0.65), POLICY, ReplyKind.HANDOFF, "intent human 0.70 >= 0.50"),
     (pred("greet", 0.4), hits(0.3), POLICY, ReplyKind.FALLBACK, "intent confidence 0.40 < 0.50"),
-    (pred("billing", 0.9), hits(0.7, 0.65, 0.62, 0.61), POLICY, ReplyKind.SUGGEST, "faq score 0.70 in suggest band [0.60, 0.80)"),
-    (pred("billing", 0.9), hits(0.5), POLICY, ReplyKind.FALLBACK, "intent billing has no FAQ above 0.60"),
+    (pred("billing", 0.9), hits(0.7, 0.65, 0.62, 0.61), POLICY, ReplyKind.SUGGEST, "faq confidence 0.70 in suggest band [0.60, 0.80)"),
+    (pred("billing", 0.9), hits(0.5), POLICY, ReplyKind.FALLBACK, "no FAQ entry confident enough (best 0.50 < 0.60)"),
     (pred("x", 0.2, oos=True), hits(0.3), POLICY, ReplyKind.FALLBACK, "out of scope"),
     (pred("x", 0.2, oos=True), hits(0.3), Policy(0.8, 0.6, 0.5, ROUTES, generator=True), ReplyKind.GENERATE,
      "out of scope: small talk from the generator"),
@@ -62,3 +62,18 @@ def test_normalise_cleans_text(raw, expected):
 def test_normalise_rejects_with_reason(raw, problem):
     with pytest.raises(InputRejected, match=problem):
         normalise(raw, 100)
+
+
+def test_an_answer_brings_plausible_runner_ups_as_related():
+    decision = decide(pred("billing", 0.9), hits(0.9, 0.7, 0.65, 0.3), POLICY)
+    assert decision.kind is ReplyKind.ANSWER
+    # the answer itself, then at most two related entries, each above the suggest threshold
+    assert [h.entry_id for h in decision.hits] == ["faq0", "faq1", "faq2"]
+    alone = decide(pred("billing", 0.9), hits(0.9, 0.5), POLICY)
+    assert [h.entry_id for h in alone.hits] == ["faq0"]
+
+
+def test_a_faq_fallback_reports_the_faq_confidence_not_the_classifiers():
+    decision = decide(pred("billing", 0.99), hits(0.42), POLICY)
+    assert decision.kind is ReplyKind.FALLBACK and decision.confidence == 0.42
+    assert "billing" not in decision.reason and "0.42" in decision.reason

@@ -252,8 +252,9 @@
     item.className = "msg bot kind-" + (entry.kind || "answer");
     item.removeAttribute("aria-busy");
     var hasButtons = isLast && entry.suggestions && entry.suggestions.length;
-    // the numbered list in the text is for plain-text channels; here the buttons carry it
-    setText(item, hasButtons ? entry.text.split("\n")[0] : entry.text, true);
+    var related = entry.kind === "answer";  // under an answer the buttons are "Related" questions
+    // the numbered list in a "did you mean" text is for plain-text channels; here the buttons carry it
+    setText(item, hasButtons && !related ? entry.text.split("\n")[0] : entry.text, true);
     (entry.sources || []).forEach(function (source) {
       var line = el("p", { "class": "source" }, "Source: ");
       var href = source.links && source.links.length ? safeLink(source.links[0]) : null;
@@ -266,7 +267,8 @@
       item.appendChild(line);
     });
     if (hasButtons) {
-      var group = el("div", { "class": "suggestions", role: "group", "aria-label": "Suggestions" });
+      var group = el("div", { "class": "suggestions", role: "group", "aria-label": related ? "Related" : "Suggestions" });
+      if (related) group.appendChild(el("p", { "class": "related" }, "Related:"));
       entry.suggestions.forEach(function (s) {
         var button = el("button", { type: "button", "class": "suggestion" }, s.text);
         button.addEventListener("click", function () { submit(s.text); });
