@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: generic off-topic messages calibrate both models; older builds retrain
 INTENTS_FORMAT = INTENT_MODEL_FORMAT  # a new intent model format retrains old builds
 # knowledge first: it may fine-tune the shared encoder, and the intent head must fit the tuned embeddings
 COMPONENTS = ("knowledge", "intents")
@@ -229,6 +229,20 @@ def faq_examples(project: Project) -> list[tuple[str, str]]:
     return pairs
 
 
+def intent_negatives(own: list[str]) -> list[str]:
+    """The out-of-scope examples the intent classifier's threshold is chosen on: the bot's own, joined by the
+    generic off-topic messages shipped with the package while the bot has too few of its own to weigh every
+    out-of-scope feature. Without them the threshold could only keep a fixed share of in-scope messages,
+    rejecting that many good ones by design."""
+    from smallbot.intents.train import LOGISTIC_MIN_OOS
+    from smallbot.knowledge.prior import generic_offtopic
+
+    if len(own) >= LOGISTIC_MIN_OOS:
+        return own
+    seen = {" ".join(t.casefold().split()) for t in own}
+    return own + [t for t in generic_offtopic() if " ".join(t.casefold().split()) not in seen]
+
+
 def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     from smallbot.intents.train import train_linear
 
@@ -246,7 +260,8 @@ def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     texts += [text for text, _ in extra]
     labels += [label for _, label in extra]
     say(f"intents: training on {len(texts)} examples of {len(routes)} intents ({len(extra)} from FAQ phrasings)")
-    classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope)
+    classifier = train_linear(texts, labels, encode, seed=project.config.seed,
+                              out_of_scope=intent_negatives(list(dataset.out_of_scope)))
     classifier.save(out / "classifier")
     return classifier.metrics
 
@@ -257,22 +272,36 @@ def _intent_groups(project: Project) -> list[list[str]]:
     return [list(intent.examples) for intent in project.intents.intents if intent.examples]
 
 
-def calibration_advice(result: Calibration, *, tuned: bool, calibration: str) -> list[str]:
-    """What the author can do when the calibration holds the bot back, said at train time because the bot
-    itself only shows it as every FAQ reply being "did you mean"."""
-    advice = []
-    if not result.bounded and result.positives:
-        advice.append(f"only {result.positives + result.negatives} held-out messages, too few to bound the "
-                      "wrong-answer rate: the answer threshold meets the point estimate only (add alternates)")
-    if result.positives and result.answered_rate == 0:
-        if tuned and calibration == "held_out":
-            remedy = ("with fine-tuning, `knowledge.calibration: cross_validation` in bot.yml calibrates on every "
-                      "phrasing instead of one alternate per entry and may let it answer (three tuning runs)")
-        else:
-            remedy = "add alternates, or raise thresholds.target_wrong_answer_rate"
-        advice.append(f"no held-out phrasing clears the answer threshold, so every FAQ reply will be \"did you "
-                      f"mean\": {remedy}")
-    return advice
+def calibration_advice(result: Calibration, *, target: float) -> str | None:
+    """The one change that would most improve the FAQ answers, said at train time because the bot itself
+    only shows it as questions answered with "did you mean" or the fallback."""
+    if result.positives == 0:
+        return ("no alternates to learn from, so the confidence is the shipped prior: add two or three "
+                "alternates, worded the way customers ask, to the entries asked about most")
+    if result.offtopic_answered is not None and result.offtopic_answered > 0.01:
+        return (f"{result.offtopic_answered:.0%} of off-topic messages would get an FAQ answer: add out_of_scope "
+                "examples that sound like your questions but are not about your product")
+    if result.wrong_rate is not None and result.wrong_rate > target:
+        return ("the wrong-answer share is above thresholds.target_wrong_answer_rate: add alternates that tell "
+                "neighbouring entries apart (`smallbot eval` lists the confused ones)")
+    if result.answered_rate is not None and result.answered_rate < 0.5:
+        return ("most held-out alternates get \"did you mean\" rather than an answer: add alternates that tell "
+                "neighbouring entries apart, or raise thresholds.target_wrong_answer_rate")
+    return None
+
+
+def describe_calibration(result: Calibration) -> str:
+    """What the author can expect, and what that expectation is based on."""
+    if result.answered_rate is None:
+        expected = "expected rates follow the shipped prior"
+    else:
+        wrong = f"{result.wrong_rate:.1%}" if result.wrong_rate is not None else "none"
+        expected = (f"on {result.positives} held-out alternates {result.answered_rate:.0%} answered directly, "
+                    f"{wrong} of answers wrong")
+    offtopic = (f"; {result.offtopic_answered:.1%} of {result.negatives} off-topic messages answered"
+                if result.offtopic_answered is not None else "")
+    return (f"answer threshold {result.bands.answer:.3f}, suggest threshold {result.bands.suggest:.3f} "
+            f"(P(right)); {expected}{offtopic}")
 
 
 def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report) -> tuple[dict, Encoder | None]:
@@ -315,7 +344,7 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     training = train_knowledge_base(
         entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
         seed=project.config.seed, say=say, owns_encoder=tuned is not None,
-        calibration=settings.calibration,
+        calibration=settings.calibration, index_answers=settings.index_answers,
         # index and calibrate (the intent head is fitted later) on the embeddings the bot will serve
         serve_as=lambda e: quantized_encoder(e, project.config.models.quantize),
         finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,
@@ -328,21 +357,18 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
         tuned = training.encoder
     kb, result = training.kb, training.calibration
     if entries:
+        rounded = lambda v: None if v is None else round(v, 4)  # noqa: E731
         kb.metrics = {"answer_threshold": round(result.bands.answer, 4), "suggest_threshold": round(result.bands.suggest, 4),
                       "confidence": "calibrated P(right)" if result.confidence is not None else "fused score",
-                      "held_out_answered_rate": round(result.answered_rate, 4),
-                      "held_out_wrong_rate": round(result.wrong_rate, 4),
-                      "held_out_wrong_rate_bound": round(result.wrong_rate_bound, 4),
-                      "held_out_bounded": result.bounded,
+                      "held_out_answered_rate": rounded(result.answered_rate),
+                      "held_out_wrong_rate": rounded(result.wrong_rate),
+                      "offtopic_answered_rate": rounded(result.offtopic_answered),
                       "held_out_phrasings": result.positives, "negatives": result.negatives,
-                      "index": kb.index.kind, **finetune_metrics}
-        bound = (f", at most {result.wrong_rate_bound:.1%} with 90% confidence"
-                 if result.answered_rate and result.bounded else "")
-        say(f"knowledge: answer threshold {result.bands.answer:.3f} (held-out, out-of-fold: "
-            f"{result.answered_rate:.0%} answered, {result.wrong_rate:.1%} wrong{bound}), "
-            f"suggest threshold {result.bands.suggest:.3f}")
-        for advice in calibration_advice(result, tuned=training.tuned, calibration=settings.calibration):
-            say("knowledge: " + advice)
+                      "index": kb.index.kind, "index_answers": kb.index_answers, **finetune_metrics}
+        say("knowledge: " + describe_calibration(result))
+        advice = calibration_advice(result, target=project.config.thresholds.target_wrong_answer_rate)
+        if advice:
+            say("knowledge: to answer more: " + advice)
     kb.save(out)
     if tuned is not None:
         tuned.save(out / "encoder")
