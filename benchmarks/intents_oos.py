@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--product", action="store_true",
                         help="score smallbot's own train_linear (the implemented variant) instead of the variants")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     args = parser.parse_args(argv)
     if args.product:
         result = {"product": product(args.embeddings, args.data, bool(args.final)),

@@ -25,7 +25,7 @@ train` does. Parts (`--parts`, comma-separated):
 Rule (decided before measuring): int8 is kept only if StackFAQ hit@1 and CLINC150 in-scope accuracy stay
 within 0.5 points of fp32 (and the wrong-answer / OOS figures do not get worse by more) AND it is faster.
 
-    python benchmarks/quantize.py [--data ../shared/data] [--parts stackfaq,clinc] [--variants fp32,int8,int8-ffn]
+    python benchmarks/quantize.py [--data benchmarks/data] [--parts stackfaq,clinc] [--variants fp32,int8,int8-ffn]
 Results: tables on stdout and benchmarks/out/quantize.json (or quantize-<suffix>.json).
 """
 
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -223,7 +224,7 @@ def speed_part(args, variants: list[str], bot) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--parts", default="stackfaq,clinc", help="stackfaq, clinc, helpdesk, speed")
     parser.add_argument("--variants", default="fp32,int8,int8-ffn")
     parser.add_argument("--intent-methods", default="lr", help="lr and/or smallbot (the product's frozen head)")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                              "activations are scaled per batch, so its embeddings depend on the batch)")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
     parser.add_argument("--out-suffix", default="")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/smallbot-quantize"),
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "smallbot-quantize",
                         help="where the helpdesk part trains its copies (kept, reused when present)")
     args = parser.parse_args(argv)
     args.intent_methods = args.intent_methods.split(",")
