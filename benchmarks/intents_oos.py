@@ -1,4 +1,4 @@
-"""Out-of-scope scores on saved (tuned) CLINC150 embeddings, iterated in numpy in seconds (issue #3).
+"""Out-of-scope scores on saved (tuned) CLINC150 embeddings, iterated in numpy in seconds.
 
 Input: the .npz files that `benchmarks/intents.py --save-embeddings` writes (the tuned encoder's embeddings
 of every split). The head is fitted on train exactly as `smallbot.intents.train.train_linear` does; every

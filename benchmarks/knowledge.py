@@ -124,7 +124,7 @@ def rank_summary(ranked: list[list[str]], truth: list[str]) -> dict:
 
 def apply_threshold(threshold: float, scores, right, neg, neg_all=None) -> dict:
     """Answered rate, wrong answers among answered (negatives count as wrong), the same among answered rephrasings
-    alone (the issue's literal measure, no off-topic mixed in) and negatives answered at a threshold; with
+    alone (the target's own measure, no off-topic mixed in) and negatives answered at a threshold; with
     `neg_all` (every oos_test message), the off-topic answered rate on those too."""
     tp, tr, tn = np.array(scores), np.array(right, dtype=bool), np.array(neg)
     answered = (tp >= threshold).sum() + (tn >= threshold).sum()

@@ -6,14 +6,14 @@ Dynamic int8 scales activations per batch, so an int8 embedding depends on its b
 one at a time as served in-process (`--query-batch 1`), training phrasings in batches of 64 as `smallbot
 train` does. Parts (`--parts`, comma-separated):
 
-  - stackfaq: the issue's FAQ benchmark (benchmarks/knowledge.py's StackFAQ split, seed 0): the retriever
+  - stackfaq: the FAQ target's benchmark (benchmarks/knowledge.py's StackFAQ split, seed 0): the retriever
     fine-tuned as there (30 steps, top 2 layers, lr 2e-4, in fp32), then per variant the knowledge base with
     the calibrated confidence: test hit@1 / hit@5 / MRR, and the answered / wrong-of-answered figures at the
     answer threshold chosen on VALIDATION (90% Wilson-bound rule, and the point rule) and at the train-time
     threshold. Two ways to serve int8: "int8" builds the index, calibration and queries with the int8 encoder
     (what `models.quantize: int8` does: the build quantises before indexing); "fp32 index + int8 queries"
     keeps an fp32 build and quantises only the query encoder.
-  - clinc: the issue's intent benchmark (benchmarks/intents.py's CLINC150 data_full): the packaged encoder per
+  - clinc: the intent target's benchmark (benchmarks/intents.py's CLINC150 data_full): the packaged encoder per
     variant, logistic regression on its embeddings (`--intent-methods lr`, as intents.py `run_lr`) and/or the
     product's frozen head (`smallbot`, intents.py `run_smallbot`); in-scope test accuracy, accuracy with rejects
     and OOS recall at the validation-chosen threshold, AUROC.
@@ -67,7 +67,7 @@ def speed(encoder, texts: list[str], runs: int, batch_texts: list[str]) -> dict:
 
 
 def stackfaq_part(args, variants: list[str]) -> dict:
-    """The issue's FAQ benchmark per variant (see the module docstring)."""
+    """The FAQ target's benchmark per variant (see the module docstring)."""
     import knowledge as kbench
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
@@ -114,7 +114,7 @@ def stackfaq_part(args, variants: list[str]) -> dict:
 
 
 def clinc_part(args, variants: list[str]) -> dict:
-    """The issue's intent benchmark per variant (see the module docstring)."""
+    """The intent target's benchmark per variant (see the module docstring)."""
     import intents as ibench
     from smallbot.encoder import Encoder
     from smallbot.quantize import quantized_encoder

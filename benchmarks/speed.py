@@ -14,7 +14,7 @@ as they are and their JSON in benchmarks/out/ is read back):
   startup  benchmarks/startup.py: `smallbot chat` in a pty to the first answer vs `import torch, transformers`
   rss      peak RSS of a process serving the bot (FAQ, intent and small-talk messages) without and with the
            generator loaded (`generator.enabled: true`, `load: startup`)
-Targets (issue 9): FAQ p50 <= 1.2x bare encoder and p99 <= 20 ms; 64 web clients >= 400 msg/s and >= 0.6 of the
+Targets: FAQ p50 <= 1.2x bare encoder and p99 <= 20 ms; 64 web clients >= 400 msg/s and >= 0.6 of the
 floor with p99 <= 250 ms; cold start <= 3 s; peak RSS with the generator <= 1.2 GB.
 Results: a table on stdout and benchmarks/out/speed.json (load averages recorded: the machine may be shared).
 """
