@@ -253,7 +253,7 @@ class DirectBaseline:
         self.bot = Bot.load(bot_dir, train=True, with_store=True)
         self.messages = messages
         # one worker thread, as `Bot.ahandle` uses in the server: calls from this process's main thread
-        # measured several times slower here (not root-caused; see RESULTS.md)
+        # measured several times slower here (two torch threads on busy cores; RESULTS.md, "Threads")
         self.pool = ThreadPoolExecutor(1)
         self.run("warm-up")  # untimed pass: see WARM_UP in the module docstring
 

@@ -554,7 +554,7 @@ def _serve_faiss_single_threaded() -> None:
     on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
     a parked thread. Measured on a busy machine (benchmarks/faiss_threads.py): 0.25-16 ms per one-query search
     of a 400-row flat index with 2 OpenMP threads, under 0.07 ms with 1; 24-28% of a loaded web server's CPU
-    samples went there (benchmarks/RESULTS.md, web throughput at 64 clients)."""
+    samples went there (benchmarks/RESULTS.md, "Web throughput")."""
     import faiss
 
     faiss.omp_set_num_threads(1)

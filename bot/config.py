@@ -128,7 +128,7 @@ class KnowledgeConfig:
     # how a fine-tuned bot's bands are calibrated: cross_validation = the tuning repeated on each half of the
     # phrasings and negatives, the other half searched as unseen (three tuning runs; smallbot.knowledge.crossval);
     # held_out = on one alternate per entry kept out of the one tuning run (one run; too few held-out messages
-    # for StackFAQ's split seed 1 to answer anything, benchmarks/RESULTS.md)
+    # for StackFAQ's split seed 1 to answer anything, benchmarks/HISTORY.md)
     calibration: Literal["held_out", "cross_validation"] = "cross_validation"
 
 

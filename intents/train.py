@@ -193,7 +193,7 @@ def balanced_threshold(s_in: np.ndarray, correct: np.ndarray, s_oos: np.ndarray)
     """(threshold, accuracy with rejects, OOS recall) maximising the sum, keeping >= MIN_KEEP of in-scope.
 
     The sum rather than accuracy at a fixed recall: on CLINC150 val halves a threshold set at exactly 90%
-    recall on one half reached only 84-89% on the other, while this rule kept 97% (benchmarks/RESULTS.md).
+    recall on one half reached only 84-89% on the other, while this rule kept 97% (benchmarks/HISTORY.md).
     """
     ceiling = np.quantile(s_in, 1 - MIN_KEEP)
     candidates = np.quantile(np.concatenate([s_in, s_oos]), np.linspace(0, 1, 201))

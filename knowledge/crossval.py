@@ -9,8 +9,8 @@ everything. The default for a tuned bot (`knowledge.calibration: cross_validatio
 tuning runs. Holding one alternate per entry out of the one tuning run (`held_out`, the other choice) gave
 too few held-out messages to bound a 2% wrong rate on StackFAQ (125: nothing was answered on split seed 1)
 and, where it did answer, an optimistic threshold (2.1% wrong on test), because the bot's negatives it was
-calibrated on were the ones the encoder had been tuned to push away. Figures: benchmarks/RESULTS.md, "The fine-tuned bot's threshold by
-cross-validating the tuning".
+calibrated on were the ones the encoder had been tuned to push away. Figures: benchmarks/RESULTS.md, "Calibration: the
+train-time answer threshold", and benchmarks/HISTORY.md.
 """
 
 from __future__ import annotations
