@@ -204,7 +204,7 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):

@@ -108,7 +108,7 @@ def state_from_turns(turns: Iterable[TurnRecord], suggestion: Callable[[str], Su
         found = tuple(suggestion(entry_id) for entry_id in last.suggestions)
         offered = found if all(found) else ()  # type: ignore[assignment]
     history = tuple(item for t in kept for item in (("user", t.text), ("assistant", t.reply_text)))
-    return ConversationState(offered, history)  # type: ignore[arg-type]
+    return ConversationState(offered, history)
 
 
 def turn_of(message: Message, reply: Reply, at: float) -> TurnRecord:

@@ -256,7 +256,7 @@ def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]
         row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
         rows = [row_of[(entry_id, text)] for entry_id, text in phrasings]
     vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
-    queries = []
+    queries: list[Query] = []
     for i, row in enumerate(rows):
         entry_id = kb.rows[row][0]
         others = [r for r in owners[entry_id] if r != row]

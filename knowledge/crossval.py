@@ -19,6 +19,8 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from .base import KnowledgeBase
 from .calibrate import HeldOut, Query, held_out_items
 from .entries import FaqEntry
@@ -96,7 +98,7 @@ def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[st
         encode = lambda texts, serving=serving: serving.encode(list(texts), progress=progress)  # noqa: E731
         kb = KnowledgeBase.build(list(fold.entries), encode)
         texts = [t for t, _ in fold.held_out]
-        vectors = encode(texts) if texts else None
+        vectors = encode(texts) if texts else np.zeros((0, 1), np.float32)
         queries: list[Query] = [(t, entry_id, vectors[i], None) for i, (t, entry_id) in enumerate(fold.held_out)]
         negs = list(fold.held_out_negatives)
         fold_measured, fold_typos = held_out_items(kb, queries, negs, encode(negs) if negs else [], seed, encode)
