@@ -1,6 +1,6 @@
 """`Bot`: the composition root that turns a built bot directory into replies.
 
-The flow is fixed (ARCHITECTURE.md): normalise + guard, follow-ups to earlier suggestions, FAQ fast
+The flow is fixed (docs/architecture.md): normalise + guard, follow-ups to earlier suggestions, FAQ fast
 path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing here knows a channel.
 """
 
