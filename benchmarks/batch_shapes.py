@@ -1,7 +1,7 @@
 """How a gathered micro-batch should be cut into encoder passes: sentences per CPU-second of the bot's serving
 encoder for batches as the web server gathers them (arrival order, mixed lengths) against the floor.
 
-    python benchmarks/batch_shapes.py [--data ../shared/data] [--bot examples/helpdesk] [--threads 1,2] [--runs 3]
+    python benchmarks/batch_shapes.py [--data benchmarks/data] [--bot examples/helpdesk] [--threads 1,2] [--runs 3]
 
 "floor": all 320 CLINC150 messages (the web load's) sorted longest-first, passes of 32 (little padding).
 "gather G, passes of P": the messages in arrival order cut into gathered batches of G; each is encoded with

@@ -14,7 +14,7 @@ knowledge: inventions caught, harmless replies kept.
     python benchmarks/generator.py            # full
     python benchmarks/generator.py --quick    # fewer runs and tokens
 
-`--data` is accepted for the common benchmark interface; this benchmark reads no shared dataset.
+`--data` is accepted for the common benchmark interface; this benchmark reads no dataset.
 Results: a table on stdout and benchmarks/out/generator.json.
 """
 
@@ -150,7 +150,7 @@ def bench_guard() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="unused; common interface")
+    parser.add_argument("--data", default=str(REPO / "benchmarks" / "data"), help="unused; common interface")
     parser.add_argument("--quick", action="store_true", help="fewer runs and tokens")
     parser.add_argument("--runs", type=int, default=None, help="cached-load processes / generation rounds")
     parser.add_argument("--tokens", type=int, default=None, help="max new tokens per generation")

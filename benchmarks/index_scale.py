@@ -6,8 +6,8 @@ paraphrase-like queries), and "random-centres", the older isotropic set kept as 
 
 Phase `prepare` (heavy, run it under `nice -n 19`): generates each set, computes the exact top-10 of every
 query, builds the index with `FaissIndex.build` (build time, peak RSS growth) and caches vectors, queries,
-truth and the index file under benchmarks/out/index-scale/ (not in git). Phase `measure` (run it under the
-shared timing lock, at normal priority): loads the cached index and reports single-query p50/p99 latency
+truth and the index file under benchmarks/out/index-scale/ (not in git). Phase `measure` (run it on a quiet
+machine, at normal priority): loads the cached index and reports single-query p50/p99 latency
 through `FaissIndex.search` (a single query runs on the calling thread) and, for comparison, through FAISS's
 default OpenMP team, recall@10 against exact,
 exact flat search on the same vectors in the same run, index bytes, and the cost of deletes and updates
@@ -15,7 +15,7 @@ exact flat search on the same vectors in the same run, index bytes, and the cost
 
     nice -n 19 python benchmarks/index_scale.py --phase prepare [--quick] [--sets sentences random-centres]
     nice -n 19 python benchmarks/index_scale.py --phase tune      # re-tune efSearch of a cached build
-    flock /tmp/smallbot-timing.lock python benchmarks/index_scale.py --phase measure [--quick]
+    python benchmarks/index_scale.py --phase measure [--quick]
 """
 
 from __future__ import annotations

@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     from smallbot.intents.endtoend import EndToEndSettings as EndToEnd
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--quick", action="store_true", help="20 intents and a fifth of the OOS data")
     parser.add_argument("--settings", default="full,small,10shot",
                         help="comma-separated: full, small, 10shot, helpdesk (example bot training time)")

@@ -1,4 +1,4 @@
-"""Out-of-scope scores on saved (tuned) CLINC150 embeddings, iterated in numpy in seconds (issue #3).
+"""Out-of-scope scores on saved (tuned) CLINC150 embeddings, iterated in numpy in seconds.
 
 Input: the .npz files that `benchmarks/intents.py --save-embeddings` writes (the tuned encoder's embeddings
 of every split). The head is fitted on train exactly as `smallbot.intents.train.train_linear` does; every
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--product", action="store_true",
                         help="score smallbot's own train_linear (the implemented variant) instead of the variants")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     args = parser.parse_args(argv)
     if args.product:
         result = {"product": product(args.embeddings, args.data, bool(args.final)),

@@ -27,7 +27,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--embeddings", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parent / "data")
     args = parser.parse_args()
     s = load(args.data, "data_full.json", False, None, 0)
     saved = np.load(args.embeddings, allow_pickle=False)

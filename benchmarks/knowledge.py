@@ -9,7 +9,7 @@ embeddings), built with `FaissIndex.build` (exact or IVF by size), single-query 
 recall@10 against exact search on perturbed held-out queries. benchmarks/index_scale.py is the fuller
 scale benchmark (a set grown from real sentence embeddings too, delete / update cost, cached builds).
 
-    python benchmarks/knowledge.py [--data ../shared/data] [--quick] [--skip-synthetic] [--skip-stackfaq]
+    python benchmarks/knowledge.py [--data benchmarks/data] [--quick] [--skip-synthetic] [--skip-stackfaq]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def rank_summary(ranked: list[list[str]], truth: list[str]) -> dict:
 
 def apply_threshold(threshold: float, scores, right, neg, neg_all=None) -> dict:
     """Answered rate, wrong answers among answered (negatives count as wrong), the same among answered rephrasings
-    alone (the issue's literal measure, no off-topic mixed in) and negatives answered at a threshold; with
+    alone (the target's own measure, no off-topic mixed in) and negatives answered at a threshold; with
     `neg_all` (every oos_test message), the off-topic answered rate on those too."""
     tp, tr, tn = np.array(scores), np.array(right, dtype=bool), np.array(neg)
     answered = (tp >= threshold).sum() + (tn >= threshold).sum()
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     from smallbot.config import KnowledgeConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--quick", action="store_true", help="40 FAQs, 100k synthetic vectors")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, nargs="*", default=[30])

@@ -5,7 +5,7 @@ Variants: the fused score itself; the calibrated confidence fitted on held-out t
 oos_train, without and with typo'd copies. For each, the answered rate and wrong rate on the validation
 rephrasings + oos_val at the validation threshold chosen by the point rule and by the 90% Wilson-bound rule.
 
-    python benchmarks/knowledge_confidence_select.py [--data ../shared/data]
+    python benchmarks/knowledge_confidence_select.py [--data benchmarks/data]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from knowledge import OUT, REPO, choose_threshold, load_oos, load_stackfaq  # no
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
     args = parser.parse_args(argv)

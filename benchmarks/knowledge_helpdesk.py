@@ -27,7 +27,7 @@ OUT = REPO / "benchmarks" / "out"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="unused (no shared data needed)")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data", help="unused (no dataset needed)")
     parser.add_argument("--steps", type=int, nargs="*", default=[0, -1],
                         help="fine-tuning steps to compare; 0 = frozen encoder, -1 = as configured in the bot's bot.yml")
     parser.add_argument("--quick", action="store_true", help="frozen encoder only")

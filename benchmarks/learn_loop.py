@@ -12,7 +12,7 @@ its default thresholds) turns them into proposals. Then:
   (c) + every proposal accepted blindly, (d) + every log rephrasing under its true entry (oracle);
   hit@1 and "answered correctly" (top-1 right and score >= the answer band) are reported for each.
 
-    python benchmarks/learn_loop.py [--data ../shared/data] [--quick]
+    python benchmarks/learn_loop.py [--data benchmarks/data] [--quick]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from smallbot.types import Message, Reply, ReplyKind, Suggestion  # noqa: E402
 def load_stackfaq(data: Path, quick: bool) -> tuple[list[FaqEntry], list[tuple[str, str]], list[tuple[str, str]]]:
     path = data / "stackfaq" / "stackExchange-FAQ.json"
     if not path.exists():
-        raise SystemExit(f"{path} not found: pass --data pointing at the shared data folder")
+        raise SystemExit(f"{path} not found: pass --data pointing at the benchmark data folder (benchmarks/data holds CLINC150 and StackFAQ)")
     pairs = json.loads(path.read_text())["root"]["qapair"]
     rng = random.Random(0)
     entries, log, test = [], [], []
@@ -87,7 +87,7 @@ def with_alternates(entries: list[FaqEntry], additions: list[tuple[str, str]]) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--quick", action="store_true", help="40 FAQ entries instead of 125")
     args = parser.parse_args()
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Where one in-process message's time goes beyond the encoder pass: cProfile over `Bot.handle`.
 
-    python benchmarks/profile_message.py [--data ../shared/data] [--bot examples/helpdesk] [--messages 300]
+    python benchmarks/profile_message.py [--data benchmarks/data] [--bot examples/helpdesk] [--messages 300]
 
 Messages are CLINC150 test utterances (mostly off the helpdesk's topics, so they take the full encoder path).
 The bot must be trained (`smallbot train examples/helpdesk`). Prints ms per message untimed-by-profiler, then
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--top", type=int, default=30)

@@ -6,14 +6,14 @@ Dynamic int8 scales activations per batch, so an int8 embedding depends on its b
 one at a time as served in-process (`--query-batch 1`), training phrasings in batches of 64 as `smallbot
 train` does. Parts (`--parts`, comma-separated):
 
-  - stackfaq: the issue's FAQ benchmark (benchmarks/knowledge.py's StackFAQ split, seed 0): the retriever
+  - stackfaq: the FAQ target's benchmark (benchmarks/knowledge.py's StackFAQ split, seed 0): the retriever
     fine-tuned as there (30 steps, top 2 layers, lr 2e-4, in fp32), then per variant the knowledge base with
     the calibrated confidence: test hit@1 / hit@5 / MRR, and the answered / wrong-of-answered figures at the
     answer threshold chosen on VALIDATION (90% Wilson-bound rule, and the point rule) and at the train-time
     threshold. Two ways to serve int8: "int8" builds the index, calibration and queries with the int8 encoder
     (what `models.quantize: int8` does: the build quantises before indexing); "fp32 index + int8 queries"
     keeps an fp32 build and quantises only the query encoder.
-  - clinc: the issue's intent benchmark (benchmarks/intents.py's CLINC150 data_full): the packaged encoder per
+  - clinc: the intent target's benchmark (benchmarks/intents.py's CLINC150 data_full): the packaged encoder per
     variant, logistic regression on its embeddings (`--intent-methods lr`, as intents.py `run_lr`) and/or the
     product's frozen head (`smallbot`, intents.py `run_smallbot`); in-scope test accuracy, accuracy with rejects
     and OOS recall at the validation-chosen threshold, AUROC.
@@ -25,7 +25,7 @@ train` does. Parts (`--parts`, comma-separated):
 Rule (decided before measuring): int8 is kept only if StackFAQ hit@1 and CLINC150 in-scope accuracy stay
 within 0.5 points of fp32 (and the wrong-answer / OOS figures do not get worse by more) AND it is faster.
 
-    python benchmarks/quantize.py [--data ../shared/data] [--parts stackfaq,clinc] [--variants fp32,int8,int8-ffn]
+    python benchmarks/quantize.py [--data benchmarks/data] [--parts stackfaq,clinc] [--variants fp32,int8,int8-ffn]
 Results: tables on stdout and benchmarks/out/quantize.json (or quantize-<suffix>.json).
 """
 
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def speed(encoder, texts: list[str], runs: int, batch_texts: list[str]) -> dict:
 
 
 def stackfaq_part(args, variants: list[str]) -> dict:
-    """The issue's FAQ benchmark per variant (see the module docstring)."""
+    """The FAQ target's benchmark per variant (see the module docstring)."""
     import knowledge as kbench
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
@@ -113,7 +114,7 @@ def stackfaq_part(args, variants: list[str]) -> dict:
 
 
 def clinc_part(args, variants: list[str]) -> dict:
-    """The issue's intent benchmark per variant (see the module docstring)."""
+    """The intent target's benchmark per variant (see the module docstring)."""
     import intents as ibench
     from smallbot.encoder import Encoder
     from smallbot.quantize import quantized_encoder
@@ -223,7 +224,7 @@ def speed_part(args, variants: list[str], bot) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--parts", default="stackfaq,clinc", help="stackfaq, clinc, helpdesk, speed")
     parser.add_argument("--variants", default="fp32,int8,int8-ffn")
     parser.add_argument("--intent-methods", default="lr", help="lr and/or smallbot (the product's frozen head)")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                              "activations are scaled per batch, so its embeddings depend on the batch)")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
     parser.add_argument("--out-suffix", default="")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/smallbot-quantize"),
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "smallbot-quantize",
                         help="where the helpdesk part trains its copies (kept, reused when present)")
     args = parser.parse_args(argv)
     args.intent_methods = args.intent_methods.split(",")

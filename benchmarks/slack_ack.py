@@ -4,7 +4,7 @@ long until the reply is posted, against the bot's own answer time measured in th
 The real aiohttp routes run on loopback with a trained bot (default: examples/helpdesk, trained in a
 temporary copy); replies go to the local Web API stand-in. Messages are CLINC150 test utterances.
 
-    python benchmarks/slack_ack.py [--quick] [--data ../shared/data]
+    python benchmarks/slack_ack.py [--quick] [--data benchmarks/data]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def percentile(values: list[float], q: float) -> float:
 def load_messages(data: Path, count: int) -> list[str]:
     path = data / "clinc150" / "data_full.json"
     if not path.exists():
-        sys.exit(f"error: {path} not found; pass --data pointing at the shared data directory")
+        sys.exit(f"error: {path} not found; pass --data pointing at the benchmark data folder (benchmarks/data holds CLINC150 and StackFAQ)")
     rows = json.loads(path.read_text())["test"]
     step = max(1, len(rows) // count)
     return [text for text, _ in rows[::step]][:count]
@@ -148,7 +148,7 @@ def summarise(results: dict) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
     parser.add_argument("--quick", action="store_true", help="40 events, one repeat")
     parser.add_argument("--events", type=int, default=200)

@@ -1,6 +1,6 @@
 """The speed suite: every serving cost of the example bot against its floor, same run, one command.
 
-    python benchmarks/speed.py [--data ../shared/data] [--quick] [--parts train,latency,floor,web,startup,rss]
+    python benchmarks/speed.py [--data benchmarks/data] [--quick] [--parts train,latency,floor,web,startup,rss]
 
 Parts (each a fresh process, so one part's caches do not flatter the next; the existing scripts are run
 as they are and their JSON in benchmarks/out/ is read back):
@@ -14,7 +14,7 @@ as they are and their JSON in benchmarks/out/ is read back):
   startup  benchmarks/startup.py: `smallbot chat` in a pty to the first answer vs `import torch, transformers`
   rss      peak RSS of a process serving the bot (FAQ, intent and small-talk messages) without and with the
            generator loaded (`generator.enabled: true`, `load: startup`)
-Targets (issue 9): FAQ p50 <= 1.2x bare encoder and p99 <= 20 ms; 64 web clients >= 400 msg/s and >= 0.6 of the
+Targets: FAQ p50 <= 1.2x bare encoder and p99 <= 20 ms; 64 web clients >= 400 msg/s and >= 0.6 of the
 floor with p99 <= 250 ms; cold start <= 3 s; peak RSS with the generator <= 1.2 GB.
 Results: a table on stdout and benchmarks/out/speed.json (load averages recorded: the machine may be shared).
 """
@@ -198,7 +198,7 @@ def report(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
     parser.add_argument("--quick", action="store_true", help="fewer runs and messages")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")

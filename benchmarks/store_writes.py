@@ -10,7 +10,7 @@ Also the event loop's worst stall while it logs turns: calling the blocking base
 versus awaiting `alog_turn`.
 
 Message texts are CLINC150 validation utterances (realistic lengths). Run:
-    python benchmarks/store_writes.py [--data ../shared/data] [--quick]
+    python benchmarks/store_writes.py [--data benchmarks/data] [--quick]
 """
 
 from __future__ import annotations
@@ -134,13 +134,13 @@ async def _with_ticker(job) -> float:
 def load_texts(data: Path) -> list[str]:
     path = data / "clinc150" / "data_full.json"
     if not path.exists():
-        raise SystemExit(f"{path} not found: pass --data pointing at the shared data folder")
+        raise SystemExit(f"{path} not found: pass --data pointing at the benchmark data folder (benchmarks/data holds CLINC150 and StackFAQ)")
     return [text for text, _ in json.loads(path.read_text())["val"]]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--quick", action="store_true", help="fewer writes and repeats (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()

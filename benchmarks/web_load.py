@@ -1,6 +1,6 @@
 """Loopback load test of the web connector: messages/s and p50/p99 latency at 1, 16 and 64 clients.
 
-    python benchmarks/web_load.py [--data ../shared/data] [--bot examples/helpdesk] [--quick]
+    python benchmarks/web_load.py [--data benchmarks/data] [--bot examples/helpdesk] [--quick]
                                   [--workers N] [--threads T] [--client raw|aiohttp]
 
 The server runs in a child process, served as `smallbot serve --workers N` serves it (`create_app` on
@@ -51,7 +51,7 @@ OUT = REPO / "benchmarks" / "out"
 def load_messages(data: Path, count: int, seed: int = 0) -> list[str]:
     path = data / "clinc150" / "data_full.json"
     if not path.exists():
-        sys.exit(f"error: {path} not found; pass --data pointing at the shared data directory")
+        sys.exit(f"error: {path} not found; pass --data pointing at the benchmark data folder (benchmarks/data holds CLINC150 and StackFAQ)")
     texts = [text for text, _ in json.loads(path.read_text())["test"]]
     random.Random(seed).shuffle(texts)
     return texts[:count]
@@ -253,7 +253,7 @@ class DirectBaseline:
         self.bot = Bot.load(bot_dir, train=True, with_store=True)
         self.messages = messages
         # one worker thread, as `Bot.ahandle` uses in the server: calls from this process's main thread
-        # measured several times slower here (not root-caused; see RESULTS.md)
+        # measured several times slower here (two torch threads on busy cores; RESULTS.md, "Threads")
         self.pool = ThreadPoolExecutor(1)
         self.run("warm-up")  # untimed pass: see WARM_UP in the module docstring
 
@@ -291,8 +291,8 @@ class DirectBaseline:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
-                        help="shared data directory (CLINC150 supplies the message texts)")
+    parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data",
+                        help="benchmark data folder (CLINC150 supplies the message texts)")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk", help="bot project to serve")
     parser.add_argument("--quick", action="store_true", help="fewer messages per level (smoke run)")
     parser.add_argument("--messages", type=int, default=None, help="messages per level (default 320, quick 64)")

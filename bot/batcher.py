@@ -52,6 +52,7 @@ class MicroBatcher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
+        assert queue is not None  # encode() sets it before it starts this worker
         while not queue.empty():
             batch = [queue.get_nowait()]
             if self._last_batch > 1 and self.max_wait > 0:

@@ -1,6 +1,6 @@
 """`Bot`: the composition root that turns a built bot directory into replies.
 
-The flow is fixed (ARCHITECTURE.md): normalise + guard, follow-ups to earlier suggestions, FAQ fast
+The flow is fixed (docs/architecture.md): normalise + guard, follow-ups to earlier suggestions, FAQ fast
 path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing here knows a channel.
 """
 
@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Sequence
 
 import jinja2.sandbox
 import numpy as np
@@ -28,7 +28,7 @@ from .conversation import (RECENT_TURNS, REJECTED_PREFIX, RESET_REASON, STATE_TT
                            state_from_turns)
 from .encoder import Encoder
 from .exported import EXPORT_DIR, ExportedEncoder
-from .errors import ArtifactError, SmallbotError
+from .errors import ArtifactError, NotReadyError, SmallbotError
 from .project import BUILD_DIR, Project, load_project
 from .quantize import quantized_encoder
 from .router import InputRejected, Policy, decide, normalise
@@ -37,6 +37,8 @@ from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, R
 
 if TYPE_CHECKING:
     from smallbot.knowledge.base import UpdateResult
+
+    from .factcheck import Support
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class Bot:
     <ReplyKind.ANSWER: 'answer'>
     """
 
-    def __init__(self, config: BotConfig, encoder: Encoder, knowledge, classifier, routes: dict,
+    def __init__(self, config: BotConfig, encoder: Encoder | ExportedEncoder, knowledge, classifier, routes: dict,
                  store: Store | None = None, root: Path | None = None):
         self.config = config
         self.encoder = encoder
@@ -101,7 +103,7 @@ class Bot:
         self.generator = _make_generator(config, root) if config.generator.enabled else None
         self.generator_error: str | None = None
         self._generation_pool: ThreadPoolExecutor | None = None
-        self._support = None
+        self._support: Support | None = None  # built on first use by _fact_support
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -120,7 +122,8 @@ class Bot:
         return cls.from_build(project, encoder=encoder, with_store=with_store)
 
     @classmethod
-    def from_build(cls, project: Project, *, encoder: Encoder | None = None, with_store: bool = True) -> "Bot":
+    def from_build(cls, project: Project, *, encoder: Encoder | ExportedEncoder | None = None,
+                   with_store: bool = True) -> "Bot":
         from smallbot.intents.classifier import LinearIntentClassifier
         from smallbot.knowledge.base import KnowledgeBase
 
@@ -163,6 +166,8 @@ class Bot:
 
         from .project import knowledge_files
 
+        if self.root is None:
+            raise NotReadyError("this bot was not loaded from a project directory: nothing to reload")
         problems: list = []
         files = knowledge_files(self.root)
         entries = load_knowledge(files, problems, self.root)
@@ -264,12 +269,12 @@ class Bot:
             self._batcher = MicroBatcher(self._encode_gathered, max_batch=MAX_BATCH)
         return self._batcher
 
-    def _encode_gathered(self, texts: list[str]) -> np.ndarray:
+    def _encode_gathered(self, texts: Sequence[str]) -> np.ndarray:
         # A gathered batch mixes short and long messages; one forward pass pads all of them to the longest.
         # Sorted by length and cut into passes of SUB_BATCH, it pads little: gathered batches of 32 CLINC150
         # messages encoded at 0.77x the floor's sentences per CPU-second in one pass, 0.88x in passes of 16
         # and 0.83x in passes of 8 (1 torch thread; 0.78x / 0.84x / 0.76x with 2): benchmarks/batch_shapes.py.
-        return self.encoder.encode(texts, batch_size=SUB_BATCH)
+        return self.encoder.encode(list(texts), batch_size=SUB_BATCH)
 
     async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
         """Stream a reply: text chunks (str) as they are produced, then the final Reply.
@@ -363,7 +368,7 @@ class Bot:
                                                       reason, timings))
             return
         state = self.conversation_state(message.conversation_id)
-        history = [Turn(role, text) for role, text in state.history]
+        history = [Turn(role, text) for role, text in state.history]  # type: ignore[arg-type]
         text = normalise(message.text, self.config.limits.max_message_chars)
         source = self.generator.stream(text, history, cancelled=cancelled.is_set)
         verdict: GuardVerdict | None = None
@@ -482,7 +487,9 @@ class Bot:
 
     def _render(self, message: Message, decision: Decision, timings: dict[str, float], started: float) -> Reply:
         t0 = time.perf_counter()
-        kind, sources, suggestions = decision.kind, (), ()
+        kind = decision.kind
+        sources: tuple[Source, ...] = ()
+        suggestions: tuple[Suggestion, ...] = ()
         if kind is ReplyKind.ANSWER:
             entry = self.knowledge.entry(decision.hits[0].entry_id)
             text = entry.answer
@@ -556,7 +563,7 @@ def _serve_faiss_single_threaded() -> None:
     on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
     a parked thread. Measured on a busy machine (benchmarks/faiss_threads.py): 0.25-16 ms per one-query search
     of a 400-row flat index with 2 OpenMP threads, under 0.07 ms with 1; 24-28% of a loaded web server's CPU
-    samples went there (benchmarks/RESULTS.md, web throughput at 64 clients)."""
+    samples went there (benchmarks/RESULTS.md, "Web throughput")."""
     import faiss
 
     faiss.omp_set_num_threads(1)

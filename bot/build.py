@@ -27,7 +27,9 @@ from .quantize import quantized_encoder
 from .types import Route
 
 if TYPE_CHECKING:
+    from .intents.endtoend import EndToEndReport
     from .knowledge.calibrate import Calibration
+    from .knowledge.finetune import FinetuneReport
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +214,7 @@ def faq_examples(project: Project) -> list[tuple[str, str]]:
     payment option?" a feature request. A phrasing goes to the faq-route intent sharing one of its
     entry's tags, else to the internal `_faq` intent; phrasings that are already examples are skipped.
     """
-    by_tag = {}
+    by_tag: dict[str, str] = {}
     for intent in project.intents.intents:
         if intent.route is Route.FAQ:
             for tag in intent.tags:
@@ -325,6 +327,7 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
         say(f"intents: fine-tuning the encoder ({intent_settings.finetune_loss}) for {intent_settings.finetune_steps} "
             f"steps on {sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents")
         tuned = encoder.clone()
+        report: EndToEndReport | FinetuneReport
         if intent_settings.finetune_loss == "cross_entropy":
             from smallbot.intents.endtoend import EndToEndSettings, finetune_classifier
 
@@ -350,9 +353,9 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
         finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,
                                   train_layers=settings.finetune_layers, seed=project.config.seed))
     if training.finetune is not None:
-        report = training.finetune
-        finetune_metrics.update({"finetune_steps": report.steps, "finetune_seconds": report.seconds,
-                                 "finetune_loss": [report.first_loss, report.last_loss]})
+        tuning = training.finetune
+        finetune_metrics.update({"finetune_steps": tuning.steps, "finetune_seconds": tuning.seconds,
+                                 "finetune_loss": [tuning.first_loss, tuning.last_loss]})
     if training.tuned:
         tuned = training.encoder
     kb, result = training.kb, training.calibration

@@ -128,7 +128,7 @@ class KnowledgeConfig:
     # how a fine-tuned bot's bands are calibrated: cross_validation = the tuning repeated on each half of the
     # phrasings and negatives, the other half searched as unseen (three tuning runs; smallbot.knowledge.crossval);
     # held_out = on one alternate per entry kept out of the one tuning run (one run; too few held-out messages
-    # for StackFAQ's split seed 1 to answer anything, benchmarks/RESULTS.md)
+    # for StackFAQ's split seed 1 to answer anything, benchmarks/HISTORY.md)
     calibration: Literal["held_out", "cross_validation"] = "cross_validation"
     # each entry's answer text is indexed as one more row of it: customers ask in the answer's words
     # (chosen on validation: benchmarks/knowledge.py, plain FAQ list and example-bot paraphrases)
@@ -207,7 +207,7 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):

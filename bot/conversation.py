@@ -110,7 +110,7 @@ def state_from_turns(turns: Iterable[TurnRecord], suggestion: Callable[[str], Su
         offered = found if all(found) else ()  # type: ignore[assignment]
     history = tuple(item for t in kept for item in (("user", t.text), ("assistant", t.reply_text)))
     related = last is not None and last.reply_kind is ReplyKind.ANSWER
-    return ConversationState(offered, history, related)  # type: ignore[arg-type]
+    return ConversationState(offered, history, related)
 
 
 def turn_of(message: Message, reply: Reply, at: float) -> TurnRecord:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -35,8 +35,8 @@ class Encoder:
         self.max_length = max_length
         self.path: Path | None = None
         self.pooling = "mean"
-        self._model = None
-        self._tokenizer = None
+        self._model: Any = None  # loaded by load()
+        self._tokenizer: Any = None
         self._lock = threading.Lock()
         self.threads = 0  # torch threads per pass; 0 = leave torch's default
 
@@ -154,7 +154,7 @@ def encode_in_batches(texts: Sequence[str], dim: int, forward, lock: threading.L
         return np.zeros((0, dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out = np.empty((len(texts), dim), dtype=np.float32)
-    starts = range(0, len(order), batch_size)
+    starts: Iterable[int] = range(0, len(order), batch_size)
     if progress and len(texts) > batch_size:
         from tqdm.auto import tqdm
 

@@ -12,7 +12,7 @@ import json
 import threading
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -81,8 +81,8 @@ class ExportedEncoder:
     def __init__(self, directory: Path):
         self.path = Path(directory)
         self.threads = 0
-        self._model = None
-        self._tokenizer = None
+        self._model: Any = None  # loaded by load()
+        self._tokenizer: Any = None
         self._meta: dict = {}
         self._lock = threading.Lock()
 

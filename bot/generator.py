@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from .errors import ArtifactError, NotReadyError
 from .models import resolve_model
@@ -105,7 +105,7 @@ def _convert_gguf(gguf: Path, target: Path, dtype: str) -> None:
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     # The de-quantised weights are plain tensors now; without this save_pretrained writes a GGUF
     # quantization_config that makes the next load look for the GGUF again.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model = model.to(getattr(torch, dtype))
@@ -152,8 +152,8 @@ class LocalGenerator:
         self.cache = cache
         self.path: Path | None = None
         self.load_seconds: float | None = None
-        self._model = None
-        self._tokenizer = None
+        self._model: Any = None  # loaded by load()
+        self._tokenizer: Any = None
         self._eos: set[int] = set()
         self._lock = threading.Lock()
 

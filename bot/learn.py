@@ -11,6 +11,7 @@ layout of the author's files survive. The next `smallbot train` picks them up.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -217,7 +218,7 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
     originals: dict[Path, str] = {}
     done: list[Proposal] = []
     skipped: list[str] = []
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for proposal in proposals:
         if not proposal.accept:
             continue
@@ -225,15 +226,16 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
         if proposal.add_to == NEW or not proposal.target:
             skipped.append(f"{proposal.text!r}: no FAQ entry to add it to; write a new entry for it by hand")
             continue
+        insert: Callable[[str], str]
         if proposal.add_to == FAQ and proposal.target in entries:
             entry = entries[proposal.target]
             path = project.root / entry.file
-            insert = lambda text, p=proposal, e=entry, path=path: _add_faq_alternate(path, text, e, p.text)  # noqa: E731
+            insert = functools.partial(_add_faq_alternate, path, entry=entry, new=proposal.text)
         elif proposal.add_to == INTENT and proposal.target in intents:
             intent = intents[proposal.target]
             path = project.root / intent.file
-            insert = lambda text, p=proposal, i=intent: _insert_yaml(text, "intents", "name", i.name, "examples",  # noqa: E731
-                                                                     p.text, anchor="name")
+            insert = functools.partial(_insert_yaml, list_key="intents", id_key="name", id_value=intent.name,
+                                       field="examples", new=proposal.text, anchor="name")
         else:
             skipped.append(f"{proposal.text!r}: no {proposal.add_to} '{proposal.target}' in {project.root}; "
                            "fix `target` in the review file")
@@ -285,7 +287,8 @@ def _insert_yaml(text: str, list_key: str, id_key: str, id_value: str, field: st
         if isinstance(node, yaml.SequenceNode) and node.value:
             lines = text.splitlines(keepends=True)
             first = lines[node.value[0].start_mark.line]
-            indent = re.match(r"^(\s*)-", first).group(1)
+            marker = re.match(r"^(\s*)-", first)
+            indent = marker.group(1) if marker else ""
             after = _last_line(node.value[-1])
             lines.insert(after + 1, f"{indent}- {quoted}\n")
             return "".join(lines)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import BotConfig, load_config
 from .errors import Problem, ProjectError
+
+if TYPE_CHECKING:  # imported lazily at run time to keep smallbot light
+    from .intents.dataset import IntentDataset
+    from .knowledge.entries import FaqEntry
 
 BUILD_DIR = ".smallbot"
 
@@ -17,8 +22,8 @@ class Project:
 
     root: Path
     config: BotConfig
-    intents: "IntentDataset"  # noqa: F821 - imported lazily to keep smallbot light
-    knowledge: tuple["FaqEntry", ...]  # noqa: F821
+    intents: IntentDataset
+    knowledge: tuple[FaqEntry, ...]
     intent_files: tuple[Path, ...] = ()
     knowledge_files: tuple[Path, ...] = ()
     warnings: tuple[Problem, ...] = field(default=(), compare=False)

@@ -532,9 +532,9 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> int:
             db.execute("INSERT INTO conversations(id, channel, user, started_at, updated_at) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT(id) DO UPDATE SET updated_at=max(updated_at, excluded.updated_at)", conversation)
-            message_id = int(db.execute(
+            message_id = _rowid(db.execute(
                 "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                "timings, created_at, reason, suggestions, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+                "timings, created_at, reason, suggestions, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row))
             if is_handoff:
                 _insert_handoff(db, message.conversation_id, message_id, reply.reason, at)
             return message_id
@@ -566,8 +566,8 @@ class SQLiteStore:
                                  "send feedback with the id log_turn returned for that conversation")
             if target is None:
                 raise StoreError(f"conversation {conversation_id!r} has no messages to give feedback on")
-            return int(db.execute("INSERT INTO feedback(conversation_id, message_id, score, comment, created_at) "
-                                  "VALUES (?, ?, ?, ?, ?)", (conversation_id, target, score, comment, now)).lastrowid)
+            return _rowid(db.execute("INSERT INTO feedback(conversation_id, message_id, score, comment, created_at) "
+                                     "VALUES (?, ?, ?, ?, ?)", (conversation_id, target, score, comment, now)))
 
         return work
 
@@ -648,7 +648,8 @@ def _statements(script: str) -> list[str]:
 
 
 def _filters(conversation_id: str | None, since: float | None, time_column: str) -> tuple[str, tuple]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | float] = []
     if conversation_id is not None:
         clauses.append("conversation_id = ?")
         params.append(conversation_id)
@@ -665,8 +666,15 @@ def _require_conversation(db: sqlite3.Connection, conversation_id: str) -> None:
 
 def _insert_handoff(db: sqlite3.Connection, conversation_id: str, message_id: int | None, reason: str,
                     at: float) -> int:
-    return int(db.execute("INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES (?, ?, ?, ?)",
-                          (conversation_id, message_id, reason, at)).lastrowid)
+    return _rowid(db.execute("INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES (?, ?, ?, ?)",
+                             (conversation_id, message_id, reason, at)))
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (sqlite3 types it optional: None only before any INSERT)."""
+    if cursor.lastrowid is None:
+        raise StoreError("the database reported no id for the row just inserted")
+    return cursor.lastrowid
 
 
 def _delete(db: sqlite3.Connection, child_where: str, conversation_where: str, params: tuple) -> Erased:

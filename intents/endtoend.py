@@ -1,6 +1,6 @@
 """End-to-end fine-tuning of THE encoder with a cross-entropy classification head on the intent examples.
 
-The alternative to the contrastive tuning in `smallbot.contrastive` (issue #3): every step takes a batch
+The alternative to the contrastive tuning in `smallbot.contrastive`: every step takes a batch
 of examples (seeded shuffle, epochs over the data), embeds them with the body being trained (same
 pooling and L2 normalisation as serving) and scores them against every intent with a cosine head
 (learned class directions, initialised at the class means of the starting embeddings, fixed inverse

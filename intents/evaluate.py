@@ -131,8 +131,8 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], out_of_scope: Se
     truth: list[str | None] = []
     predictions = []
     for fold in range(folds):
-        train_idx = np.flatnonzero(fold_of != fold)
-        test_idx = np.flatnonzero(fold_of == fold)
+        train_idx = np.flatnonzero(fold_of != fold).tolist()  # plain ints index the text sequences
+        test_idx = np.flatnonzero(fold_of == fold).tolist()
         train_oos = [t for t, f in zip(out_of_scope, oos_fold) if f != fold]
         test_oos = [t for t, f in zip(out_of_scope, oos_fold) if f == fold]
         model = train([texts[i] for i in train_idx], [labels[i] for i in train_idx], cached, seed=seed,

@@ -87,9 +87,9 @@ def intent_metrics(truth: Sequence[str | None], predicted: Sequence[str | None],
     scored = [row for row in rows if row.support]
     macro_f1 = float(np.mean([row.f1 for row in scored])) if scored else 0.0
     pairs: dict[tuple[str, str], int] = {}
-    for t, p in zip(truth, predicted):
-        if t != p:
-            key = (t if t is not OOS else "(out of scope)", p if p is not OOS else "(out of scope)")
+    for t, guess in zip(truth, predicted):
+        if t != guess:
+            key = (t if t is not OOS else "(out of scope)", guess if guess is not OOS else "(out of scope)")
             pairs[key] = pairs.get(key, 0) + 1
     confusions = tuple((a, b, n) for (a, b), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:max_confusions])
     return IntentMetrics(accuracy, accuracy_no_reject, macro_f1, oos_p, oos_r, _f1(oos_p, oos_r),

@@ -175,7 +175,7 @@ def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray
         threshold, accuracy, recall = balanced_threshold(z_in @ weights, correct, z_oos @ weights)
     else:
         combiner = "grid"
-        best = None
+        best: tuple[np.ndarray, tuple[float, float, float]] | None = None
         for combo in itertools.product((0.0, 0.5, 1.0), repeat=GRID_FEATURES):
             if not any(combo):
                 continue
@@ -183,6 +183,7 @@ def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray
             point = balanced_threshold(z_in @ weights, correct, z_oos @ weights)
             if best is None or point[1] + point[2] > best[1][1] + best[1][2] + 1e-9:
                 best = (weights, point)
+        assert best is not None  # the grid holds non-zero combinations
         weights, (threshold, accuracy, recall) = best
     policy = OutOfScopePolicy(tuple(float(w) for w in weights), tuple(float(v) for v in center),
                               tuple(float(v) for v in scale), threshold)
@@ -193,16 +194,17 @@ def balanced_threshold(s_in: np.ndarray, correct: np.ndarray, s_oos: np.ndarray)
     """(threshold, accuracy with rejects, OOS recall) maximising the sum, keeping >= MIN_KEEP of in-scope.
 
     The sum rather than accuracy at a fixed recall: on CLINC150 val halves a threshold set at exactly 90%
-    recall on one half reached only 84-89% on the other, while this rule kept 97% (benchmarks/RESULTS.md).
+    recall on one half reached only 84-89% on the other, while this rule kept 97% (benchmarks/HISTORY.md).
     """
     ceiling = np.quantile(s_in, 1 - MIN_KEEP)
     candidates = np.quantile(np.concatenate([s_in, s_oos]), np.linspace(0, 1, 201))
-    best = None
+    best: tuple[float, float, float] | None = None
     for threshold in np.unique(np.minimum(candidates, ceiling)):
         accuracy = float((correct & (s_in >= threshold)).mean())
         recall = float((s_oos < threshold).mean())
         if best is None or accuracy + recall > best[1] + best[2] + 1e-9:
             best = (float(threshold), accuracy, recall)
+    assert best is not None  # np.unique of a non-empty array is non-empty
     return best
 
 

@@ -132,7 +132,9 @@ class KnowledgeBase:
 
     def upsert(self, entries: Iterable[FaqEntry], encode: Encode) -> UpdateResult:
         """Add new entries and update changed ones in place; only phrasings not indexed yet are encoded."""
-        added, changed, new_rows = [], [], []
+        added: list[str] = []
+        changed: list[str] = []
+        new_rows = []
         for entry in entries:
             old = self._by_id.get(entry.id)
             if old is not None and _content(old) == _content(entry):

@@ -213,7 +213,7 @@ def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, st
     seeded random half of its entry's other phrasings left out of the index. Leaving only the row itself out
     kept its near-duplicate siblings in the index, which flattered the held-out wrong rate: on StackFAQ
     validation the threshold it chose gave over 2% wrong, with half the siblings out under 1%
-    (`benchmarks/knowledge.py`, RESULTS "The train-time threshold").
+    (`benchmarks/knowledge.py`; benchmarks/HISTORY.md).
     Fine-tuned with `knowledge.calibration: held_out` (`phrasings` = (entry id, text) kept out of the tuning):
     those, each with its own row left out only. (`cross_validation` builds its own indexes, see `crossval`.)
     """
@@ -235,7 +235,7 @@ def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]
         row_of = {(entry_id, text): row for row, (entry_id, text) in kb.rows.items()}
         rows = [row_of[(entry_id, text)] for entry_id, text in phrasings]
     vectors = encode([kb.rows[row][1] for row in rows]) if rows else np.zeros((0, 1), np.float32)
-    queries = []
+    queries: list[Query] = []
     for i, row in enumerate(rows):
         entry_id = kb.rows[row][0]
         others = [r for r in owners[entry_id] if r != row]

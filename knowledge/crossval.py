@@ -9,8 +9,8 @@ everything. The default for a tuned bot (`knowledge.calibration: cross_validatio
 tuning runs. Holding one alternate per entry out of the one tuning run (`held_out`, the other choice) gave
 too few held-out messages to bound a 2% wrong rate on StackFAQ (125: nothing was answered on split seed 1)
 and, where it did answer, an optimistic threshold (2.1% wrong on test), because the bot's negatives it was
-calibrated on were the ones the encoder had been tuned to push away. Figures: benchmarks/RESULTS.md, "The fine-tuned bot's threshold by
-cross-validating the tuning".
+calibrated on were the ones the encoder had been tuned to push away. Figures: benchmarks/RESULTS.md, "Calibration: the
+train-time answer threshold", and benchmarks/HISTORY.md.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from .base import KnowledgeBase
 from .calibrate import HeldOut, Query, held_out_items
@@ -97,7 +99,7 @@ def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[st
         encode = lambda texts, serving=serving: serving.encode(list(texts), progress=progress)  # noqa: E731
         kb = KnowledgeBase.build(list(fold.entries), encode, index_answers=index_answers)
         texts = [t for t, _ in fold.held_out]
-        vectors = encode(texts) if texts else None
+        vectors = encode(texts) if texts else np.zeros((0, 1), np.float32)
         queries: list[Query] = [(t, entry_id, vectors[i], None) for i, (t, entry_id) in enumerate(fold.held_out)]
         negs = list(fold.held_out_negatives)
         fold_measured, fold_typos = held_out_items(kb, queries, negs, encode(negs) if negs else [], seed, encode)

@@ -26,12 +26,16 @@ list; `smallbot train` re-clusters and re-tunes.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from pathlib import Path
 
-import faiss
+import faiss as _faiss
 import numpy as np
+
+# faiss's typed SWIG classes declare subclass attributes (nprobe, hnsw, id_map, invlists) only on the
+# subclasses, while downcast indexes are typed as the base Index: checked at run time, not by mypy.
+faiss: Any = _faiss
 
 APPROX_ABOVE = 20_000
 APPROX_KIND = "ivf"  # 'ivf' or 'hnsw': see the module docstring for why IVF is the default
@@ -54,7 +58,7 @@ class FaissIndex:
     >>> index = FaissIndex(384); index.add(np.array([7]), vectors); index.search(query, 5)
     """
 
-    def __init__(self, dim: int, index: "faiss.Index | None" = None, approx_above: int = APPROX_ABOVE,
+    def __init__(self, dim: int, index: Any = None, approx_above: int = APPROX_ABOVE,
                  approx: str = APPROX_KIND):
         if approx not in ("ivf", "hnsw"):
             raise ValueError(f"approx is {approx!r}: use 'ivf' or 'hnsw'")
@@ -64,7 +68,7 @@ class FaissIndex:
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._inner = faiss.downcast_index(self._index.index) if hasattr(self._index, "id_map") else self._index
         self._dead = int(np.count_nonzero(self._id_map() < 0)) if hasattr(self._index, "id_map") else 0
-        self._params: "faiss.SearchParametersHNSW | None" = None
+        self._params: Any = None  # faiss.SearchParametersHNSW once an HNSW index is searched
 
     # -- what it is --------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from pathlib import Path
@@ -58,6 +59,11 @@ def find_duplicate_phrasings(entries: list[FaqEntry]) -> list[Problem]:
                 found.append(Problem(entry.file, entry.line,
                     f"'{entry.id}' and '{other.id}' ({other.file}:{other.line}) share the phrasing {text!r}"))
     return found
+
+
+def _always(line: int | None) -> Callable[[str], int | None]:
+    """Every key of an entry on one line (a CSV row, a Markdown heading)."""
+    return lambda _key: line
 
 
 def _entry_from_mapping(item: dict[str, Any], file: str, line: int | None, problems: list[Problem],
@@ -126,7 +132,7 @@ def _load_yaml_file(path: Path, display: str, problems: list[Problem]) -> list[F
         if not isinstance(item, dict):
             problems.append(Problem(display, line, "each FAQ entry is a mapping with id, question, answer"))
             continue
-        entry = _entry_from_mapping(item, display, line, problems, lambda key, item=item: line_of(item, key))
+        entry = _entry_from_mapping(item, display, line, problems, functools.partial(line_of, item))
         if entry is not None:
             entries.append(entry)
     return entries
@@ -162,7 +168,7 @@ def _load_csv_file(path: Path, display: str, problems: list[Problem]) -> list[Fa
         for key in ("alternates", "tags", "links"):
             if key in item:
                 item[key] = [part.strip() for part in item[key].split(_CSV_SEP) if part.strip()]
-        entry = _entry_from_mapping(item, display, line, problems, lambda key, line=line: line)
+        entry = _entry_from_mapping(item, display, line, problems, _always(line))
         if entry is not None:
             entries.append(entry)
         line += 1 + sum(str(v).count("\n") for v in row.values() if v)
@@ -212,7 +218,7 @@ def _load_markdown_file(path: Path, display: str, problems: list[Problem]) -> li
         item["answer"] = "\n".join(answer_lines).strip()
         if "id" not in item:
             item["id"] = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:60]
-        entry = _entry_from_mapping(item, display, number, problems, lambda key, number=number: number)
+        entry = _entry_from_mapping(item, display, number, problems, _always(number))
         if entry is not None:
             entries.append(entry)
     return entries

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from smallbot.cli import say
 from smallbot.errors import ConfigError
 from smallbot.eval_report import Figure, Section, Table, write_report
+
+if TYPE_CHECKING:
+    from smallbot.encoder import Encoder
 
 SectionBuilder = Callable[["EvalContext"], "Section | None"]
 
@@ -29,7 +32,7 @@ class EvalContext:
         self.args = args
         self.out_dir = out_dir
         self.summary: dict = {}
-        self._encoder = None
+        self._encoder: Encoder | None = None
 
     def encode(self, texts):
         if self._encoder is None:

@@ -5,6 +5,7 @@ the same `SlackConnector` entry points the HTTP routes use."""
 from __future__ import annotations
 
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -18,14 +19,14 @@ def socket_mode_client(connector: SlackConnector, app_token: str) -> SocketModeC
     """
     client = SocketModeClient(app_token=app_token, web_client=connector.client)
 
-    async def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
+    async def on_request(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         await dispatch(connector, client, request)
 
     client.socket_mode_request_listeners.append(on_request)
     return client
 
 
-async def dispatch(connector: SlackConnector, client: SocketModeClient, request: SocketModeRequest) -> None:
+async def dispatch(connector: SlackConnector, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
     """Acknowledge one envelope first, then queue its work, as on the HTTP path."""
     if request.type == "events_api":
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))

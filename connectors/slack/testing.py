@@ -229,8 +229,9 @@ def signed_headers(body: bytes | str, signing_secret: str, timestamp: int | None
                    retry_num: int | None = None) -> dict[str, str]:
     """Headers Slack sends with a request: timestamp and v0 signature made by the SDK's verifier."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    headers = {"X-Slack-Request-Timestamp": ts,
-               "X-Slack-Signature": SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)}
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only without a timestamp or body
+    headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = "http_timeout"

@@ -9,7 +9,7 @@ other). Conversation state is read back from that store's turns (bot/conversatio
 as "2" may land on any worker; the rate limiter and /metrics are per worker.
 
 `--workers auto` (the default) is 2 where at least 2 cores are available and the generator is off, else 1
-(`auto_workers`): the measured reasons are in benchmarks/RESULTS.md, "Serving processes: default and memory".
+(`auto_workers`): the measured reasons are in benchmarks/RESULTS.md, "Serving processes and memory".
 
 Ctrl-C or SIGTERM to the first process stops them all, each finishing its in-flight replies; a worker whose
 first process died exits by itself.

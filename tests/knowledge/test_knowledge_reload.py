@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from smallbot.bot import Bot
-from smallbot.errors import ProjectError
+from smallbot.errors import NotReadyError, ProjectError
 from smallbot.types import Message, ReplyKind
 
 NEW_FAQ = """
@@ -84,3 +84,10 @@ def test_messages_keep_being_answered_during_a_reload(running_bot):
     worker.join()
     assert [r.kind for r in replies] == [ReplyKind.ANSWER] * 5
     assert all(r.sources[0].entry_id == "opening-hours" for r in replies)
+
+
+def test_reload_without_a_project_directory_says_so(tiny_bot):
+    tiny_bot.root = None  # a Bot assembled in code, not loaded from a project
+    assert tiny_bot.reload_knowledge_if_changed() is None
+    with pytest.raises(NotReadyError, match="project directory"):
+        tiny_bot.reload_knowledge()
