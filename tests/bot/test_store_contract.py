@@ -1,6 +1,8 @@
-"""The `Store` contract: one suite, run against every implementation (only SQLite so far).
+"""The `Store` contract: one suite, run against every registered store backend.
 
-A new backend (Postgres, Redis) adds one entry to STORES and must pass everything here unchanged.
+The backends are the registry's (smallbot.registry): the built-in `sqlite` and every one installed through
+the `smallbot.stores` entry points, each opened the way a bot opens it (`open_store` with `store.backend`
+set to its name). A new backend (Postgres, Redis) is installed and must pass everything here unchanged.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from typing import Callable
 
 import pytest
 
+from smallbot.config import StoreConfig
 from smallbot.errors import StoreError
-from smallbot.store import SQLiteStore, Store
+from smallbot.registry import store_names
+from smallbot.store import ConnectorState, ConversationLog, Store, open_store
 from smallbot.types import Message, Reply, ReplyKind, Source, Suggestion
 
-STORES: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: SQLiteStore(tmp / "log.sqlite3"),
-}
+
+def _opener(backend: str) -> Callable[[Path], Store]:
+    return lambda tmp: open_store(tmp, StoreConfig(backend=backend))
+
+
+STORES: dict[str, Callable[[Path], Store]] = {name: _opener(name) for name in store_names()}
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -220,6 +227,19 @@ def test_writes_after_close_are_refused(store):
     with pytest.raises(StoreError, match="closed"):
         store.log_turn(*_turn("c1", "again"))
     store.close()  # idempotent
+
+
+def test_the_built_in_backend_is_in_the_suite():
+    assert "sqlite" in STORES
+
+
+def test_the_two_halves_split_the_store_without_overlap():
+    def methods(protocol: type) -> set[str]:
+        return {name for name in vars(protocol) if not name.startswith("_") and callable(vars(protocol)[name])}
+
+    log, state = methods(ConversationLog), methods(ConnectorState)
+    assert log and state and not log & state
+    assert {"aclaim_delivery", "apause"} <= state and {"log_turn", "turns", "forget"} <= log
 
 
 @pytest.mark.parametrize("name", sorted(STORES))
