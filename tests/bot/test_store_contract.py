@@ -256,3 +256,11 @@ def test_every_implementation_has_every_method_of_the_protocol(name, tmp_path):
             assert list(inspect.signature(implementation).parameters) == list(inspect.signature(spec).parameters)[1:]
     finally:
         opened.close()
+
+
+def test_only_the_store_module_names_a_concrete_store():
+    """Backends are chosen by `open_store` alone: no command or connector opens one by its class."""
+    repo = Path(__file__).resolve().parents[2]
+    offenders = [str(path.relative_to(repo)) for folder in ("bot", "connectors") for path in (repo / folder).rglob("*.py")
+                 if path != repo / "bot" / "store.py" and "SQLiteStore" in path.read_text(encoding="utf-8")]
+    assert offenders == []
