@@ -87,7 +87,9 @@ class ConnectorPlugin(Protocol):
     `section.data` None to get the defaults, so it must not require keys when the section is absent.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The registered name, which is also the bot.yml section it owns."""
 
     def read_config(self, section: Section) -> Any: ...
 
@@ -100,6 +102,8 @@ class StorePlugin(Protocol):
     does not exist yet raises StoreError instead of being created (`smallbot forget` must not create one).
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The registered name: the value of `store.backend` that selects it."""
 
     def open(self, root: Path, config: StoreConfig, *, create: bool = True) -> "Store": ...
