@@ -44,8 +44,8 @@ async def run(args: argparse.Namespace) -> dict:
     from aiohttp import ClientSession, web
 
     from smallbot.bot import Bot
-    from smallbot.config import Secret, SlackConfig
-    from smallbot.connectors.slack import SLACK, setup
+    from smallbot.config import Secret
+    from smallbot.connectors.slack import SLACK, SlackConfig, setup
     from smallbot.connectors.slack.testing import SlackAPIStandIn, event_body, signed_headers
     from smallbot.types import Message
 

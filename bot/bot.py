@@ -32,7 +32,7 @@ from .errors import ArtifactError, NotReadyError, SmallbotError
 from .project import BUILD_DIR, Project, load_project
 from .quantize import quantized_encoder
 from .router import InputRejected, Policy, decide, normalise
-from .store import Store, open_store
+from .store import ConnectorState, ConversationLog, open_store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
 if TYPE_CHECKING:
@@ -69,13 +69,18 @@ class Bot:
     """
 
     def __init__(self, config: BotConfig, encoder: Encoder | ExportedEncoder, knowledge, classifier, routes: dict,
-                 store: Store | None = None, root: Path | None = None):
+                 store: ConversationLog | None = None, root: Path | None = None,
+                 connector_state: ConnectorState | None = None):
         self.config = config
         self.encoder = encoder
         self.knowledge = knowledge
         self.classifier = classifier
         self.routes = routes
         self.store = store
+        # a backend keeps both halves in one object (smallbot.store.Store); connectors see only this half
+        if connector_state is None and isinstance(store, ConnectorState):
+            connector_state = store
+        self.connector_state = connector_state
         self.root = root
         # Conversation state is read back from the store's last turns (shared by every process serving the
         # bot); without a store the same turns are kept here, per process (bot/conversation.py).
@@ -151,6 +156,16 @@ class Bot:
         if project.config.generator.enabled and project.config.generator.load == "startup":
             bot.start_generator()
         return bot
+
+    # -- what connectors read (smallbot.plugins.BotService) ---------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def sample_questions(self, limit: int) -> list[str]:
+        """The first `limit` FAQ questions, in file order: what a demo page offers a new user to ask."""
+        return [entry.question for entry in self.knowledge.entries[:limit]]
 
     # -- knowledge hot reload --------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """`bot.yml`: typed settings with defaults, unknown keys refused with the file, line and the fix.
 
-Sections other packages own (generator, web, slack, store) are plain dataclasses here so that
-one validator covers every key of the file.
+The core's sections (models, thresholds, generator, store, ...) are plain dataclasses here, so that one
+validator covers every key of them. A connector's section (`web:`, `slack:`, a third party's `teams:`) belongs
+to the connector registered under that name (smallbot.registry): it validates the section itself through
+`Section`, with the same file-and-line problems, and BotConfig keeps the result in `connectors`. A top-level
+key that neither the core nor any registered connector claims is an error with the closest name.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, TypeVar
 
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, ProjectError
 from .yamlio import line_of, load_yaml
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_NOT_A_KEY = "smallbot.not_a_key"  # field metadata: filled by the loader, never written in bot.yml
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,32 +93,8 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
-class WebConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    allowed_origins: list[str] = field(default_factory=list)
-    max_request_bytes: int = 16384  # larger request bodies get 413
-    rate_limit_per_minute: float = 30.0  # per client address; over it: 429 with Retry-After
-    rate_limit_burst: int = 10
-    reload_seconds: float = 2.0  # how often a running server picks up edited knowledge files (0 = never)
-
-
-@dataclass(frozen=True)
-class SlackConfig:
-    enabled: bool = False
-    bot_token: Secret | None = None
-    signing_secret: Secret | None = None
-    support_channel: str = ""
-    # Socket Mode instead of the public HTTP endpoints (needs an app-level token, xapp-...)
-    socket_mode: bool = False
-    app_token: Secret | None = None
-    # Slack's Web API; tests point it at smallbot.connectors.slack.testing.SlackAPIStandIn
-    api_base_url: str = "https://slack.com/api/"
-
-
-@dataclass(frozen=True)
 class StoreConfig:
-    backend: Literal["sqlite"] = "sqlite"
+    backend: str = "sqlite"  # a registered store backend (smallbot.registry); only `sqlite` is built in
     path: str = ".smallbot/conversations.sqlite3"
     retention_days: int = 0  # 0 keeps everything
 
@@ -163,11 +144,59 @@ class BotConfig:
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    slack: SlackConfig = field(default_factory=SlackConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     intents: IntentsConfig = field(default_factory=IntentsConfig)
+    # connector name -> its validated section, for the sections written in bot.yml (not a bot.yml key itself)
+    connectors: Mapping[str, Any] = field(default_factory=dict, metadata={_NOT_A_KEY: True})
+
+    def connector(self, name: str) -> Any:
+        """The settings of connector `name`: its section as validated, or its defaults when bot.yml has none.
+
+        >>> BotConfig().connector("web").port
+        8080
+        """
+        if name in self.connectors:
+            return self.connectors[name]
+        from .registry import load_connector
+
+        problems: list[Problem] = []
+        value = load_connector(name).read_config(Section(name, None, "bot.yml", None, problems))
+        if problems:
+            raise ProjectError(problems)
+        return value
+
+
+@dataclass(frozen=True)
+class Section:
+    """One top-level section of `bot.yml`, handed to the connector that owns it to validate.
+
+    `data` is the YAML as written (a mapping that knows the line of each key), or None when the section is
+    absent or empty. Problems go to `problems` with their file and line, like the core's own, so the author
+    sees every problem of the project at once.
+
+    >>> config = section.read(TeamsConfig)      # a frozen dataclass: unknown keys and wrong types reported
+    >>> if not config.app_id:
+    ...     section.problem("app_id is required: set it to your bot's Microsoft App ID", key="app_id")
+    """
+
+    name: str
+    data: Any
+    file: str
+    line: int | None
+    problems: list[Problem]
+
+    def read(self, cls: type[T]) -> T:
+        """The section as `cls` (a dataclass of str, int, float, bool, Literal, list[str], Secret, nested
+        dataclasses); whatever is wrong is recorded and the defaults fill those gaps."""
+        ok, value = _convert(cls, self.data, self.file, self.problems, self.name, self.line)
+        return value if ok else cls()
+
+    def problem(self, message: str, key: str | None = None) -> None:
+        """Record a problem at `key`'s line (the section's own line without a key); the message should name
+        the key and the fix, e.g. "'teams.app_id' is required: ..."."""
+        line = line_of(self.data, key) if key is not None and isinstance(self.data, dict) else self.line
+        self.problems.append(Problem(self.file, line, message))
 
 
 def load_config(path: Path, problems: list[Problem], display: str = "bot.yml") -> BotConfig:
@@ -181,18 +210,54 @@ def load_config(path: Path, problems: list[Problem], display: str = "bot.yml") -
     if not isinstance(data, dict):
         problems.append(Problem(display, line_of(data, 0), "bot.yml must be a mapping of settings"))
         return BotConfig()
-    return _build(BotConfig, data, display, problems, "")
+    from . import registry
+
+    connectors: dict[str, Any] = {}
+    claimable = registry.connector_names()
+
+    def claim(key: str, raw: Any) -> bool:
+        """A section no core field has: the registered connector of that name validates it."""
+        if key not in claimable:
+            return False
+        try:
+            plugin = registry.load_connector(key)
+        except ConfigError as exc:
+            problems.append(Problem(display, line_of(data, key), str(exc)))
+            return True
+        connectors[key] = plugin.read_config(Section(key, raw, display, line_of(data, key), problems))
+        return True
+
+    config = _build(BotConfig, data, display, problems, "", claim, claimable)
+    _check_store_backend(config, data, display, problems)
+    return dataclasses.replace(config, connectors=connectors)
 
 
-def _build(cls: type, data: dict, file: str, problems: list[Problem], prefix: str) -> Any:
+def _check_store_backend(config: BotConfig, data: dict, file: str, problems: list[Problem]) -> None:
+    from . import registry
+
+    known = registry.store_names()
+    if config.store.backend in known:
+        return
+    store = data.get("store")
+    close = difflib.get_close_matches(config.store.backend, known, n=1)
+    fix = f"did you mean '{close[0]}'?" if close else f"installed: {', '.join(known)}"
+    problems.append(Problem(file, line_of(store, "backend"),
+                            f"unknown store backend '{config.store.backend}' in 'store.backend': {fix}"))
+
+
+def _build(cls: type, data: dict, file: str, problems: list[Problem], prefix: str,
+           claim: typing.Callable[[str, Any], bool] | None = None, extra_names: tuple[str, ...] = ()) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get(_NOT_A_KEY)}
     values: dict[str, Any] = {}
     for key, raw in data.items():
         dotted = f"{prefix}{key}"
         if key not in names:
-            close = difflib.get_close_matches(key, sorted(names), n=1)
-            fix = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(sorted(names))}"
+            if claim is not None and claim(key, raw):
+                continue
+            candidates = sorted(names | set(extra_names))
+            close = difflib.get_close_matches(key, candidates, n=1)
+            fix = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(candidates)}"
             problems.append(Problem(file, line_of(data, key), f"unknown key '{dotted}': {fix}"))
             continue
         ok, value = _convert(hints[key], raw, file, problems, dotted, line_of(data, key))

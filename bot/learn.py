@@ -26,7 +26,7 @@ import yaml
 from . import insights
 from .errors import ConfigError, ProjectError
 from .project import Project, load_project
-from .store import Store
+from .store import ConversationLog
 from .types import Route
 
 REVIEW_FILE = Path("learn") / "review.yml"
@@ -66,7 +66,7 @@ class Applied:
     files: tuple[str, ...]
 
 
-def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold: float = 0.7,
+def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster_threshold: float = 0.7,
             min_similarity: float = 0.5) -> list[Proposal]:
     """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster."""
     turns = store.turns()

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import insights
 from .insights import Cluster, DayRates, EntryFeedback
-from .store import Store
+from .store import ConversationLog
 
 REPORT_DIR = Path(".smallbot") / "report"
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -38,7 +38,7 @@ class ReportData:
     handoffs_total: int
 
 
-def collect(store: Store, encode: Encode, bot_name: str = "smallbot", *, threshold: float = 0.7,
+def collect(store: ConversationLog, encode: Encode, bot_name: str = "smallbot", *, threshold: float = 0.7,
             top: int = 15) -> ReportData:
     """Read the log and compute the report's figures (the encoder clusters the unanswered questions)."""
     turns = store.turns()

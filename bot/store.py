@@ -1,7 +1,9 @@
 """Conversation log: every turn, feedback and handoff, in SQLite by default (one file in the bot directory).
 
-`Store` is the seam for other backends (Postgres or Redis for several replicas); `SQLiteStore` is the
-embedded default. Why it is built the way it is:
+Two protocols, one per consumer: `ConversationLog` (what was said; the bot, `report`, `learn` and `forget`
+use it) and `ConnectorState` (what channels remember between deliveries; only connectors use it). A backend
+provides both (`Store`), is registered by name (smallbot.registry, entry points `smallbot.stores`) and is
+chosen in one place, `open_store`. `SQLiteStore` is the embedded default. Why it is built the way it is:
 
 - Writes go through one write connection and a queue; whoever holds the write lock (the writer thread, or
   a blocking caller when the store is quiet) commits everything that has piled up in one transaction
@@ -27,10 +29,13 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
-from .errors import StoreError
+from .errors import ConfigError, StoreError
 from .types import Message, Reply, ReplyKind
+
+if TYPE_CHECKING:
+    from .config import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +189,11 @@ class Erased:
 # -- the protocol -----------------------------------------------------------------------------------
 
 
-class Store(Protocol):
-    """Where conversations are kept. Writes return row ids once the row is durable.
+class ConversationLog(Protocol):
+    """What was said: turns, the state read back from them, feedback, handoffs, retention and erasure, and
+    the reads behind `smallbot report` and `smallbot learn`. Writes return row ids once the row is durable.
 
-    Implementations: `SQLiteStore`. tests/bot/test_store_contract.py is the suite every one must pass.
+    The bot and the commands depend on this half only; connectors reach it as `bot.store`.
     """
 
     def log_turn(self, message: Message, reply: Reply) -> int: ...
@@ -203,6 +209,34 @@ class Store(Protocol):
 
     def resolve_handoff(self, conversation_id: str, resolution: str = "") -> int: ...
 
+    def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
+
+    def turns(self, conversation_id: str | None = None, since: float | None = None,
+              last: int | None = None) -> list[TurnRecord]: ...
+
+    def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]: ...
+
+    def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]: ...
+
+    def conversations(self) -> list[ConversationRecord]: ...
+
+    def forget(self, conversation_id: str) -> Erased:
+        """Erase one conversation; a backend that also keeps connector state erases its pause too."""
+
+    def purge(self, before: float) -> Erased: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectorState(Protocol):
+    """What channels must remember between deliveries, shared by every process serving the bot: delivery ids
+    already taken (a channel's retries are dropped) and conversations paused while a person has them.
+
+    Only connectors use this half (the Slack connector through `smallbot.connectors.slack.state`); they reach
+    it as `bot.connector_state`.
+    """
+
     async def aclaim_delivery(self, delivery_id: str, lease: float) -> bool: ...
 
     async def afinish_delivery(self, delivery_id: str, ok: bool, keep: float) -> None: ...
@@ -215,22 +249,15 @@ class Store(Protocol):
 
     async def apaused(self, conversation_id: str) -> dict[str, str] | None: ...
 
-    def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
 
-    def turns(self, conversation_id: str | None = None, since: float | None = None,
-              last: int | None = None) -> list[TurnRecord]: ...
+class Store(ConversationLog, ConnectorState, Protocol):
+    """What a store backend provides: both halves over one storage, so that erasing a conversation also
+    erases its pause in one step. Backends are registered by name (smallbot.registry) and opened by
+    `open_store` alone.
 
-    def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]: ...
-
-    def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]: ...
-
-    def conversations(self) -> list[ConversationRecord]: ...
-
-    def forget(self, conversation_id: str) -> Erased: ...
-
-    def purge(self, before: float) -> Erased: ...
-
-    def close(self) -> None: ...
+    Implementations: `SQLiteStore` (`sqlite`). tests/bot/test_store_contract.py is the suite every registered
+    backend must pass.
+    """
 
 
 # -- SQLite -----------------------------------------------------------------------------------------
@@ -242,11 +269,38 @@ class _Job:
     after_commit: Callable[[sqlite3.Connection], None] | None = None
 
 
-def open_store(root: Path, config: Any) -> "SQLiteStore":
-    """The store a bot project's `store:` settings ask for, with retention applied at start-up."""
-    if config.backend != "sqlite":
-        raise StoreError(f"unknown store backend '{config.backend}' in bot.yml: use 'sqlite'")
-    return SQLiteStore(Path(root) / config.path, retention_days=config.retention_days)
+def open_store(root: Path, config: StoreConfig, *, create: bool = True) -> Store:
+    """The store a bot project's `store:` settings ask for, with retention applied at start-up: the one place
+    that turns `store.backend` into a backend (through the registry, so an installed backend plugs in).
+
+    `create=False` refuses to create a log that does not exist yet (StoreError), for commands that only read
+    or erase.
+
+    >>> with open_store(project.root, project.config.store) as store: ...
+    """
+    from .registry import load_store
+
+    try:
+        backend = load_store(config.backend)
+    except ConfigError as exc:
+        raise StoreError(f"bot.yml: store.backend: {exc}") from exc
+    return backend.open(Path(root), config, create=create)
+
+
+@dataclass(frozen=True)
+class SQLiteBackend:
+    """The built-in `sqlite` backend: one SQLite file at `store.path`, relative to the bot directory."""
+
+    name: str = "sqlite"
+
+    def open(self, root: Path, config: StoreConfig, *, create: bool = True) -> "SQLiteStore":
+        path = Path(root) / config.path
+        if not create and not path.exists():
+            raise StoreError(f"no conversation log at {path}: the bot has not logged a conversation yet")
+        return SQLiteStore(path, retention_days=config.retention_days)
+
+
+sqlite = SQLiteBackend()  # registered as `sqlite` (smallbot.registry)
 
 
 class SQLiteStore:

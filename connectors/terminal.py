@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import TextIO
 
+from smallbot.config import Section
+from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
 HELP = """Type a question and press Enter.
@@ -63,7 +66,7 @@ class TerminalConnector:
     >>> TerminalConnector(bot, sys.stdin, sys.stdout).run()
     """
 
-    def __init__(self, bot, stdin: TextIO, stdout: TextIO, user: str = ""):
+    def __init__(self, bot: BotService, stdin: TextIO, stdout: TextIO, user: str = ""):
         self.bot = bot
         self.stdin = stdin
         self.stdout = stdout
@@ -163,3 +166,21 @@ class TerminalConnector:
         except KeyboardInterrupt:
             self._write("\nbye\n")
             return 0
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    """The `terminal:` section: nothing to set yet (`smallbot chat --user` names the user)."""
+
+
+@dataclass(frozen=True)
+class TerminalPlugin:
+    """The terminal connector as registered under `terminal` (smallbot.registry); `smallbot chat` runs it."""
+
+    name: str = "terminal"
+
+    def read_config(self, section: Section) -> TerminalConfig:
+        return section.read(TerminalConfig)
+
+
+connector = TerminalPlugin()

@@ -4,6 +4,7 @@ for erasure requests."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from smallbot.cli import say
@@ -17,18 +18,23 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from smallbot.errors import StoreError
     from smallbot.project import load_project
-    from smallbot.store import SQLiteStore
+    from smallbot.store import open_store
 
     project = load_project(args.dir)
-    path = project.root / project.config.store.path
-    if not path.exists():
-        say(f"no conversation log at {path}: nothing to erase")
+    settings = dataclasses.replace(project.config.store, retention_days=0)  # erase one, never purge others
+    try:
+        store = open_store(project.root, settings, create=False)
+    except StoreError as exc:
+        say(f"{exc}: nothing to erase")
         return 1
-    with SQLiteStore(path) as store:
+    try:
         erased = store.forget(args.conversation_id)
+    finally:
+        store.close()
     if not erased.conversations:
-        say(f"no conversation {args.conversation_id!r} in {path}")
+        say(f"no conversation {args.conversation_id!r} in the conversation log ({settings.backend})")
         return 1
     print(f"erased conversation {args.conversation_id}: {erased.messages} messages, {erased.feedback} feedback, "
           f"{erased.handoffs} handoffs")

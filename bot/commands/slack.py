@@ -11,6 +11,7 @@ from pathlib import Path
 
 from smallbot.cli import say
 from smallbot.errors import ConfigError
+from smallbot.plugins import BotService
 
 from .ask import load_bot
 
@@ -26,7 +27,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     bot = load_bot(args.dir)
     try:
-        if not bot.config.slack.enabled:
+        if not bot.config.connector("slack").enabled:
             raise ConfigError(f"{args.dir}/bot.yml: slack.enabled is false; set `slack: {{enabled: true, ...}}` "
                               "(see the README's Slack section)")
         asyncio.run(_serve(bot, args.host, args.port))
@@ -35,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(bot, host: str, port: int) -> None:
+async def _serve(bot: BotService, host: str, port: int) -> None:
     from aiohttp import web
 
     from smallbot.connectors.slack import setup
 
+    config = bot.config.connector("slack")
     app = web.Application()
-    setup(app, bot, bot.config.slack)
+    setup(app, bot, config)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
@@ -52,7 +54,7 @@ async def _serve(bot, host: str, port: int) -> None:
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
-        mode = "Socket Mode and " if bot.config.slack.socket_mode else ""
+        mode = "Socket Mode and " if config.socket_mode else ""
         print(f"{bot.config.name}: {mode}Slack endpoints on http://{bound_host}:{bound_port}/slack/events "
               "(/slack/interactions, /slack/commands); Ctrl-C stops", flush=True)
         await stop.wait()

@@ -3,7 +3,7 @@
 Mount it on the one aiohttp application:
 
 >>> app = aiohttp.web.Application()
->>> setup(app, bot, bot.config.slack)   # adds /slack/events, /slack/interactions, /slack/commands
+>>> setup(app, bot, bot.config.connector("slack"))   # adds /slack/events, /slack/interactions, /slack/commands
 
 Pure halves: `parse` (payload -> Message) and `render` (Reply -> Block Kit); the shell is
 `SlackConnector`; `smallbot.connectors.slack.testing` has a local stand-in of Slack's Web API.
@@ -11,27 +11,29 @@ Pure halves: `parse` (payload -> Message) and `render` (Reply -> Block Kit); the
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from aiohttp import web
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from smallbot.config import SlackConfig
 from smallbot.errors import ConfigError, ConnectorError
+from smallbot.plugins import BotService
 
+from .config import SlackConfig
 from .connector import SlackConnector, make_client
 from .http import SlackRoutes
 from .parse import clean_text, parse, parse_action, parse_command
 from .render import render, to_mrkdwn
 from .state import EventDeduplicator, MemorySlackState, SlackState, StoreSlackState
 
-__all__ = ["SLACK", "EventDeduplicator", "MemorySlackState", "SlackConnector", "SlackState", "StoreSlackState",
+__all__ = ["SLACK", "EventDeduplicator", "MemorySlackState", "SlackConfig", "SlackConnector", "SlackState",
+           "StoreSlackState",
            "clean_text", "make_client", "parse", "parse_action", "parse_command", "render", "setup", "to_mrkdwn"]
 
 SLACK = web.AppKey("smallbot_slack", SlackConnector)
 
 
-def setup(app: web.Application, bot: Any, config: SlackConfig, *, clock: Clock | None = None) -> None:
+def setup(app: web.Application, bot: BotService, config: SlackConfig, *, clock: Clock | None = None) -> None:
     """Mount Slack on `app`: HTTP routes when a signing secret is set, Socket Mode when ``socket_mode``.
 
     Secrets are read from the environment now, so a missing one fails at start-up with the variable's

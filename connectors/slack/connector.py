@@ -19,10 +19,11 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from smallbot.config import SlackConfig
 from smallbot.errors import ConfigError
+from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
+from .config import SlackConfig
 from .parse import FEEDBACK, RESOLVE, SUGGEST, Action, CHANNEL, conversation_id, parse, parse_action, \
     parse_command, split_conversation_id
 from .render import escape, fallback_text, render, render_handoff, render_resolved
@@ -55,7 +56,7 @@ class SlackConnector:
     >>> await connector.idle()            # tests: wait for the background replies
     """
 
-    def __init__(self, bot: Any, config: SlackConfig, client: AsyncWebClient, state: SlackState | None = None):
+    def __init__(self, bot: BotService, config: SlackConfig, client: AsyncWebClient, state: SlackState | None = None):
         self.bot = bot
         self.config = config
         self.client = client

@@ -3,7 +3,8 @@ event it thinks we missed: https://api.slack.com/apis/events-api#retries) and wh
 (handoff), with what the support-channel notice said so "Mark resolved" can update it, and which threads
 it has answered in (follow-ups there need no mention).
 
-Two implementations of one small protocol. `StoreSlackState` keeps both in the bot's store, so a restart
+Two implementations of one small protocol. `StoreSlackState` keeps both in the bot's connector state (the
+store's `ConnectorState` half; the threads answered in are read from its conversation log), so a restart
 or a second replica sharing the file still drops a retried event and still leaves a handed-off thread to
 the person; its writes go through the store's writer thread and never block the event loop.
 `MemorySlackState` is for a bot built without a store (tests, `with_store=False`): it forgets on restart.
@@ -14,7 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from smallbot.plugins import BotService
+from smallbot.store import ConnectorState, ConversationLog
 
 HANDLING, DONE, FAILED = "handling", "done", "failed"
 
@@ -128,14 +132,15 @@ class StoreSlackState:
 
     Event ids are namespaced (``slack:Ev123``) so other channels can use the same table.
 
-    >>> state = StoreSlackState(bot.store)
+    >>> state = StoreSlackState(bot.connector_state, bot.store)
     >>> await state.begin("Ev1")   # a retry of Ev1, even after a restart, now gets False
     True
     """
 
-    def __init__(self, store: Any, *, keep_seconds: float = DEDUP_SECONDS,
-                 lease_seconds: float = HANDLING_LEASE_SECONDS):
+    def __init__(self, store: ConnectorState, log: ConversationLog | None = None, *,
+                 keep_seconds: float = DEDUP_SECONDS, lease_seconds: float = HANDLING_LEASE_SECONDS):
         self.store = store
+        self.log = log
         self.keep_seconds = keep_seconds
         self.lease_seconds = lease_seconds
 
@@ -160,13 +165,16 @@ class StoreSlackState:
     async def knows_thread(self, conversation_id: str) -> bool:
         # the bot logs every turn under the thread's conversation id, so the log already says where it
         # answered; the read runs in a worker thread, off the event loop
-        return bool(await asyncio.to_thread(self.store.history, conversation_id, 1))
+        if self.log is None:
+            return False
+        return bool(await asyncio.to_thread(self.log.history, conversation_id, 1))
 
 
-def slack_state(bot: Any) -> SlackState:
-    """The store's durable state when the bot has a store, else in-memory state."""
-    store = getattr(bot, "store", None)
-    return StoreSlackState(store) if store is not None else MemorySlackState()
+def slack_state(bot: BotService) -> SlackState:
+    """The bot's durable connector state when it has a store, else in-memory state."""
+    if bot.connector_state is None:
+        return MemorySlackState()
+    return StoreSlackState(bot.connector_state, bot.store)
 
 
 def _key(event_id: str) -> str:

@@ -1,4 +1,5 @@
-"""The web connector's thin shell: one aiohttp application for the widget, REST, WebSocket and Slack.
+"""The web connector's thin shell: one aiohttp application for the widget, REST, WebSocket, and the routes of
+every other HTTP connector configured in bot.yml (Slack, installed ones; see `.mount`).
 
 Routes (JSON errors are `{"error": code, "reason": words, "status": n}`):
 
@@ -9,6 +10,7 @@ Routes (JSON errors are `{"error": code, "reason": words, "status": n}`):
     POST /api/feedback   {"conversation_id", "message_id", "score": "up"|"down", "comment"?}
     GET  /healthz        liveness and the bot's name
     GET  /metrics        Prometheus text format
+    ...                  what each configured HTTP connector adds (/slack/events, ...)
 
 All routing logic stays in `Bot`; this module only moves bytes, enforces the limits in `WebSettings`
 and turns failures into 4xx JSON (or the fallback reply) so the server keeps serving.
@@ -22,21 +24,20 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from smallbot.errors import SmallbotError, StoreError
+from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
 from .guard import OriginPolicy, RateLimiter, retry_after_header
 from .metrics import WebMetrics
+from .mount import mount_connectors
 from .protocol import BadRequest, decode_json, parse, parse_feedback, render, render_chunk
 from .settings import WebSettings
-
-if TYPE_CHECKING:
-    from smallbot.bot import Bot
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ _STATIC_FILES = {"widget.js": "application/javascript", "widget.css": "text/css"
 class WebState:
     """Everything the handlers share, created per application."""
 
-    bot: "Bot"
+    bot: BotService
     settings: WebSettings
     origins: OriginPolicy
     limiter: RateLimiter
@@ -61,7 +62,7 @@ class WebState:
 STATE = web.AppKey("smallbot_web", WebState)
 
 
-def create_app(bot: "Bot", settings: WebSettings | None = None) -> web.Application:
+def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Application:
     """Build the application for `bot` (a loaded `smallbot.bot.Bot`); the caller owns the bot's lifetime.
 
     >>> web.run_app(create_app(Bot.load("examples/helpdesk"), WebSettings(port=8080)))
@@ -88,22 +89,8 @@ def create_app(bot: "Bot", settings: WebSettings | None = None) -> web.Applicati
     app.router.add_get("/metrics", _metrics)
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
-    _add_slack(app, bot)
+    mount_connectors(app, bot)
     return app
-
-
-def _add_slack(app: web.Application, bot: "Bot") -> None:
-    """Slack's Events API shares this server when `slack.enabled`; its module may not be installed yet."""
-    if not bot.config.slack.enabled:
-        return
-    try:
-        from smallbot.connectors import slack
-    except ModuleNotFoundError as exc:
-        if exc.name != "smallbot.connectors.slack":
-            raise
-        log.warning("slack.enabled is true but smallbot.connectors.slack is not available: no /slack routes")
-        return
-    slack.setup(app, bot, bot.config.slack)
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -118,7 +105,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await _close_sockets(app)
 
 
-async def _watch_knowledge(bot: "Bot", every: float) -> None:
+async def _watch_knowledge(bot: BotService, every: float) -> None:
     """Hot reload: edited knowledge files are indexed in place while the server keeps answering.
     A broken file is logged (with its problems) and the running knowledge is kept."""
     loop = asyncio.get_running_loop()
@@ -225,10 +212,9 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 async def _demo_page(request: web.Request) -> web.Response:
     state = request.app[STATE]
     bot = state.bot
-    entries = bot.knowledge.entries[:4]
     html = state.templates.get_template("demo.html").render(
         bot_name=bot.config.name, description=bot.config.description,
-        questions=[e.question for e in entries], base_url=f"{request.scheme}://{request.host}")
+        questions=bot.sample_questions(4), base_url=f"{request.scheme}://{request.host}")
     host = request.host
     csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
            f"connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'self'; base-uri 'none'")

@@ -143,5 +143,5 @@ def test_secret_must_be_env_reference_and_is_redacted(tmp_path, monkeypatch):
     root = write_project(tmp_path / "ok", {**TINY_BOT, "bot.yml": "slack:\n  bot_token: ${MY_TOKEN}\n"})
     monkeypatch.setenv("MY_TOKEN", "xoxb-secret")
     config = load_project(root).config
-    assert config.slack.bot_token.get() == "xoxb-secret"
+    assert config.connector("slack").bot_token.get() == "xoxb-secret"
     assert "xoxb-secret" not in repr(config)

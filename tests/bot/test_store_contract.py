@@ -1,6 +1,8 @@
-"""The `Store` contract: one suite, run against every implementation (only SQLite so far).
+"""The `Store` contract: one suite, run against every registered store backend.
 
-A new backend (Postgres, Redis) adds one entry to STORES and must pass everything here unchanged.
+The backends are the registry's (smallbot.registry): the built-in `sqlite` and every one installed through
+the `smallbot.stores` entry points, each opened the way a bot opens it (`open_store` with `store.backend`
+set to its name). A new backend (Postgres, Redis) is installed and must pass everything here unchanged.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from typing import Callable
 
 import pytest
 
+from smallbot.config import StoreConfig
 from smallbot.errors import StoreError
-from smallbot.store import SQLiteStore, Store
+from smallbot.registry import store_names
+from smallbot.store import ConnectorState, ConversationLog, Store, open_store
 from smallbot.types import Message, Reply, ReplyKind, Source, Suggestion
 
-STORES: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: SQLiteStore(tmp / "log.sqlite3"),
-}
+
+def _opener(backend: str) -> Callable[[Path], Store]:
+    return lambda tmp: open_store(tmp, StoreConfig(backend=backend))
+
+
+STORES: dict[str, Callable[[Path], Store]] = {name: _opener(name) for name in store_names()}
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -222,6 +229,19 @@ def test_writes_after_close_are_refused(store):
     store.close()  # idempotent
 
 
+def test_the_built_in_backend_is_in_the_suite():
+    assert "sqlite" in STORES
+
+
+def test_the_two_halves_split_the_store_without_overlap():
+    def methods(protocol: type) -> set[str]:
+        return {name for name in vars(protocol) if not name.startswith("_") and callable(vars(protocol)[name])}
+
+    log, state = methods(ConversationLog), methods(ConnectorState)
+    assert log and state and not log & state
+    assert {"aclaim_delivery", "apause"} <= state and {"log_turn", "turns", "forget"} <= log
+
+
 @pytest.mark.parametrize("name", sorted(STORES))
 def test_every_implementation_has_every_method_of_the_protocol(name, tmp_path):
     import inspect
@@ -236,3 +256,11 @@ def test_every_implementation_has_every_method_of_the_protocol(name, tmp_path):
             assert list(inspect.signature(implementation).parameters) == list(inspect.signature(spec).parameters)[1:]
     finally:
         opened.close()
+
+
+def test_only_the_store_module_names_a_concrete_store():
+    """Backends are chosen by `open_store` alone: no command or connector opens one by its class."""
+    repo = Path(__file__).resolve().parents[2]
+    offenders = [str(path.relative_to(repo)) for folder in ("bot", "connectors") for path in (repo / folder).rglob("*.py")
+                 if path != repo / "bot" / "store.py" and "SQLiteStore" in path.read_text(encoding="utf-8")]
+    assert offenders == []

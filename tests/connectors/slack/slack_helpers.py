@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from smallbot.bot import Bot
-from smallbot.config import Secret, SlackConfig
-from smallbot.connectors.slack import SLACK, setup
+from smallbot.config import Secret
+from smallbot.connectors.slack import SLACK, SlackConfig, setup
 from smallbot.connectors.slack.testing import SlackAPIStandIn, signed_headers
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

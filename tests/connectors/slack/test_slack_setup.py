@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from aiohttp import web
 
-from smallbot.config import Secret, SlackConfig
-from smallbot.connectors.slack import SLACK, setup
+from smallbot.config import Secret
+from smallbot.connectors.slack import SLACK, SlackConfig, setup
 from smallbot.errors import ConfigError
 
 
@@ -46,7 +46,7 @@ def test_bot_yml_slack_section_reads_socket_mode_keys(tmp_path):
                     "  app_token: ${SLACK_APP_TOKEN}\n  api_base_url: http://127.0.0.1:9/api/\n"
                     "  support_channel: C0HELPERS\n")
     problems = []
-    slack = load_config(path, problems).slack
+    slack = load_config(path, problems).connector("slack")
     assert problems == []
     assert (slack.socket_mode, slack.app_token, slack.api_base_url, slack.support_channel) == \
         (True, Secret("SLACK_APP_TOKEN"), "http://127.0.0.1:9/api/", "C0HELPERS")

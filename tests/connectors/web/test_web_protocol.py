@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smallbot.config import BotConfig, LimitsConfig, WebConfig
-from smallbot.connectors.web import BadRequest, WebSettings, parse, parse_feedback, render
+from smallbot.config import BotConfig, LimitsConfig
+from smallbot.connectors.web import BadRequest, WebConfig, WebSettings, parse, parse_feedback, render
 from smallbot.connectors.web.guard import OriginPolicy, RateLimiter, retry_after_header
 from smallbot.connectors.web.metrics import WebMetrics
 from smallbot.connectors.web.protocol import decode_json
@@ -143,8 +143,8 @@ def test_metrics_render_prometheus_text():
 
 
 def test_settings_come_from_bot_yml_with_overrides():
-    config = BotConfig(web=WebConfig(host="0.0.0.0", port=9000, allowed_origins=["https://a.example"],
-                                     rate_limit_burst=4), limits=LimitsConfig(max_message_chars=200))
+    config = BotConfig(connectors={"web": WebConfig(host="0.0.0.0", port=9000, allowed_origins=["https://a.example"],
+                                                    rate_limit_burst=4)}, limits=LimitsConfig(max_message_chars=200))
     settings = WebSettings.from_config(config, port=0)
     assert (settings.host, settings.port, settings.allowed_origins) == ("0.0.0.0", 0, ("https://a.example",))
     assert (settings.max_message_chars, settings.rate_limit_burst) == (200, 4)
