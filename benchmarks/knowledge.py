@@ -300,6 +300,125 @@ def stackfaq(args) -> dict:
     return results
 
 
+# -- plain FAQ list ------------------------------------------------------------------------------------
+
+def oos_plus_extras(data: Path) -> list[str]:
+    """CLINC150's oos_plus out-of-scope messages that are neither shipped (oos_train, oos_val) nor in oos_test:
+    the off-topic VALIDATION messages."""
+    full = json.loads((data / "clinc150" / "data_full.json").read_text())
+    plus = json.loads((data / "clinc150" / "data_oos_plus.json").read_text())
+    shipped = {t for t, _ in full["oos_train"]} | {t for t, _ in full["oos_val"]}
+    return [t for t, _ in plus["oos_train"] if t not in shipped]
+
+
+def threshold_on(scores, right, neg, target: float) -> float:
+    """Lowest threshold whose wrong share among answered (off-topic answered counts as wrong) is <= target."""
+    return choose_threshold(scores, right, neg, target, False)
+
+
+def at_threshold(threshold: float, scores, right, neg) -> dict:
+    tp, tr, tn = np.array(scores), np.array(right, dtype=bool), np.array(neg)
+    answered = tp >= threshold
+    return {"threshold": round(float(threshold), 4), "answered": round(float(answered.mean()), 4),
+            "wrong_of_answered": round(float((answered & ~tr).sum() / max(answered.sum(), 1)), 4),
+            "offtopic_answered": round(float((tn >= threshold).mean()), 4) if len(tn) else None}
+
+
+def plain_faq(args) -> dict:
+    """A plain FAQ list (questions only, no alternates) as a support team starts: StackFAQ's questions and
+    answers, searched by rephrasings (validation: the train + val split, test: the test split) and off-topic
+    messages (validation: CLINC150 oos_plus extras, test: all 1000 of oos_test). smallbot as `smallbot train`
+    builds it, with and without the answers indexed, beside a cosine threshold and BM25 (question + answer),
+    each threshold chosen on validation for the same target."""
+    from smallbot.encoder import Encoder
+    from smallbot.knowledge.entries import FaqEntry
+    from smallbot.knowledge.train import train_knowledge_base
+
+    faqs, splits = load_stackfaq(args.data, args.seed)
+    val, test = splits["train"] + splits["val"], splits["test"]
+    neg_val, neg_test = oos_plus_extras(args.data), [t for t, _ in json.loads(
+        (args.data / "clinc150" / "data_full.json").read_text())["oos_test"]]
+    entries = [FaqEntry(f["id"], f["question"], (), f["answer"]) for f in faqs]
+    print(f"plain FAQ list: {len(entries)} questions, rephrasings val/test {len(val)}/{len(test)}, "
+          f"off-topic val/test {len(neg_val)}/{len(neg_test)}", flush=True)
+    encoder = Encoder("all-MiniLM-L6-v2").load()
+    texts = list(dict.fromkeys([t for t, _ in val + test] + neg_val + neg_test))
+    vectors = dict(zip(texts, encoder.encode(texts)))
+    target = args.target_wrong_rate
+    results: dict = {}
+    curves: dict = {}
+
+    def report(name: str, rank, own_threshold: float | None = None, kb=None) -> None:
+        """`rank(text)` -> (entry ids best first, top score); threshold chosen on validation unless the method
+        brings its own (smallbot's train-time bands)."""
+        scored = {}
+        for split, items, negs in (("val", val, neg_val), ("test", test, neg_test)):
+            ranked = [rank(t) for t, _ in items]
+            scored[split] = ([s for _, s in ranked], [bool(r) and r[0] == f for (r, _), (_, f) in zip(ranked, items)],
+                             [rank(t)[1] for t in negs], ranked)
+        chosen = own_threshold if own_threshold is not None else threshold_on(*scored["val"][:3], target)
+        row = {**rank_summary([r for r, _ in scored["test"][3]], [f for _, f in test]),
+               "val": at_threshold(chosen, *scored["val"][:3]), "test": at_threshold(chosen, *scored["test"][:3])}
+        if kb is not None:  # what the rest get: the right entry among the suggestions, or the fallback
+            band = [(r, f) for (r, s), (_, f) in zip(scored["test"][3], test) if kb.bands.suggest <= s < kb.bands.answer]
+            row["test"]["suggested"] = round(len(band) / len(test), 4)
+            row["test"]["right_among_suggestions"] = round(sum(f in r[:3] for r, f in band) / max(len(band), 1), 4)
+            row["test"]["offtopic_suggested"] = round(float(np.mean(
+                [kb.bands.suggest <= s < kb.bands.answer for s in scored["test"][2]])), 4)
+        results[name] = row
+        curves[name] = scored["test"][:3]
+        print(f"  {name}: {row}", flush=True)
+
+    for name, index_answers in (("smallbot, questions only", False), ("smallbot, questions + answers", True)):
+        training = train_knowledge_base(entries, [], encoder, finetune=None, target_wrong_rate=target,
+                                        calibration="held_out", seed=args.seed, progress=False,
+                                        index_answers=index_answers)
+        kb = training.kb
+
+        def rank(text, kb=kb):
+            hits = kb.search(text, vectors[text], k=5)
+            return [h.entry_id for h in hits], hits[0].score if hits else 0.0
+        report(name, rank, kb.bands.answer, kb)
+
+    question_vectors = encoder.encode([e.question for e in entries])
+
+    def cosine(text):
+        sims = question_vectors @ vectors[text]
+        order = np.argsort(-sims)[:5]
+        return [entries[i].id for i in order], float(sims[order[0]])
+    report("cosine threshold (questions)", cosine)
+    bm25 = BM25([e.question for e in entries] + [e.answer for e in entries], [e.id for e in entries] * 2)
+    report("BM25 (question + answer)", bm25.rank)
+    plot_curves(curves, OUT / "plain_faq_curves.png", "Plain FAQ list (StackFAQ questions, test rephrasings)")
+    return results
+
+
+def plot_curves(curves: dict, path: Path, title: str) -> None:
+    """Answered share against wrong share among answered, one line per method, over every threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name, (scores, right, _) in curves.items():
+        scores, right = np.array(scores), np.array(right, dtype=bool)
+        order = np.argsort(-scores)
+        answered = np.arange(1, len(scores) + 1) / len(scores)
+        wrong = np.cumsum(~right[order]) / np.arange(1, len(scores) + 1)
+        ax.plot(answered, wrong, label=name)
+    ax.set_xlabel("rephrasings answered directly")
+    ax.set_ylabel("wrong among answered")
+    ax.set_ylim(0, 0.1)
+    ax.axhline(0.03, color="grey", linestyle=":", linewidth=1)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 # -- synthetic index ---------------------------------------------------------------------------------
 
 def rss_mb() -> float:
@@ -371,19 +490,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="how the fine-tuned arms calibrate (bot.yml knowledge.calibration; default as there)")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-stackfaq", action="store_true")
+    parser.add_argument("--plain", action="store_true", help="only the plain FAQ list scenario")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     results = {"command": " ".join(["python", "benchmarks/knowledge.py", *(argv or sys.argv[1:])]),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
                "load_average_at_start": os.getloadavg()}
+    if args.plain:
+        args.skip_stackfaq = args.skip_synthetic = True
+        results["plain_faq"] = plain_faq(args)
     if not args.skip_stackfaq:
         results["stackfaq"] = stackfaq(args)
     if not args.skip_synthetic:
         results["synthetic"] = synthetic(args)
     results["load_average_at_end"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"knowledge{'-quick' if args.quick else ''}.json"
+    path = OUT / f"knowledge{'-plain' if args.plain else '-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=2))
+    if "plain_faq" in results:
+        print("\n| method | hit@1 | threshold | val answered / wrong / off-topic | test answered | test wrong/answered |"
+              " test off-topic answered (1000) |")
+        print("|---|---|---|---|---|---|---|")
+        for name, r in results["plain_faq"].items():
+            v, t = r["val"], r["test"]
+            print(f"| {name} | {r['hit@1']:.3f} | {t['threshold']:.3f} | {v['answered']:.3f} / "
+                  f"{v['wrong_of_answered']:.3f} / {v['offtopic_answered']:.3f} | {t['answered']:.3f} | "
+                  f"{t['wrong_of_answered']:.3f} | {t['offtopic_answered']:.3f} |")
     if "stackfaq" in results:
         print("\n| method | hit@1 | hit@5 | MRR | rule | threshold | test answered | test wrong/answered | "
               "rephrasings only wrong/answered | oos answered | oos answered of all 1000 |")

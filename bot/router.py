@@ -47,13 +47,18 @@ def normalise(text: str, max_chars: int) -> str:
 def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy) -> Decision:
     """Pick the route for one message.
 
-    Order: a confident FAQ answer; a confident respond/handoff intent; "did you mean" suggestions;
+    Order: a confident FAQ answer (unless the classifier judged the message out of scope); a confident
+    respond/handoff intent; "did you mean" suggestions;
     small talk from the generator for out-of-scope messages; otherwise the fallback.
     """
     top = hits[0] if hits else None
     route = policy.routes.get(prediction.intent or "")
     intent_ok = not prediction.out_of_scope and prediction.confidence >= policy.intent
-    if top is not None and top.score >= policy.faq_answer:
+    # a message the intent classifier judged out of scope gets at most "did you mean": "how do I cancel my
+    # netflix subscription" matches our cancel entry closely, and only the out-of-scope examples tell them apart
+    # (no ranking: the bot has no classifier to judge)
+    judged_out_of_scope = prediction.out_of_scope and bool(prediction.ranking)
+    if top is not None and top.score >= policy.faq_answer and not judged_out_of_scope:
         # runner-ups that are themselves plausible come along as "Related": a near miss then costs one click
         related = tuple(h for h in hits[1:] if h.score >= policy.faq_suggest)[: policy.max_suggestions - 1]
         return Decision(ReplyKind.ANSWER, f"faq confidence {top.score:.2f} >= {policy.faq_answer:.2f}",
@@ -64,9 +69,10 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
                         prediction.confidence, prediction.intent)
     suggestions = tuple(h for h in hits if h.score >= policy.faq_suggest)[: policy.max_suggestions]
     if suggestions:
-        return Decision(ReplyKind.SUGGEST,
-                        f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, {policy.faq_answer:.2f})",
-                        suggestions[0].score, prediction.intent, suggestions)
+        reason = (f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, "
+                  f"{policy.faq_answer:.2f})" if suggestions[0].score < policy.faq_answer else
+                  f"faq confidence {suggestions[0].score:.2f}, but the message looks out of scope: suggest only")
+        return Decision(ReplyKind.SUGGEST, reason, suggestions[0].score, prediction.intent, suggestions)
     if policy.generator and (prediction.out_of_scope or route is None):
         return Decision(ReplyKind.GENERATE, "out of scope: small talk from the generator",
                         prediction.confidence, None)

@@ -31,6 +31,11 @@ def hits(*scores):
     (pred("x", 0.2, oos=True), hits(0.3), Policy(0.8, 0.6, 0.5, ROUTES, generator=True), ReplyKind.GENERATE,
      "out of scope: small talk from the generator"),
     (pred("greet", 0.95, oos=True), [], POLICY, ReplyKind.FALLBACK, "out of scope"),
+    # a close FAQ match to a message judged out of scope ("cancel my netflix subscription") is only suggested
+    (pred("x", 0.2, oos=True), hits(0.9), POLICY, ReplyKind.SUGGEST,
+     "faq confidence 0.90, but the message looks out of scope: suggest only"),
+    # a bot without an intent classifier judges nothing out of scope: the FAQ answers
+    (IntentPrediction(None, 0.0, (), True), hits(0.9), POLICY, ReplyKind.ANSWER, "faq confidence 0.90 >= 0.80"),
 ])
 def test_decide_table(prediction, found, policy, kind, reason):
     decision = decide(prediction, found, policy)
