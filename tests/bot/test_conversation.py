@@ -94,3 +94,10 @@ def test_tracker_keeps_the_last_turns_is_bounded_and_resets():
     assert tracker.recent("a") == [] and len(tracker) == 2  # evicted as least recently used
     tracker.reset("b")
     assert tracker.recent("b") == [] and [t.text for t in tracker.recent("c")] == ["hi"]
+
+
+def test_related_questions_under_an_answer_are_picked_by_number_not_by_yes():
+    state = _state(_turn("money?", ReplyKind.ANSWER, suggest=("a", "b")))
+    assert state.related and [s.entry_id for s in state.suggestions] == ["a", "b"]
+    assert interpret_follow_up("2", state).pick.entry_id == "b"
+    assert interpret_follow_up("yes", state) is None and interpret_follow_up("no", state) is None

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from smallbot.connectors.terminal import TerminalConnector, to_terminal
-from smallbot.types import Reply, ReplyKind, Source
+from smallbot.types import Reply, ReplyKind, Source, Suggestion
 
 
 @pytest.mark.parametrize("markdown, plain", [
@@ -36,3 +36,11 @@ def test_render_formats_the_answer_and_keeps_the_source_line():
     reply = Reply(ReplyKind.ANSWER, "Go to **Settings → Export**.", "c1",
                   sources=(Source("export", "How do I export?", ("https://x.example/export",)),))
     assert connector.render(reply) == "Go to Settings → Export.\n[source: export (https://x.example/export)]"
+
+
+def test_an_answer_lists_its_related_questions_by_number():
+    connector = TerminalConnector(bot=None, stdin=io.StringIO(), stdout=io.StringIO())
+    reply = Reply(ReplyKind.ANSWER, "Refunds within 30 days.", "c1", sources=(Source("refund", "Refunds?", ()),),
+                  suggestions=(Suggestion("cancel", "How do I cancel?"), Suggestion("downgrade", "How do I downgrade?")))
+    assert connector.render(reply) == ("Refunds within 30 days.\n[source: refund]\nRelated:\n1. How do I cancel?\n"
+                                       "2. How do I downgrade?\n(type a number to read one)")

@@ -79,3 +79,13 @@ def test_handoff_notice_links_the_thread_and_offers_resolve():
     [button] = blocks[1]["elements"]
     assert button["action_id"] == "smallbot_resolve"
     assert json.loads(button["value"]) == {"conversation": "T1:C1:1.1"}
+
+
+def test_related_questions_follow_the_answer_as_suggestion_buttons():
+    reply = Reply(ReplyKind.ANSWER, "Refunds within 30 days.", sources=(Source("refund", "Refunds?"),),
+                  suggestions=(Suggestion("cancel", "How do I cancel?"),))
+    blocks = render(reply)
+    assert _types(blocks) == ["section", "context", "actions", "context", "actions"]
+    assert blocks[3]["elements"][0]["text"] == "Related:"
+    assert [b["action_id"] for b in blocks[4]["elements"]] == ["smallbot_suggest:1"]
+    assert json.loads(blocks[4]["elements"][0]["value"]) == {"id": "cancel", "text": "How do I cancel?"}
