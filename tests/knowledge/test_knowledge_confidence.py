@@ -21,7 +21,7 @@ NEGATIVES = ["hello there", "tell me a joke", "what's the weather like", "who wo
              "thanks, bye", "how old are you", "play some music", "what is the capital of france",
              "I like turtles", "good morning", "can you sing", "what's 2 plus 2", "recommend a movie",
              "are you a robot", "how tall is mount everest"]
-TARGET = 0.1
+TARGET = 0.02
 
 
 @pytest.fixture(scope="module")
