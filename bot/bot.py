@@ -494,9 +494,10 @@ class Bot:
         t0 = time.perf_counter()
         with self._knowledge_lock:  # a hot reload swaps rows in place; never search half of one
             hits = self.knowledge.search(pending.text, embedding, k=5)
+            offtopic = bool(hits) and self.knowledge.looks_offtopic(embedding, hits[0])
         timings["retrieve"] = _ms(t0)
         t0 = time.perf_counter()
-        decision = decide(prediction, hits, self.policy)
+        decision = decide(prediction, hits, self.policy, offtopic)
         timings["decide"] = _ms(t0)
         return self._render(pending.message, decision, timings, pending.started)
 

@@ -44,10 +44,12 @@ def normalise(text: str, max_chars: int) -> str:
     return cleaned
 
 
-def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy) -> Decision:
+def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy,
+           looks_offtopic: bool = False) -> Decision:
     """Pick the route for one message.
 
-    Order: a confident FAQ answer (unless the classifier judged the message out of scope); a confident
+    Order: a confident FAQ answer (unless the classifier judged the message out of scope, or it `looks_offtopic`:
+    as close to one of the bot's non-FAQ examples as to the FAQ, `KnowledgeBase.looks_offtopic`); a confident
     respond/handoff intent; "did you mean" suggestions;
     small talk from the generator for out-of-scope messages; otherwise the fallback.
     """
@@ -57,7 +59,7 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
     # a message the intent classifier judged out of scope gets at most "did you mean": "how do I cancel my
     # netflix subscription" matches our cancel entry closely, and only the out-of-scope examples tell them apart
     # (no ranking: the bot has no classifier to judge)
-    judged_out_of_scope = prediction.out_of_scope and bool(prediction.ranking)
+    judged_out_of_scope = (prediction.out_of_scope and bool(prediction.ranking)) or looks_offtopic
     if top is not None and top.score >= policy.faq_answer and not judged_out_of_scope:
         # runner-ups that are themselves plausible come along as "Related": a near miss then costs one click
         related = tuple(h for h in hits[1:] if h.score >= policy.faq_suggest)[: policy.max_suggestions - 1]

@@ -26,6 +26,9 @@ from .lexical import LexicalMatcher
 
 FORMAT_VERSION = 4  # 4: answers indexed as a row of their entry (`index_answers`)
 ANSWER_CHARS = 600  # the encoder reads 128 tokens; the lexical score needs no more either
+# a message at least this close (cosine) to one of the bot's own non-FAQ examples as to its best FAQ row is
+# taken as not about this product: chosen on the example bot's validation messages (benchmarks/helpdesk_answers.py)
+OFFTOPIC_MARGIN = 0.05
 _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]")
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -85,6 +88,9 @@ class KnowledgeBase:
         self.bands = bands
         self.confidence = confidence  # None until calibrated: hits then carry the fused score
         self.metrics = metrics or {}
+        # embeddings of the bot's own messages that must not get an FAQ answer (out_of_scope, small talk,
+        # handoff examples): "cancel my netflix subscription" is nearer to one of those than to our cancel entry
+        self.offtopic = np.zeros((0, index.dim), dtype=np.float32)
         self.next_row = next_row if next_row is not None else (max(self.rows) + 1 if self.rows else 0)
         self.lexical = LexicalMatcher({row: text for row, (_, text) in self.rows.items()},
                                       {row: entry_id for row, (entry_id, _) in self.rows.items()})
@@ -188,6 +194,18 @@ class KnowledgeBase:
 
     # -- search ------------------------------------------------------------------------------------
 
+    def set_offtopic(self, vectors: np.ndarray) -> None:
+        """The embeddings `looks_offtopic` compares a message with (the bot's own non-FAQ examples)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self.offtopic = vectors if vectors.ndim == 2 else np.zeros((0, self.index.dim), dtype=np.float32)
+
+    def looks_offtopic(self, embedding: np.ndarray, top: Hit) -> bool:
+        """Whether the message is about as close to one of the bot's non-FAQ examples as to its best FAQ row."""
+        if not len(self.offtopic) or self.offtopic.shape[1] != len(embedding):
+            return False
+        nearest = float((self.offtopic @ np.asarray(embedding, dtype=np.float32)).max())
+        return nearest >= top.dense_score - OFFTOPIC_MARGIN
+
     def fast_path(self, text: str, min_ratio: float) -> Hit | None:
         """An exact or near-exact phrasing match found without the encoder."""
         entry_id = self.lexical.exact(text)
@@ -247,6 +265,7 @@ class KnowledgeBase:
                       "tombstones": self.index.tombstones},
             "metrics": self.metrics,
         }, indent=2))
+        np.save(directory / "offtopic.npy", self.offtopic)
         confidence = directory / "confidence.json"
         if self.confidence is not None:
             confidence.write_text(json.dumps(self.confidence.to_dict(), indent=2))
@@ -274,5 +293,8 @@ class KnowledgeBase:
         confidence_path = directory / "confidence.json"
         confidence = (ConfidenceModel.from_dict(json.loads(confidence_path.read_text()))
                       if confidence_path.exists() else None)
-        return cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
-                   confidence, bool(config.get("index_answers", False)))
+        kb = cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
+                 confidence, bool(config.get("index_answers", False)))
+        if (directory / "offtopic.npy").exists():
+            kb.set_offtopic(np.load(directory / "offtopic.npy"))
+        return kb

@@ -83,6 +83,8 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     encode = _memoised(lambda texts: serving.encode(list(texts), progress=progress))
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
     kb = KnowledgeBase.build(entries, encode, index_answers=index_answers)
+    if negatives:
+        kb.set_offtopic(encode(negatives))
     result = Calibration.uncalibrated(kb.bands)
     if entries:
         if held is None:

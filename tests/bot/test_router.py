@@ -82,3 +82,9 @@ def test_a_faq_fallback_reports_the_faq_confidence_not_the_classifiers():
     decision = decide(pred("billing", 0.99), hits(0.42), POLICY)
     assert decision.kind is ReplyKind.FALLBACK and decision.confidence == 0.42
     assert "billing" not in decision.reason and "0.42" in decision.reason
+
+
+def test_a_message_that_looks_off_topic_is_only_suggested_whatever_the_classifier_said():
+    # nearer one of the bot's own non-FAQ examples than its FAQ match (KnowledgeBase.looks_offtopic)
+    decision = decide(pred("billing", 0.9), hits(0.9), POLICY, looks_offtopic=True)
+    assert decision.kind is ReplyKind.SUGGEST and [h.entry_id for h in decision.hits] == ["faq0"]

@@ -127,3 +127,17 @@ def test_evaluation_reports_metrics_and_writes_the_curve(kb, encoder, tmp_path):
     assert result.as_dict()["negatives"] == 2
     test = evaluate_knowledge(kb, encoder.encode, queries=[("forgot my password", "reset-password")])
     assert test.queries == 1 and test.hit_at_1 == 1.0 and test.figure is None
+
+
+def test_a_message_nearer_the_bots_own_off_topic_examples_looks_off_topic(encoder, tmp_path):
+    kb = KnowledgeBase.build(list(ENTRIES), encoder.encode)
+    kb.set_offtopic(encoder.encode(["how do I reset my netflix password", "what's the weather tomorrow"]))
+
+    def looks(text):
+        vector = encoder.encode([text])[0]
+        return kb.looks_offtopic(vector, kb.search(text, vector)[0])
+    assert looks("reset the password of my netflix account")
+    assert not looks("I forgot my password")
+    kb.save(tmp_path / "kb")
+    loaded = KnowledgeBase.load(tmp_path / "kb")
+    assert np.array_equal(loaded.offtopic, kb.offtopic)
