@@ -12,6 +12,7 @@ helpdesk_paraphrases.yml), read only to report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -78,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, nargs="*", default=[-1],
                         help="knowledge fine-tuning steps; 0 = frozen encoder, -1 = as the bot's bot.yml says")
+    parser.add_argument("--layers", type=int, default=0, help="with --steps > 0: top layers that learn (0 = all)")
+    parser.add_argument("--batch", type=int, default=32, help="with --steps > 0: entries per step")
+    parser.add_argument("--calibration", default="held_out", help="with --steps > 0: knowledge.calibration")
     parser.add_argument("--test", action="store_true", help="also report the test set")
+    parser.add_argument("--sweep", type=float, nargs="*", default=[],
+                        help="answer thresholds to try on the validation set after training (the curve behind "
+                             "thresholds.target_wrong_answer_rate)")
     parser.add_argument("--own-oos-only", action="store_true",
                         help="baseline: the intent classifier calibrated on the bot's own out_of_scope examples alone")
     args = parser.parse_args(argv)
@@ -103,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             if steps >= 0:
                 config = yaml.safe_load((root / "bot.yml").read_text()) or {}
                 config.setdefault("knowledge", {})["finetune_steps"] = steps
+                if steps > 0:
+                    config["knowledge"].update(finetune_layers=args.layers, finetune_batch=args.batch,
+                                               calibration=args.calibration)
                 (root / "bot.yml").write_text(yaml.safe_dump(config))
             t0 = time.perf_counter()
             build = train_project(load_project(root), encoder=base, report=lambda m: print("  " + m, flush=True))
@@ -112,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                 row[name] = measure(bot, data)
                 brief = {k: v for k, v in row[name].items() if not isinstance(v, list)}
                 print(f"steps={steps} {name}: {brief}", flush=True)
+            trained = bot.policy
+            for threshold in args.sweep:
+                bot.policy = dataclasses.replace(trained, faq_answer=threshold,
+                                                 faq_suggest=min(trained.faq_suggest, threshold))
+                brief = {k: v for k, v in measure(bot, sets["validation"]).items() if not isinstance(v, list)}
+                row.setdefault("sweep", {})[str(threshold)] = brief
+                print(f"steps={steps} validation at answer threshold {threshold}: {brief}", flush=True)
+            bot.policy = trained
             bot.close()
             results[f"steps={steps}"] = row
     results["load_average_at_end"] = os.getloadavg()

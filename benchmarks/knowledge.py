@@ -210,6 +210,7 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_thre
 
 
 def stackfaq(args) -> dict:
+    from smallbot.config import KnowledgeConfig
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.entries import FaqEntry
@@ -270,12 +271,12 @@ def stackfaq(args) -> dict:
         t0 = time.perf_counter()
         training = train_knowledge_base(entries, neg_train, encoder, finetune=finetune, target_wrong_rate=target,
                                         seed=args.seed, progress=False, say=lambda m: print("  " + m, flush=True),
-                                        calibration=args.calibration)
+                                        calibration=args.calibration, index_answers=KnowledgeConfig.index_answers)
         cal, kb = training.calibration, training.kb
         train_s = time.perf_counter() - t0
         print(f"  {name}: train-time calibration: answer {cal.bands.answer:.4f}, suggest {cal.bands.suggest:.4f}, "
-              f"held-out answered {cal.answered_rate:.3f}, wrong {cal.wrong_rate:.4f} "
-              f"(bound {cal.wrong_rate_bound:.4f}), {cal.positives} phrasings + {cal.negatives} negatives",
+              f"held-out answered {cal.answered_rate}, wrong {cal.wrong_rate}, off-topic answered "
+              f"{cal.offtopic_answered}; {cal.positives} phrasings + {cal.negatives} negatives",
               flush=True)
         confidence, kb.confidence = kb.confidence, None
         fused = evaluate_kb(name, kb, training.serving)
