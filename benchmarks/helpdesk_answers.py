@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=0, help="with --steps > 0: top layers that learn (0 = all)")
     parser.add_argument("--batch", type=int, default=32, help="with --steps > 0: entries per step")
     parser.add_argument("--calibration", default="held_out", help="with --steps > 0: knowledge.calibration")
+    parser.add_argument("--offtopic-margin", type=float, default=None,
+                        help="replace knowledge.base.OFFTOPIC_MARGIN (-1 turns the off-topic gate off)")
     parser.add_argument("--test", action="store_true", help="also report the test set")
     parser.add_argument("--sweep", type=float, nargs="*", default=[],
                         help="answer thresholds to try on the validation set after training (the curve behind "
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     from smallbot.encoder import Encoder
     from smallbot.project import load_project
 
+    if args.offtopic_margin is not None:
+        import smallbot.knowledge.base
+
+        smallbot.knowledge.base.OFFTOPIC_MARGIN = args.offtopic_margin
     if args.own_oos_only:
         import smallbot.build
 

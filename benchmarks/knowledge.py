@@ -390,7 +390,8 @@ def plain_faq(args) -> dict:
     report("cosine threshold (questions)", cosine)
     bm25 = BM25([e.question for e in entries] + [e.answer for e in entries], [e.id for e in entries] * 2)
     report("BM25 (question + answer)", bm25.rank)
-    plot_curves(curves, OUT / "plain_faq_curves.png", "Plain FAQ list (StackFAQ questions, test rephrasings)")
+    plot_curves(curves, REPO / "benchmarks" / "figures" / "plain_faq_curves.png",
+                "Plain FAQ list (StackFAQ questions, test rephrasings)")
     return results
 
 
