@@ -318,7 +318,15 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.send_json({"type": "ready", "bot": state.bot.config.name})
         async for frame in ws:
             if frame.type is WSMsgType.TEXT:
-                await _websocket_message(request, ws, frame.data)
+                try:
+                    await _websocket_message(request, ws, frame.data)
+                except ConnectionResetError:
+                    break
+                except Exception:  # an error escaping here would write an HTTP 500 into the upgraded socket
+                    log.exception("websocket frame failed")
+                    if not ws.closed:
+                        await ws.send_json({"type": "error", "error": "internal_error",
+                                            "reason": "the server failed; it is logged", "status": 500})
             elif frame.type is WSMsgType.BINARY:
                 await ws.send_json({"type": "error", **BadRequest(
                     400, "bad_json", "send JSON text frames, not binary").to_dict()})

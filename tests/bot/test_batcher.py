@@ -126,3 +126,22 @@ def test_a_served_bot_searches_faiss_with_one_thread(trained_tiny, encoder):
     bot = Bot.from_build(load_project(trained_tiny), encoder=encoder, with_store=False)
     bot.close()
     assert faiss.omp_get_max_threads() == 1
+
+
+def test_one_unencodable_message_fails_alone_and_the_batch_mates_get_their_vectors(encoder):
+    """A lone surrogate makes the real tokenizer raise; the other messages gathered with it must not
+    share that failure (a hostile client would otherwise break other people's replies)."""
+    texts = [f"how do I pay invoice {i}" for i in range(7)] + ["hi \ud800 there"]
+
+    async def scenario():
+        batcher = MicroBatcher(encoder.encode, max_batch=16)
+        try:
+            return await asyncio.gather(*(batcher.encode(t) for t in texts), return_exceptions=True)
+        finally:
+            batcher.close()
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[-1], Exception)
+    good = results[:-1]
+    assert all(isinstance(r, np.ndarray) for r in good), [type(r) for r in good]
+    assert np.allclose(np.stack(good), encoder.encode(texts[:-1]), atol=1e-5)
