@@ -103,7 +103,7 @@ def _add_slack(app: web.Application, bot: "Bot") -> None:
             raise
         log.warning("slack.enabled is true but smallbot.connectors.slack is not available: no /slack routes")
         return
-    slack.setup(app, bot, bot.config)
+    slack.setup(app, bot, bot.config.slack)
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
