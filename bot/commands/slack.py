@@ -39,10 +39,12 @@ async def _serve(bot, host: str, port: int) -> None:
     from aiohttp import web
 
     from smallbot.connectors.slack import setup
+    from smallbot.connectors.web.settings import WebSettings
 
     app = web.Application()
     setup(app, bot, bot.config.slack)
-    runner = web.AppRunner(app, handle_signals=False)
+    # the same bounded keep-alive / header deadline as `smallbot serve` (AppRunner's default is 3,630 s)
+    runner = web.AppRunner(app, handle_signals=False, **WebSettings.from_config(bot.config).server_options())
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

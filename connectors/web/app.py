@@ -212,11 +212,15 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise BadRequest(413, "request_too_large",
                          f"request body is {request.content_length} bytes; the limit is {limit}")
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 14):
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, "request_too_large", f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(request.app[STATE].settings.body_timeout):  # aiohttp has no body deadline
+            async for chunk in request.content.iter_chunked(1 << 14):
+                size += len(chunk)
+                if size > limit:
+                    raise BadRequest(413, "request_too_large", f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(408, "request_timeout", "the request body did not arrive in time: send it at once") from None
     return b"".join(chunks)
 
 

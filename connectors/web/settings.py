@@ -26,12 +26,24 @@ class WebSettings:
     rate_limit_per_minute: float = 30.0  # per client address, sustained
     rate_limit_burst: int = 10  # per client address, at once
     reload_seconds: float = 2.0  # how often changed knowledge files are picked up without a restart (0 = never)
+    # A connection must finish its request headers within this many seconds of opening, and an idle
+    # keep-alive connection is closed after it (aiohttp times both with one keep-alive timer).
+    keepalive_timeout: float = 15.0
+    body_timeout: float = 10.0  # a request body must arrive within this many seconds (408 otherwise)
+    shutdown_timeout: float = 5.0  # on stop, in-flight replies get this long to finish
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 256:
             raise ConfigError(f"web.max_request_bytes is {self.max_request_bytes}; use at least 256")
         if self.rate_limit_per_minute <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("web.rate_limit_per_minute must be > 0 and web.rate_limit_burst >= 1")
+        if min(self.keepalive_timeout, self.body_timeout, self.shutdown_timeout) <= 0:
+            raise ConfigError("the web server's keep-alive, body and shutdown timeouts must be > 0 seconds")
+
+    def server_options(self) -> dict[str, Any]:
+        """What every process serving the app passes to aiohttp (`web.run_app` or `web.AppRunner`), so no
+        worker runs with aiohttp's defaults (an `AppRunner` keeps idle and half-sent connections 3,630 s)."""
+        return {"keepalive_timeout": self.keepalive_timeout, "shutdown_timeout": self.shutdown_timeout}
 
     @classmethod
     def from_config(cls, config: BotConfig, **overrides: Any) -> "WebSettings":

@@ -89,7 +89,8 @@ def serve(directory: Path, *, workers: int | None = None, host: str | None = Non
         children = [start_worker(directory, settings, workers, threads) for _ in range(workers - 1)]
         for child in children:
             wait_ready(child)
-        web.run_app(create_app(bot, settings), sock=sock, print=announce, access_log=None, shutdown_timeout=5.0)
+        web.run_app(create_app(bot, settings), sock=sock, print=announce, access_log=None,
+                    **settings.server_options())
     finally:
         stop_workers(children)
         bot.close()
@@ -163,7 +164,7 @@ def _worker_main(spec: dict) -> int:
     async def run() -> None:
         share_cores(bot, spec["workers"], spec["threads"])
         sock = bind(settings.host, settings.port, reuse_port=True)
-        runner = web.AppRunner(create_app(bot, settings), access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(create_app(bot, settings), access_log=None, **settings.server_options())
         await runner.setup()
         await web.SockSite(runner, sock).start()
         stop = asyncio.Event()

@@ -74,3 +74,17 @@ async def test_deeply_nested_json_is_bad_json_over_websocket_and_the_socket_stay
         while (frame := await ws.receive_json(timeout=30))["type"] == "chunk":
             pass
         assert frame["type"] == "reply" and frame["reply"]["kind"] == "respond"
+
+
+async def test_a_body_that_never_arrives_gets_408_in_time(aiohttp_client, tiny_bot):
+    app = create_app(tiny_bot, WebSettings.from_config(tiny_bot.config, port=0, body_timeout=0.5))
+    client = await aiohttp_client(app)
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"text\": ")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 408")
+    finally:
+        writer.close()

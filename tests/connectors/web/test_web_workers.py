@@ -191,3 +191,54 @@ def test_workers_accepts_auto_and_refuses_words(trained_tiny):
     result = subprocess.run([sys.executable, "-m", "smallbot", "serve", str(trained_tiny), "--workers", "many"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "expected a number or 'auto'" in result.stderr
+
+
+def test_every_worker_closes_connections_that_never_finish_their_headers(tiny_copy):
+    """Slow-header clients must not hold connections on any worker: each worker has the same bounded
+    keep-alive / header deadline (the second worker once ran with aiohttp's 3,630 s default)."""
+    import socket
+    import time
+
+    code = ("import sys; from pathlib import Path; from smallbot.connectors.web.workers import serve; "
+            "serve(Path(sys.argv[1]), workers=2, port=0, overrides={'keepalive_timeout': 1.0})")
+    process = subprocess.Popen([sys.executable, "-c", code, str(tiny_copy)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            match = re.search(r"Running on http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                break
+        else:
+            pytest.fail("serve exited before listening:\n" + "".join(seen))
+        port = int(match.group(1))
+        sockets = []
+        for _ in range(CONNECTIONS):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # never finished
+            sockets.append(s)
+        time.sleep(0.5)
+        workers_holding = {pid for pid in [process.pid, *_children(process.pid)]
+                           if _sockets_of(pid) & _established_on(port)}
+        assert len(workers_holding) == 2, "both workers should hold some of the connections"
+        deadline = time.monotonic() + 15
+        held = 0
+        for s in sockets:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                assert s.recv(1024) == b""  # closed by the server, nothing sent
+            except ConnectionResetError:
+                pass
+            except TimeoutError:
+                held += 1
+            s.close()
+        assert held == 0, f"{held} of {CONNECTIONS} slow-header connections still open after 15 s"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
