@@ -147,6 +147,7 @@ class Action:
     message_channel: str
     message_ts: str
     entry_id: str = ""
+    ref: str = ""  # FEEDBACK: the logged turn the rated reply answered (its message_ref)
 
 
 def parse_action(payload: Mapping[str, Any]) -> Action | None:
@@ -179,4 +180,5 @@ def parse_action(payload: Mapping[str, Any]) -> Action | None:
             return None
         cid = conversation_id(team, channel, thread_ts)
     return Action(kind, cid, str(value.get("text") or value.get("vote") or ""),
-                  (payload.get("user") or {}).get("id") or "", channel, message_ts, str(value.get("id") or ""))
+                  (payload.get("user") or {}).get("id") or "", channel, message_ts, str(value.get("id") or ""),
+                  str(value.get("ref") or "")[:64])
