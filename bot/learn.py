@@ -161,8 +161,12 @@ def write_review(path: Path, proposals: Sequence[Proposal]) -> Path:
         if before is not None and before.accept:
             proposal = replace(proposal, add_to=before.add_to, target=before.target, accept=True)
         merged.append(proposal)
+    return _write(path, merged)
+
+
+def _write(path: Path, proposals: Sequence[Proposal]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump({"proposals": [asdict(p) for p in merged]}, sort_keys=False, allow_unicode=True,
+    body = yaml.safe_dump({"proposals": [asdict(p) for p in proposals]}, sort_keys=False, allow_unicode=True,
                           width=110)
     path.write_text(_HEADER + body, encoding="utf-8")
     return path
@@ -197,6 +201,31 @@ def read_review(path: Path) -> list[Proposal]:
         values["text"] = str(values["text"]).strip()
         proposals.append(Proposal(**values))
     return proposals
+
+
+def forget_texts(path: Path, texts: Sequence[str]) -> int:
+    """Erase `texts` (the messages of an erased conversation that no other logged turn holds) from a review
+    file: their proposals go, and a cluster name or evidence quoting one is rewritten. Returns how many
+    proposals went; the file is removed when none is left. `smallbot forget` calls it so an erasure request
+    leaves no copy in `learn/`."""
+    if not path.exists() or not texts:
+        return 0
+    gone = {insights.fold(t) for t in texts}
+    kept = []
+    for proposal in read_review(path):
+        if insights.fold(proposal.text) in gone:
+            continue
+        if insights.fold(proposal.cluster) in gone:
+            proposal = replace(proposal, cluster=proposal.text)
+        if any(repr(t) in proposal.evidence for t in texts):
+            proposal = replace(proposal, evidence=re.sub(r"\(.*\)", "(an erased question)", proposal.evidence, count=1))
+        kept.append(proposal)
+    removed = len(read_review(path)) - len(kept)
+    if kept:
+        _write(path, kept)
+    else:
+        path.unlink()
+    return removed
 
 
 # -- applying accepted proposals ----------------------------------------------------------------------
