@@ -27,11 +27,10 @@ from .conversation import (RECENT_TURNS, REJECTED_PREFIX, RESET_REASON, STATE_TT
                            ConversationTracker, could_follow_up, fold_question, interpret_follow_up,
                            state_from_turns)
 from .encoder import Encoder
-from .exported import EXPORT_DIR, ExportedEncoder
 from .errors import ArtifactError, SmallbotError
 from .project import BUILD_DIR, Project, load_project
-from .quantize import quantized_encoder
 from .router import InputRejected, Policy, decide, normalise
+from .serving import serving_encoder
 from .store import Store, open_store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
@@ -133,16 +132,7 @@ class Bot:
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
         _serve_faiss_single_threaded()
-        exported = build / EXPORT_DIR
-        tuned = build / "knowledge" / "encoder"
-        if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
-            encoder = ExportedEncoder(exported)  # traced at train time: no transformers import at serve time
-        elif tuned.is_dir() and (encoder is None or encoder.path != tuned):
-            encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
-        encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
-        encoder = _serving_precision(encoder, project.config.models.quantize)
-        if project.config.models.threads:
-            encoder.set_threads(project.config.models.threads)
+        encoder = serving_encoder(project, encoder)
         store = open_store(project.root, project.config.store) if with_store else None
         bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
         if project.config.generator.enabled and project.config.generator.load == "startup":
@@ -536,17 +526,6 @@ class Bot:
 def _folded_questions(knowledge) -> frozenset[str]:
     """Every FAQ question as a typed follow-up must match it (see `could_follow_up`)."""
     return frozenset(fold_question(entry.question) for entry in knowledge.entries)
-
-
-def _serving_precision(encoder, mode: str):
-    """THE encoder at the precision the build was fitted with (`models.quantize`): a traced export already is
-    (and must match); an eager encoder (no export, or one just trained in this process) is quantised here."""
-    if isinstance(encoder, ExportedEncoder):
-        if encoder.quantize != mode:
-            raise ArtifactError(f"the serving encoder in {encoder.path} was exported with quantize "
-                                f"{encoder.quantize!r} but bot.yml says models.quantize: {mode}: run `smallbot train`")
-        return encoder
-    return quantized_encoder(encoder, mode)
 
 
 def _serve_faiss_single_threaded() -> None:

@@ -32,10 +32,11 @@ class EvalContext:
         self._encoder = None
 
     def encode(self, texts):
+        """Embed with the build's serving encoder (fine-tuned when the bot is), as the head was fitted on it."""
         if self._encoder is None:
-            from smallbot.encoder import Encoder
+            from smallbot.serving import serving_encoder
 
-            self._encoder = Encoder(self.project.config.models.encoder, self.project.root).load()
+            self._encoder = serving_encoder(self.project)
         return self._encoder.encode(list(texts))
 
 
@@ -99,6 +100,9 @@ def intents_section(context: EvalContext) -> Section | None:
         if not test_files and args.cv is None:
             say(f"no tests/*.yml and no --test: using {folds}-fold cross-validation")
         say(f"intents: {folds}-fold cross-validation over {len(texts)} examples")
+        if project.config.intents.finetune_steps > 0:
+            say("note: the serving encoder was tuned on every intent example, so cross-validated figures are "
+                "optimistic; a test split (tests/*.yml) measures the tuned bot fairly")
         evaluation = cross_validate(texts, labels, dataset.out_of_scope, context.encode, folds=folds,
                                     seed=project.config.seed)
     m = evaluation.metrics

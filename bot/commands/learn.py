@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
         if applied.files:
             say(f"run `smallbot train {args.dir}` so the bot learns them")
         return 0
-    from smallbot.encoder import Encoder
+    from smallbot.serving import serving_encoder
     from smallbot.store import open_store
 
-    encoder = Encoder(project.config.models.encoder, project.root).load()
+    encoder = serving_encoder(project)
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))
     try:
         proposals = propose(project, store, encoder.encode, cluster_threshold=args.cluster_threshold,
