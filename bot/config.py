@@ -96,6 +96,7 @@ class WebConfig:
     rate_limit_per_minute: float = 30.0  # per client address; over it: 429 with Retry-After
     rate_limit_burst: int = 10
     reload_seconds: float = 2.0  # how often a running server picks up edited knowledge files (0 = never)
+    api_key: Secret | None = None  # ${ENV_VAR}: callers sending it as a Bearer token may choose conversation ids
 
 
 @dataclass(frozen=True)

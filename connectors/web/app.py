@@ -17,6 +17,7 @@ and turns failures into 4xx JSON (or the fallback reply) so the server keeps ser
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 import weakref
@@ -27,10 +28,13 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from smallbot.config import Secret
 from smallbot.errors import SmallbotError, StoreError
+from smallbot.project import BUILD_DIR
 from smallbot.types import Message, Reply, ReplyKind
 
 from .guard import OriginPolicy, RateLimiter, retry_after_header
+from .ids import ConversationIds, load_key
 from .metrics import WebMetrics
 from .protocol import BadRequest, decode_json, parse, parse_feedback, render, render_chunk
 from .settings import WebSettings
@@ -55,6 +59,8 @@ class WebState:
     limiter: RateLimiter
     metrics: WebMetrics
     templates: jinja2.Environment
+    ids: ConversationIds
+    api_key: str | None = None  # server-to-server callers with it may choose conversation ids
     sockets: weakref.WeakSet = field(default_factory=weakref.WeakSet)
 
 
@@ -77,6 +83,8 @@ def create_app(bot: "Bot", settings: WebSettings | None = None) -> web.Applicati
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=WebMetrics(),
         templates=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True),
+        ids=ConversationIds(load_key(bot.root / BUILD_DIR if bot.root is not None else None)),
+        api_key=Secret(settings.api_key_env).get() if settings.api_key_env else None,
     )
     app.router.add_get("/", _demo_page)
     for name in _STATIC_FILES:
@@ -265,7 +273,7 @@ async def _post_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
     _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
-    message = _require(parse(raw, state.settings.max_message_chars))
+    message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     reply = await _answer(state, message)
     return web.json_response(render(reply, message))
 
@@ -275,6 +283,7 @@ async def _post_feedback(request: web.Request) -> web.Response:
     _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     feedback = parse_feedback(raw)
+    _conversation_id(request, raw)
     store = state.bot.store
     if store is None:
         raise BadRequest(503, "feedback_unavailable", "this bot keeps no store, so feedback cannot be saved")
@@ -284,6 +293,26 @@ async def _post_feedback(request: web.Request) -> web.Response:
         raise BadRequest(404, "unknown_reply", str(exc)) from exc
     state.metrics.rate(feedback.score)
     return web.json_response({"ok": True})
+
+
+def _conversation_id(request: web.Request, raw: dict) -> str | None:
+    """A new id when the request names no conversation; otherwise None, once the named one is known to be
+    this client's: an id this server issued, or any id from a caller holding the API key."""
+    state = request.app[STATE]
+    auth = request.headers.get("Authorization")
+    if auth is not None:
+        given = auth.removeprefix("Bearer ").strip()
+        if state.api_key is None or not hmac.compare_digest(given.encode(), state.api_key.encode()):
+            raise BadRequest(401, "bad_api_key", "the Authorization header does not hold this server's API key "
+                                                 "(web.api_key in bot.yml); browsers send none")
+    value = raw.get("conversation_id")
+    if value is None or value == "":
+        return state.ids.issue()
+    if auth is None and isinstance(value, str) and not state.ids.verify(value):
+        raise BadRequest(403, "unknown_conversation",
+                         "conversation_id was not issued by this server: leave it out to start a conversation, "
+                         "then send back the conversation_id its reply gave you")
+    return None
 
 
 def _require(message: Message | None) -> Message:
@@ -350,7 +379,7 @@ async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, da
         raw = decode_json(data, state.settings.max_request_bytes)
         if raw.get("type", "message") != "message":
             raise BadRequest(400, "bad_request", "frames must have \"type\": \"message\"")
-        message = _require(parse(raw, state.settings.max_message_chars))
+        message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     except BadRequest as exc:
         state.metrics.refuse(exc.error)
         await ws.send_json({"type": "error", **exc.to_dict()})

@@ -31,6 +31,9 @@ class WebSettings:
     keepalive_timeout: float = 15.0
     body_timeout: float = 10.0  # a request body must arrive within this many seconds (408 otherwise)
     shutdown_timeout: float = 5.0  # on stop, in-flight replies get this long to finish
+    # the environment variable holding the API key of server-to-server callers (web.api_key in bot.yml);
+    # the name only, so the key never travels in a worker's command line
+    api_key_env: str = ""
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 256:
@@ -57,6 +60,7 @@ class WebSettings:
             "rate_limit_per_minute": web.rate_limit_per_minute,
             "rate_limit_burst": web.rate_limit_burst,
             "reload_seconds": web.reload_seconds,
+            "api_key_env": web.api_key.env_var if web.api_key is not None else "",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["allowed_origins"] = tuple(values["allowed_origins"])

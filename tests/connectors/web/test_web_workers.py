@@ -62,11 +62,14 @@ def _sockets_of(pid: int) -> set[str]:
     return out
 
 
-def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny, tmp_path):
+def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny, tmp_path, monkeypatch):
     root = tmp_path / "tiny"
     shutil.copytree(trained_tiny, root)  # the session's copy stays unchanged (its store gets rows here)
     with open(root / "bot.yml", "a") as f:  # every connection comes from 127.0.0.1: lift the per-address limit
-        f.write("\nweb:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n")
+        # the API key lets this caller name its conversations, to find them in the log afterwards
+        f.write("\nweb:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n"
+                "  api_key: ${SMALLBOT_TEST_API_KEY}\n")
+    monkeypatch.setenv("SMALLBOT_TEST_API_KEY", "workers-test-key")
     process, port = _start(root, "--workers", "2")
     connections: list[http.client.HTTPConnection] = []
     try:
@@ -77,7 +80,7 @@ def test_two_workers_share_the_port_and_the_store_and_stop_together(trained_tiny
             connections.append(conn)  # kept open: its server side shows which worker holds it
             conn.request("POST", "/api/messages", json.dumps({"text": "how do I reset my password?",
                                                                "conversation_id": f"workers-{i}"}),
-                         {"Content-Type": "application/json"})
+                         {"Content-Type": "application/json", "Authorization": "Bearer workers-test-key"})
             response = conn.getresponse()
             assert response.status == 200
             assert json.loads(response.read())["kind"] == "answer"
@@ -114,9 +117,10 @@ def _server_side(port: int, client_port: int) -> str:
     raise AssertionError(f"no established connection from port {client_port} to {port}")
 
 
-def _post(conn: http.client.HTTPConnection, text: str, conversation: str) -> dict:
-    conn.request("POST", "/api/messages", json.dumps({"text": text, "conversation_id": conversation}),
-                 {"Content-Type": "application/json"})
+def _post(conn: http.client.HTTPConnection, text: str, conversation: str | None) -> dict:
+    """`conversation` None starts one, with an id the server issues (any worker accepts it)."""
+    body = {"text": text} if conversation is None else {"text": text, "conversation_id": conversation}
+    conn.request("POST", "/api/messages", json.dumps(body), {"Content-Type": "application/json"})
     response = conn.getresponse()
     body = json.loads(response.read())
     assert response.status == 200, body
@@ -139,7 +143,7 @@ def test_a_follow_up_on_the_other_worker_picks_the_suggestion_offered(trained_ti
         for i in range(CONNECTIONS):
             conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=120)
             opened.append(conn)
-            _post(conn, "hello", f"probe-{i:04d}")
+            _post(conn, "hello", None)
             inode = _server_side(int(port), conn.sock.getsockname()[1])
             holder = next(pid for pid in workers if inode in _sockets_of(pid))
             connections.setdefault(holder, conn)
@@ -147,14 +151,16 @@ def test_a_follow_up_on_the_other_worker_picks_the_suggestion_offered(trained_ti
                 break
         first, second = (connections[pid] for pid in workers)
 
-        offered = _post(first, "money back for my purchase", "across-workers")
+        offered = _post(first, "money back for my purchase", None)
         assert offered["kind"] == "suggest" and len(offered["suggestions"]) >= 2
-        picked = _post(second, "2", "across-workers")
+        one = offered["conversation_id"]
+        picked = _post(second, "2", one)
         assert picked["kind"] == "answer" and picked["sources"][0]["id"] == offered["suggestions"][1]["id"]
-        assert _post(first, "1", "across-workers")["kind"] != "answer"  # the pick ended them for both
+        assert _post(first, "1", one)["kind"] != "answer"  # the pick ended them for both
 
-        offered = _post(second, "money back for my purchase", "across-workers-2")
-        picked = _post(first, "yes", "across-workers-2")
+        offered = _post(second, "money back for my purchase", None)
+        two = offered["conversation_id"]
+        picked = _post(first, "yes", two)
         assert picked["sources"][0]["id"] == offered["suggestions"][0]["id"]
     finally:
         for conn in opened:
