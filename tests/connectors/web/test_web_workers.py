@@ -248,3 +248,71 @@ def test_every_worker_closes_connections_that_never_finish_their_headers(tiny_co
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def _scrape(port: int) -> dict[str, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # a fresh connection: any worker answers
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_metrics_add_up_over_both_workers_and_only_grow(trained_tiny, tmp_path):
+    """Prometheus reads a counter that drops as a reset: every scrape, whichever worker answers it, shows the
+    totals of all workers, and the open-WebSocket gauge counts the sockets of both."""
+    import asyncio
+
+    import aiohttp
+
+    root = tmp_path / "tiny"
+    shutil.copytree(trained_tiny, root)
+    with open(root / "bot.yml", "a") as f:
+        f.write("\nweb:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n")
+    process, port = _start(root, "--workers", "2")
+    port = int(port)
+    key = 'smallbot_http_requests_total{route="/api/messages",status="200"}'
+    try:
+        seen = []
+        for i in range(CONNECTIONS):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            try:
+                conn.request("POST", "/api/messages", json.dumps({"text": "hello"}), {"Content-Type": "application/json"})
+                assert conn.getresponse().status == 200
+            finally:
+                conn.close()
+            seen.append(_scrape(port).get(key, 0.0))
+        assert seen == sorted(seen), seen  # never backwards
+        assert seen[-1] == CONNECTIONS
+        final = _scrape(port)
+        assert final['smallbot_replies_total{kind="respond"}'] == CONNECTIONS
+
+        async def sockets_open() -> list[float]:
+            async with aiohttp.ClientSession() as session:
+                sockets = []
+                for _ in range(8):
+                    # a session reuses nothing for WebSockets: each is its own connection, spread by the kernel
+                    ws = await session.ws_connect(f"http://127.0.0.1:{port}/api/ws")
+                    await ws.receive_json()
+                    sockets.append(ws)
+                gauges = [(await asyncio.to_thread(_scrape, port))["smallbot_websockets_open"] for _ in range(4)]
+                for ws in sockets:
+                    await ws.close()
+                return gauges
+
+        assert asyncio.run(sockets_open()) == [8.0] * 4
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
