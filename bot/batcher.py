@@ -11,11 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .errors import SmallbotError
+
+log = logging.getLogger(__name__)
+
 EncodeFn = Callable[[Sequence[str]], np.ndarray]
+
+
+class EncodeFailed(SmallbotError):
+    """The encoder could not take this message (its batch's traceback is logged once by the batcher)."""
+
+
+def _failed(exc: Exception) -> EncodeFailed:
+    error = EncodeFailed(f"the encoder could not take this message ({type(exc).__name__})")
+    error.__cause__ = exc
+    return error
 
 
 class MicroBatcher:
@@ -74,8 +89,11 @@ class MicroBatcher:
             try:
                 vectors = await loop.run_in_executor(self._executor, self._encode, [t for t, _ in live])
             except Exception as exc:
+                # one traceback per broken batch; its waiters get EncodeFailed, which callers log in one line
+                log.error("an encoder batch of %d message(s) failed%s", len(live),
+                          "; encoding them one at a time" if len(live) > 1 else "", exc_info=True)
                 if len(live) == 1:
-                    _settle(live[0][1], error=exc)
+                    _settle(live[0][1], error=_failed(exc))
                 else:  # one message's bad text must not become its batch mates' failure: each alone
                     await self._one_by_one(live)
                 continue
@@ -93,7 +111,7 @@ class MicroBatcher:
             try:
                 vector = (await loop.run_in_executor(self._executor, self._encode, [text]))[0]
             except Exception as exc:
-                _settle(future, error=exc)
+                _settle(future, error=_failed(exc))
             else:
                 self.batches += 1
                 self.encoded += 1

@@ -65,9 +65,45 @@ class Applied:
     files: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the trained bot itself thinks of one logged text: its out-of-scope check and the calibrated FAQ
+    confidence P(right) of its best entry, with the threshold above which the bot would suggest that entry."""
+
+    out_of_scope: bool
+    faq_entry: str | None
+    faq_confidence: float
+    suggest_threshold: float
+
+
+Judge = Callable[[Sequence[str], np.ndarray], list[Judgement]]
+
+
+def bot_judge(bot) -> Judge:
+    """A `Judge` from a loaded `Bot`: its intent classifier's out-of-scope flag and its FAQ search's
+    calibrated confidence, on the embeddings of its own serving encoder (what it answered with)."""
+
+    def judge(texts: Sequence[str], vectors: np.ndarray) -> list[Judgement]:
+        predictions = bot.classifier.predict(vectors) if bot.classifier is not None else [None] * len(texts)
+        out = []
+        for text, vector, prediction in zip(texts, vectors, predictions):
+            hits = bot.knowledge.search(text, vector, k=1)
+            top = hits[0] if hits else None
+            out.append(Judgement(prediction is None or prediction.out_of_scope, top.entry_id if top else None,
+                                 float(top.score) if top else 0.0, float(bot.policy.faq_suggest)))
+        return out
+
+    return judge
+
+
 def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold: float = 0.7,
-            min_similarity: float = 0.5) -> list[Proposal]:
-    """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster."""
+            min_similarity: float = 0.5, judge: Judge | None = None) -> list[Proposal]:
+    """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster.
+
+    With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with an FAQ
+    entry when the calibrated confidence reaches the suggest threshold; a text the bot flags out of scope
+    and no entry reaches is off-topic (`add_to: new`), however close its words are by cosine; otherwise the
+    nearest phrasing by meaning. Without one, the nearest phrasing at cosine `min_similarity` or more."""
     turns = store.turns()
     known = _known_phrasings(project)
     distinct = [(text, n) for text, n in insights.distinct_texts(t.text for t in insights.unanswered(turns))
@@ -83,6 +119,7 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
     clusters = insights.cluster(texts, counts, vectors, cluster_threshold)
     row_of = {text: i for i, text in enumerate(texts)}
     targets = _Targets(project, encode)
+    judged = judge(texts, vectors) if judge is not None else None
     proposals = []
     for group in clusters:
         cluster_votes: Counter = Counter()
@@ -105,7 +142,20 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
                                           evidence, group.representative))
                 continue
             kind, target, similarity = targets.nearest(vectors[i])
-            if similarity >= min_similarity:
+            verdict = judged[i] if judged is not None else None
+            if (verdict is not None and verdict.faq_entry in targets.entries
+                    and verdict.faq_confidence >= verdict.suggest_threshold):
+                entry_id = verdict.faq_entry
+                proposals.append(Proposal(text, FAQ, entry_id, targets.entries[entry_id],
+                                          round(targets.similarity_to(vectors[i], FAQ, entry_id), 3), counts[i],
+                                          f"the bot's FAQ confidence {verdict.faq_confidence:.2f} reaches its suggest "
+                                          f"threshold {verdict.suggest_threshold:.2f}", group.representative))
+            elif verdict is not None and verdict.out_of_scope:
+                proposals.append(Proposal(text, NEW, None, "", round(similarity, 3), counts[i],
+                                          f"off-topic for the bot: its out-of-scope check flags it and no FAQ entry "
+                                          f"reaches the suggest threshold (best '{verdict.faq_entry}' at "
+                                          f"{verdict.faq_confidence:.2f})", group.representative))
+            elif similarity >= (min_similarity if verdict is None else 0.0):
                 label = targets.entries[target] if kind == FAQ else targets.intents[target]
                 proposals.append(Proposal(text, kind, target, label, round(similarity, 3), counts[i],
                                           f"nearest by meaning (cosine {similarity:.2f})", group.representative))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from smallbot.batcher import EncodeFailed
 from smallbot.config import Secret
 from smallbot.errors import SmallbotError, StoreError
 from smallbot.project import BUILD_DIR
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+_PLAIN_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _STATIC_FILES = {"widget.js": "application/javascript", "widget.css": "text/css", "demo.css": "text/css"}
 
 
@@ -96,6 +99,7 @@ def create_app(bot: "Bot", settings: WebSettings | None = None) -> web.Applicati
     app.router.add_get("/metrics", _metrics)
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_server_header)
     _add_slack(app, bot)
     return app
 
@@ -144,6 +148,12 @@ async def _watch_knowledge(bot: "Bot", every: float) -> None:
         if result is not None and not result.empty:
             log.info("knowledge reloaded: %d added, %d changed, %d deleted",
                      len(result.added), len(result.changed), len(result.deleted))
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response (WebSocket handshakes and Slack's included) names the product, not the Python and
+    aiohttp versions a scanner would look up."""
+    response.headers["Server"] = "smallbot"
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -241,9 +251,12 @@ async def _demo_page(request: web.Request) -> web.Response:
     html = state.templates.get_template("demo.html").render(
         bot_name=bot.config.name, description=bot.config.description,
         questions=[e.question for e in entries], base_url=f"{request.scheme}://{request.host}")
-    host = request.host
+    # the Host header is the client's: only a plain host[:port] may name the WebSocket source ('self'
+    # covers ws: in CSP Level 3 browsers; the explicit sources are for older ones)
+    host = request.host if _PLAIN_HOST.fullmatch(request.host or "") else ""
+    sockets = f" ws://{host} wss://{host}" if host else ""
     csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-           f"connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'self'; base-uri 'none'")
+           f"connect-src 'self'{sockets}; frame-ancestors 'self'; base-uri 'none'")
     return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": csp})
 
 
@@ -326,6 +339,9 @@ async def _answer(state: WebState, message: Message) -> Reply:
     started = time.perf_counter()
     try:
         reply = await state.bot.ahandle(message)
+    except EncodeFailed as exc:  # its batch's traceback is logged once already
+        log.error("reply to conversation %s failed: %s", message.conversation_id, exc)
+        reply = _failure(state, message)
     except Exception:
         log.exception("reply to conversation %s failed", message.conversation_id)
         reply = _failure(state, message)
@@ -394,6 +410,8 @@ async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, da
                 await ws.send_json(render_chunk(item))
     except ConnectionResetError:
         return  # the widget went away mid-reply; nothing to send to
+    except EncodeFailed as exc:
+        log.error("streamed reply to conversation %s failed: %s", message.conversation_id, exc)
     except Exception:
         log.exception("streamed reply to conversation %s failed", message.conversation_id)
     if reply is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,9 @@ class WebSettings:
     def server_options(self) -> dict[str, Any]:
         """What every process serving the app passes to aiohttp (`web.run_app` or `web.AppRunner`), so no
         worker runs with aiohttp's defaults (an `AppRunner` keeps idle and half-sent connections 3,630 s)."""
-        return {"keepalive_timeout": self.keepalive_timeout, "shutdown_timeout": self.shutdown_timeout}
+        return {"keepalive_timeout": self.keepalive_timeout, "shutdown_timeout": self.shutdown_timeout,
+                "access_log": access_logger()}
+
 
     @classmethod
     def from_config(cls, config: BotConfig, **overrides: Any) -> "WebSettings":
@@ -68,3 +71,13 @@ class WebSettings:
 
     def replace(self, **changes: Any) -> "WebSettings":
         return dataclasses.replace(self, **changes)
+
+
+def access_logger() -> logging.Logger:
+    """One line per request at INFO ("smallbot.access": client address, request line, status, size, time;
+    never a body), shown by `smallbot serve` even when other loggers are at WARNING; set its level to
+    WARNING to silence it."""
+    logger = logging.getLogger("smallbot.access")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    return logger

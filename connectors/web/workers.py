@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
@@ -98,8 +99,7 @@ def serve(directory: Path, *, workers: int | None = None, host: str | None = Non
         children = [start_worker(directory, settings, workers, threads) for _ in range(workers - 1)]
         for child in children:
             wait_ready(child)
-        web.run_app(create_app(bot, settings), sock=sock, print=announce, access_log=None,
-                    **settings.server_options())
+        web.run_app(create_app(bot, settings), sock=sock, print=announce, **settings.server_options())
     finally:
         stop_workers(children)
         bot.close()
@@ -135,7 +135,8 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 def start_worker(directory: Path, settings: WebSettings, workers: int, threads: int | None) -> subprocess.Popen:
     spec = json.dumps({"directory": str(directory), "settings": dataclasses.asdict(settings),
-                       "workers": workers, "threads": threads, "parent": os.getpid()})
+                       "workers": workers, "threads": threads, "parent": os.getpid(),
+                       "log_level": logging.getLogger().getEffectiveLevel()})
     return subprocess.Popen([sys.executable, "-m", "smallbot.connectors.web.workers", spec],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
@@ -171,13 +172,15 @@ def _worker_main(spec: dict) -> int:
 
     from .app import create_app
 
+    # log like the first process (`smallbot` sets this up for it), so every worker's lines reach the same stderr
+    logging.basicConfig(level=spec.get("log_level", logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
     settings = WebSettings(**{**spec["settings"], "allowed_origins": tuple(spec["settings"]["allowed_origins"])})
     bot = Bot.load(Path(spec["directory"]))  # the first process trained it already
 
     async def run() -> None:
         share_cores(bot, spec["workers"], spec["threads"])
         sock = bind(settings.host, settings.port, reuse_port=True)
-        runner = web.AppRunner(create_app(bot, settings), access_log=None, **settings.server_options())
+        runner = web.AppRunner(create_app(bot, settings), **settings.server_options())
         await runner.setup()
         await web.SockSite(runner, sock).start()
         stop = asyncio.Event()

@@ -88,3 +88,17 @@ async def test_a_body_that_never_arrives_gets_408_in_time(aiohttp_client, tiny_b
         assert head.startswith(b"HTTP/1.1 408")
     finally:
         writer.close()
+
+
+async def test_responses_do_not_name_the_server_software(client):
+    for path in ("/healthz", "/", "/api/nope"):
+        response = await client.get(path)
+        assert response.headers["Server"] == "smallbot", path
+
+
+async def test_a_forged_host_header_never_reaches_the_csp(client):
+    response = await client.get("/", headers={"Host": "evil.example; script-src *"})
+    csp = response.headers.get("Content-Security-Policy", "")
+    assert "evil" not in csp and "script-src 'self'" in csp
+    normal = (await client.get("/")).headers["Content-Security-Policy"]
+    assert f"ws://{client.host}:{client.port}" in normal

@@ -315,4 +315,7 @@ def test_metrics_add_up_over_both_workers_and_only_grow(trained_tiny, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log = process.stderr.read()
         process.stderr.close()
+    # normal traffic leaves a trace: one access line per request, from both workers
+    assert log.count('"POST /api/messages HTTP/1.1" 200') == CONNECTIONS, log[-2000:]
