@@ -65,15 +65,21 @@ class Applied:
     files: tuple[str, ...]
 
 
+# A logged text is proposed as an entry's alternate when the bot's calibrated confidence says that entry is more
+# likely right than wrong: a probability, unlike a cosine, means the same for every bot and encoder.
+LIKELY_RIGHT = 0.5
+
+
 @dataclass(frozen=True)
 class Judgement:
-    """What the trained bot itself thinks of one logged text: its out-of-scope check and the calibrated FAQ
-    confidence P(right) of its best entry, with the threshold above which the bot would suggest that entry."""
+    """What the trained bot itself thinks of one logged text: its out-of-scope check, its best intent, and the
+    calibrated FAQ confidence P(right) of its best entry."""
 
     out_of_scope: bool
     faq_entry: str | None
     faq_confidence: float
-    suggest_threshold: float
+    intent: str | None = None  # the classifier's in-scope intent, None when out of scope
+    intent_confidence: float = 0.0
 
 
 Judge = Callable[[Sequence[str], np.ndarray], list[Judgement]]
@@ -89,21 +95,24 @@ def bot_judge(bot) -> Judge:
         for text, vector, prediction in zip(texts, vectors, predictions):
             hits = bot.knowledge.search(text, vector, k=1)
             top = hits[0] if hits else None
-            out.append(Judgement(prediction is None or prediction.out_of_scope, top.entry_id if top else None,
-                                 float(top.score) if top else 0.0, float(bot.policy.faq_suggest)))
+            in_scope = prediction is not None and not prediction.out_of_scope
+            out.append(Judgement(not in_scope, top.entry_id if top else None, float(top.score) if top else 0.0,
+                                 prediction.intent if in_scope else None,
+                                 float(prediction.confidence) if in_scope else 0.0))
         return out
 
     return judge
 
 
 def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold: float = 0.7,
-            min_similarity: float = 0.5, judge: Judge | None = None) -> list[Proposal]:
+            min_similarity: float = 0.5, judge: Judge | None = None, intent_threshold: float = 0.5) -> list[Proposal]:
     """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster.
 
-    With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with an FAQ
-    entry when the calibrated confidence reaches the suggest threshold; a text the bot flags out of scope
-    and no entry reaches is off-topic (`add_to: new`), however close its words are by cosine; otherwise the
-    nearest phrasing by meaning. Without one, the nearest phrasing at cosine `min_similarity` or more."""
+    With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with the FAQ
+    entry the bot's calibrated confidence finds LIKELY_RIGHT, else with the respond/handoff intent its classifier
+    puts it in (in scope, at `intent_threshold` or more); anything else is `add_to: new` (off-topic or not yet
+    covered), however close its words are by cosine. Without a judge, the nearest phrasing at cosine
+    `min_similarity` or more."""
     turns = store.turns()
     known = _known_phrasings(project)
     distinct = [(text, n) for text, n in insights.distinct_texts(t.text for t in insights.unanswered(turns))
@@ -143,19 +152,10 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
                 continue
             kind, target, similarity = targets.nearest(vectors[i])
             verdict = judged[i] if judged is not None else None
-            if (verdict is not None and verdict.faq_entry in targets.entries
-                    and verdict.faq_confidence >= verdict.suggest_threshold):
-                entry_id = verdict.faq_entry
-                proposals.append(Proposal(text, FAQ, entry_id, targets.entries[entry_id],
-                                          round(targets.similarity_to(vectors[i], FAQ, entry_id), 3), counts[i],
-                                          f"the bot's FAQ confidence {verdict.faq_confidence:.2f} reaches its suggest "
-                                          f"threshold {verdict.suggest_threshold:.2f}", group.representative))
-            elif verdict is not None and verdict.out_of_scope:
-                proposals.append(Proposal(text, NEW, None, "", round(similarity, 3), counts[i],
-                                          f"off-topic for the bot: its out-of-scope check flags it and no FAQ entry "
-                                          f"reaches the suggest threshold (best '{verdict.faq_entry}' at "
-                                          f"{verdict.faq_confidence:.2f})", group.representative))
-            elif similarity >= (min_similarity if verdict is None else 0.0):
+            if verdict is not None:
+                proposals.append(_judged(text, verdict, targets, vectors[i], counts[i], group.representative,
+                                         intent_threshold))
+            elif similarity >= min_similarity:
                 label = targets.entries[target] if kind == FAQ else targets.intents[target]
                 proposals.append(Proposal(text, kind, target, label, round(similarity, 3), counts[i],
                                           f"nearest by meaning (cosine {similarity:.2f})", group.representative))
@@ -164,6 +164,24 @@ def propose(project: Project, store: Store, encode: Encode, *, cluster_threshold
                                           f"nothing close: best was '{target}' at {similarity:.2f}",
                                           group.representative))
     return proposals
+
+
+def _judged(text: str, verdict: Judgement, targets: "_Targets", vector: np.ndarray, asked: int, cluster: str,
+            intent_threshold: float) -> Proposal:
+    entry_id = verdict.faq_entry
+    if entry_id in targets.entries and verdict.faq_confidence >= LIKELY_RIGHT:
+        return Proposal(text, FAQ, entry_id, targets.entries[entry_id],
+                        round(targets.similarity_to(vector, FAQ, entry_id), 3), asked,
+                        f"the bot's FAQ confidence P(right) {verdict.faq_confidence:.2f}", cluster)
+    intent = verdict.intent
+    if intent in targets.intents and verdict.intent_confidence >= intent_threshold:
+        return Proposal(text, INTENT, intent, targets.intents[intent],
+                        round(targets.similarity_to(vector, INTENT, intent), 3), asked,
+                        f"the bot's intent classifier: '{intent}' at {verdict.intent_confidence:.2f}", cluster)
+    why = "its out-of-scope check flags it" if verdict.out_of_scope else "no intent or FAQ entry fits"
+    return Proposal(text, NEW, None, "", 0.0, asked,
+                    f"off-topic for the bot ({why}; best FAQ entry '{entry_id}' at P(right) "
+                    f"{verdict.faq_confidence:.2f}): add an entry only if it belongs in your bot", cluster)
 
 
 class _Targets:

@@ -17,9 +17,8 @@ def register(sub) -> None:
     parser.add_argument("--apply", action="store_true", help="merge the accepted proposals into the project files")
     parser.add_argument("--review", type=Path, default=None, help="review file (default: DIR/learn/review.yml)")
     parser.add_argument("--min-similarity", type=float, default=0.5,
-                        help="only for a bot without an intent model or FAQ confidence: below this cosine a question "
-                             "is proposed as a new FAQ entry (default: 0.5); otherwise the bot's own out-of-scope "
-                             "check and calibrated FAQ confidence decide")
+                        help="unused by the command (kept for scripts): the trained bot's out-of-scope check, "
+                             "intent classifier and calibrated FAQ confidence decide what is off-topic")
     parser.add_argument("--cluster-threshold", type=float, default=0.7,
                         help="cosine similarity for two questions to count as one (default: 0.7)")
     parser.set_defaults(func=run)
@@ -50,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))
     try:
         proposals = propose(project, store, bot.encoder.encode, cluster_threshold=args.cluster_threshold,
-                            min_similarity=args.min_similarity, judge=bot_judge(bot))
+                            min_similarity=args.min_similarity, judge=bot_judge(bot),
+                            intent_threshold=bot.config.thresholds.intent)
     finally:
         store.close()
         bot.close()
