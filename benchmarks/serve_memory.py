@@ -50,10 +50,10 @@ def _pss_kb(pid: int) -> int:
     raise KeyError("Pss")
 
 
-def _post(port: int, text: str, conversation: str) -> str:
+def _post(port: int, text: str) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request("POST", "/api/messages", json.dumps({"text": text, "conversation_id": conversation}),
+    try:  # no conversation_id: each message starts a conversation with an id the server issues
+        conn.request("POST", "/api/messages", json.dumps({"text": text}),
                      {"Content-Type": "application/json"})
         response = conn.getresponse()
         body = json.loads(response.read())
@@ -88,7 +88,7 @@ def measure(bot: Path, workers: int, generator: bool) -> dict:
             kinds: dict[str, int] = {}
             for round_ in range(ROUNDS):
                 for i, text in enumerate(SERVE_MESSAGES):
-                    kind = _post(port, text, f"memory-{round_:02d}-{i:02d}")
+                    kind = _post(port, text)
                     kinds[kind] = kinds.get(kind, 0) + 1
             time.sleep(0.5)
             per_process = [{"pid": pid, "peak_rss_mb": _status_kb(pid, "VmHWM") / 1024.0,

@@ -168,9 +168,10 @@ async def run_level(url: str, mode: str, clients: int, messages: list[str], max_
     errors = 0
     queue = list(reversed(messages))
     host = url.split("//", 1)[1]
+    # the server issues conversation ids, so each message starts its own conversation (none is a follow-up)
     conversations = [f"load-{mode}-{clients}-{index:04d}" for index in range(clients)]
     # request bytes are built before the clock starts: the generator's per-message work is a write and a read
-    requests = {(c, t): _post(host, "/api/messages", {"text": t, "conversation_id": c})
+    requests = {(c, t): _post(host, "/api/messages", {"text": t})
                 for c in conversations for t in messages} if mode == "rest" and client_kind == "raw" else {}
     loop = asyncio.get_running_loop()
 
@@ -191,7 +192,6 @@ async def run_level(url: str, mode: str, clients: int, messages: list[str], max_
 
     async def aiohttp_client(index: int, session) -> None:
         nonlocal errors
-        conversation = conversations[index]
         ws = None
         if mode == "ws":
             ws = await session.ws_connect(url + "/api/ws")
@@ -201,12 +201,11 @@ async def run_level(url: str, mode: str, clients: int, messages: list[str], max_
                 text = queue.pop()
                 started = time.perf_counter()
                 if ws is None:
-                    async with session.post(url + "/api/messages", json={"text": text,
-                                                                         "conversation_id": conversation}) as r:
+                    async with session.post(url + "/api/messages", json={"text": text}) as r:
                         ok = r.status == 200
                         reply = await r.json()
                 else:
-                    await ws.send_json({"text": text, "conversation_id": conversation})
+                    await ws.send_json({"text": text})
                     while (frame := await ws.receive_json())["type"] == "chunk":
                         pass
                     ok = frame["type"] == "reply"

@@ -3,18 +3,34 @@
 Requests that arrive while the encoder is busy are gathered and encoded together in one forward pass,
 so a loaded server runs the encoder at its batched rate. An idle server never waits: the first request
 goes straight to the encoder. Only after a batch of more than one (i.e. under load) does the batcher
-linger up to `max_wait_ms` for stragglers, bounded by `max_batch`.
+linger up to `max_wait_ms` for stragglers, bounded by `max_batch`. A batch that fails is retried one
+message at a time, so a message the tokenizer cannot take fails alone and never its batch mates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .errors import SmallbotError
+
+log = logging.getLogger(__name__)
+
 EncodeFn = Callable[[Sequence[str]], np.ndarray]
+
+
+class EncodeFailed(SmallbotError):
+    """The encoder could not take this message (its batch's traceback is logged once by the batcher)."""
+
+
+def _failed(exc: Exception) -> EncodeFailed:
+    error = EncodeFailed(f"the encoder could not take this message ({type(exc).__name__})")
+    error.__cause__ = exc
+    return error
 
 
 class MicroBatcher:
@@ -73,18 +89,45 @@ class MicroBatcher:
                 continue
             try:
                 vectors = await loop.run_in_executor(self._executor, self._encode, [t for t, _ in live])
-            except Exception as exc:  # every waiter learns about the failure; the worker keeps going
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:
+                # one traceback per broken batch; its waiters get EncodeFailed, which callers log in one line
+                log.error("an encoder batch of %d message(s) failed%s", len(live),
+                          "; encoding them one at a time" if len(live) > 1 else "", exc_info=True)
+                if len(live) == 1:
+                    _settle(live[0][1], error=_failed(exc))
+                else:  # one message's bad text must not become its batch mates' failure: each alone
+                    await self._one_by_one(live)
                 continue
             self.batches += 1
             self.encoded += len(live)
             for (_, future), vector in zip(live, vectors):
-                if not future.done():
-                    future.set_result(vector)
+                _settle(future, vector)
+
+    async def _one_by_one(self, live: list[tuple[str, asyncio.Future]]) -> None:
+        """After a failed batch: encode its messages one at a time, so only the one(s) that fail alone fail."""
+        loop = asyncio.get_running_loop()
+        for text, future in live:
+            if future.done():
+                continue
+            try:
+                vector = (await loop.run_in_executor(self._executor, self._encode, [text]))[0]
+            except Exception as exc:
+                _settle(future, error=_failed(exc))
+            else:
+                self.batches += 1
+                self.encoded += 1
+                _settle(future, vector)
 
     def close(self) -> None:
         if self._worker is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._worker.cancel)
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: asyncio.Future, vector: np.ndarray | None = None, error: BaseException | None = None) -> None:
+    if future.done():  # the waiter went away
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(vector)

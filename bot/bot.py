@@ -27,11 +27,11 @@ from .conversation import (RECENT_TURNS, REJECTED_PREFIX, RESET_REASON, STATE_TT
                            ConversationTracker, could_follow_up, fold_question, interpret_follow_up,
                            state_from_turns)
 from .encoder import Encoder
-from .exported import EXPORT_DIR, ExportedEncoder
 from .errors import ArtifactError, NotReadyError, SmallbotError
+from .exported import ExportedEncoder
 from .project import BUILD_DIR, Project, load_project
-from .quantize import quantized_encoder
 from .router import InputRejected, Policy, decide, normalise
+from .serving import serving_encoder
 from .store import ConnectorState, ConversationLog, open_store
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
@@ -141,16 +141,7 @@ class Bot:
         classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
         knowledge = KnowledgeBase.load(build / "knowledge")
         _serve_faiss_single_threaded()
-        exported = build / EXPORT_DIR
-        tuned = build / "knowledge" / "encoder"
-        if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
-            encoder = ExportedEncoder(exported)  # traced at train time: no transformers import at serve time
-        elif tuned.is_dir() and (encoder is None or encoder.path != tuned):
-            encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
-        encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
-        encoder = _serving_precision(encoder, project.config.models.quantize)
-        if project.config.models.threads:
-            encoder.set_threads(project.config.models.threads)
+        encoder = serving_encoder(project, encoder)
         store = open_store(project.root, project.config.store) if with_store else None
         bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
         if project.config.generator.enabled and project.config.generator.load == "startup":
@@ -191,7 +182,7 @@ class Bot:
         with self._reload_lock:
             # encode new phrasings before taking the search lock, so messages are not held up by the encoder
             known = set(self.knowledge.rows.values())
-            fresh = list(dict.fromkeys(t for e in entries for t in e.phrasings if (e.id, t) not in known))
+            fresh = list(dict.fromkeys(t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known))
             vectors = dict(zip(fresh, self.encoder.encode(fresh))) if fresh else {}
 
             def encode(texts: list[str]) -> np.ndarray:
@@ -561,17 +552,6 @@ class Bot:
 def _folded_questions(knowledge) -> frozenset[str]:
     """Every FAQ question as a typed follow-up must match it (see `could_follow_up`)."""
     return frozenset(fold_question(entry.question) for entry in knowledge.entries)
-
-
-def _serving_precision(encoder, mode: str):
-    """THE encoder at the precision the build was fitted with (`models.quantize`): a traced export already is
-    (and must match); an eager encoder (no export, or one just trained in this process) is quantised here."""
-    if isinstance(encoder, ExportedEncoder):
-        if encoder.quantize != mode:
-            raise ArtifactError(f"the serving encoder in {encoder.path} was exported with quantize "
-                                f"{encoder.quantize!r} but bot.yml says models.quantize: {mode}: run `smallbot train`")
-        return encoder
-    return quantized_encoder(encoder, mode)
 
 
 def _serve_faiss_single_threaded() -> None:

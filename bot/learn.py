@@ -66,9 +66,54 @@ class Applied:
     files: tuple[str, ...]
 
 
+# A logged text is proposed as an entry's alternate when the bot's calibrated confidence says that entry is more
+# likely right than wrong: a probability, unlike a cosine, means the same for every bot and encoder.
+LIKELY_RIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the trained bot itself thinks of one logged text: its out-of-scope check, its best intent, and the
+    calibrated FAQ confidence P(right) of its best entry."""
+
+    out_of_scope: bool
+    faq_entry: str | None
+    faq_confidence: float
+    intent: str | None = None  # the classifier's in-scope intent, None when out of scope
+    intent_confidence: float = 0.0
+
+
+Judge = Callable[[Sequence[str], np.ndarray], list[Judgement]]
+
+
+def bot_judge(bot) -> Judge:
+    """A `Judge` from a loaded `Bot`: its intent classifier's out-of-scope flag and its FAQ search's
+    calibrated confidence, on the embeddings of its own serving encoder (what it answered with)."""
+
+    def judge(texts: Sequence[str], vectors: np.ndarray) -> list[Judgement]:
+        predictions = bot.classifier.predict(vectors) if bot.classifier is not None else [None] * len(texts)
+        out = []
+        for text, vector, prediction in zip(texts, vectors, predictions):
+            hits = bot.knowledge.search(text, vector, k=1)
+            top = hits[0] if hits else None
+            in_scope = prediction is not None and not prediction.out_of_scope
+            out.append(Judgement(not in_scope, top.entry_id if top else None, float(top.score) if top else 0.0,
+                                 prediction.intent if in_scope else None,
+                                 float(prediction.confidence) if in_scope else 0.0))
+        return out
+
+    return judge
+
+
 def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster_threshold: float = 0.7,
-            min_similarity: float = 0.5) -> list[Proposal]:
-    """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster."""
+            min_similarity: float = 0.5, judge: Judge | None = None, intent_threshold: float = 0.5) -> list[Proposal]:
+    """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster.
+
+    With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with the FAQ
+    entry the bot's calibrated confidence finds LIKELY_RIGHT, else with the respond/handoff intent its classifier
+    puts it in (in scope, at `intent_threshold` or more); anything else is `add_to: new` (off-topic or not yet
+    covered), however close its words are by cosine. Without a judge, the nearest phrasing at cosine
+    `min_similarity` or more."""
     turns = store.turns()
     known = _known_phrasings(project)
     distinct = [(text, n) for text, n in insights.distinct_texts(t.text for t in insights.unanswered(turns))
@@ -84,6 +129,7 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
     clusters = insights.cluster(texts, counts, vectors, cluster_threshold)
     row_of = {text: i for i, text in enumerate(texts)}
     targets = _Targets(project, encode)
+    judged = judge(texts, vectors) if judge is not None else None
     proposals = []
     for group in clusters:
         cluster_votes: Counter = Counter()
@@ -106,7 +152,11 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
                                           evidence, group.representative))
                 continue
             kind, target, similarity = targets.nearest(vectors[i])
-            if similarity >= min_similarity:
+            verdict = judged[i] if judged is not None else None
+            if verdict is not None:
+                proposals.append(_judged(text, verdict, targets, vectors[i], counts[i], group.representative,
+                                         intent_threshold))
+            elif similarity >= min_similarity:
                 label = targets.entries[target] if kind == FAQ else targets.intents[target]
                 proposals.append(Proposal(text, kind, target, label, round(similarity, 3), counts[i],
                                           f"nearest by meaning (cosine {similarity:.2f})", group.representative))
@@ -115,6 +165,24 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
                                           f"nothing close: best was '{target}' at {similarity:.2f}",
                                           group.representative))
     return proposals
+
+
+def _judged(text: str, verdict: Judgement, targets: "_Targets", vector: np.ndarray, asked: int, cluster: str,
+            intent_threshold: float) -> Proposal:
+    entry_id = verdict.faq_entry
+    if entry_id in targets.entries and verdict.faq_confidence >= LIKELY_RIGHT:
+        return Proposal(text, FAQ, entry_id, targets.entries[entry_id],
+                        round(targets.similarity_to(vector, FAQ, entry_id), 3), asked,
+                        f"the bot's FAQ confidence P(right) {verdict.faq_confidence:.2f}", cluster)
+    intent = verdict.intent
+    if intent in targets.intents and verdict.intent_confidence >= intent_threshold:
+        return Proposal(text, INTENT, intent, targets.intents[intent],
+                        round(targets.similarity_to(vector, INTENT, intent), 3), asked,
+                        f"the bot's intent classifier: '{intent}' at {verdict.intent_confidence:.2f}", cluster)
+    why = "its out-of-scope check flags it" if verdict.out_of_scope else "no intent or FAQ entry fits"
+    return Proposal(text, NEW, None, "", 0.0, asked,
+                    f"off-topic for the bot ({why}; best FAQ entry '{entry_id}' at P(right) "
+                    f"{verdict.faq_confidence:.2f}): add an entry only if it belongs in your bot", cluster)
 
 
 class _Targets:
@@ -162,8 +230,12 @@ def write_review(path: Path, proposals: Sequence[Proposal]) -> Path:
         if before is not None and before.accept:
             proposal = replace(proposal, add_to=before.add_to, target=before.target, accept=True)
         merged.append(proposal)
+    return _write(path, merged)
+
+
+def _write(path: Path, proposals: Sequence[Proposal]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump({"proposals": [asdict(p) for p in merged]}, sort_keys=False, allow_unicode=True,
+    body = yaml.safe_dump({"proposals": [asdict(p) for p in proposals]}, sort_keys=False, allow_unicode=True,
                           width=110)
     path.write_text(_HEADER + body, encoding="utf-8")
     return path
@@ -198,6 +270,31 @@ def read_review(path: Path) -> list[Proposal]:
         values["text"] = str(values["text"]).strip()
         proposals.append(Proposal(**values))
     return proposals
+
+
+def forget_texts(path: Path, texts: Sequence[str]) -> int:
+    """Erase `texts` (the messages of an erased conversation that no other logged turn holds) from a review
+    file: their proposals go, and a cluster name or evidence quoting one is rewritten. Returns how many
+    proposals went; the file is removed when none is left. `smallbot forget` calls it so an erasure request
+    leaves no copy in `learn/`."""
+    if not path.exists() or not texts:
+        return 0
+    gone = {insights.fold(t) for t in texts}
+    kept = []
+    for proposal in read_review(path):
+        if insights.fold(proposal.text) in gone:
+            continue
+        if insights.fold(proposal.cluster) in gone:
+            proposal = replace(proposal, cluster=proposal.text)
+        if any(repr(t) in proposal.evidence for t in texts):
+            proposal = replace(proposal, evidence=re.sub(r"\(.*\)", "(an erased question)", proposal.evidence, count=1))
+        kept.append(proposal)
+    removed = len(read_review(path)) - len(kept)
+    if kept:
+        _write(path, kept)
+    else:
+        path.unlink()
+    return removed
 
 
 # -- applying accepted proposals ----------------------------------------------------------------------

@@ -89,7 +89,7 @@ def load_intents(paths: list[Path], problems: list[Problem], root: Path | None =
             problems.append(Problem(display, line_of(data, "intents"), "'intents' must be a list"))
             continue
         for index, item in enumerate(items):
-            spec = _parse_intent(item, display, line_of(items, index), env, problems)
+            spec = _parse_intent(item, display, line_of(items, index), env, problems, warnings)
             if spec is None:
                 continue
             if spec.name in seen_names:
@@ -113,7 +113,7 @@ def load_intents(paths: list[Path], problems: list[Problem], root: Path | None =
 
 
 def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environment,
-                  problems: list[Problem]) -> IntentSpec | None:
+                  problems: list[Problem], warnings: list[Problem]) -> IntentSpec | None:
     if not isinstance(item, dict):
         problems.append(Problem(file, line, "each intent is a mapping with name, route and examples"))
         return None
@@ -123,7 +123,11 @@ def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environ
             problems.append(Problem(file, line_of(item, key), f"unknown key '{key}' in intent: allowed are {', '.join(sorted(_INTENT_KEYS))}"))
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        problems.append(Problem(file, line_of(item, "name"), f"intent name must be a word like 'reset_password', got {name!r}"))
+        fix = _valid_name(str(name)) if name is not None else ""
+        hint = f": did you mean '{fix}'?" if fix else ""
+        problems.append(Problem(file, line_of(item, "name"),
+                                f"intent name must be a word like 'reset_password' (letters, digits, _ or -), "
+                                f"got {name!r}{hint}"))
         name = str(name)
     route_raw = item.get("route", "respond")
     try:
@@ -143,7 +147,9 @@ def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environ
             continue
         text = str(example).strip()
         if _fold(text) in {_fold(e) for e in examples}:
-            problems.append(Problem(file, line_of(raw_examples, index), f"intent '{name}': example {text!r} is listed twice"))
+            # public intent sets (BANKING77, HWU64) hold a few exact copies: harmless, so dropped with a word
+            warnings.append(Problem(file, line_of(raw_examples, index),
+                                    f"intent '{name}': example {text!r} is listed twice; the copy is ignored"))
             continue
         examples.append(text)
     if len(examples) < MIN_EXAMPLES:
@@ -172,6 +178,13 @@ def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environ
     if len(problems) > before:
         return None
     return IntentSpec(name, route, tuple(examples), response, tuple(tags), file, line)
+
+
+def _valid_name(name: str) -> str:
+    """The nearest valid intent name: other characters become '_', and it starts with a letter."""
+    fixed = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_\-]", "_", name)).strip("_-")
+    fixed = re.sub(r"^[^A-Za-z]+", "", fixed)
+    return fixed if fixed and _NAME.match(fixed) else ""
 
 
 def _fold(text: str) -> str:

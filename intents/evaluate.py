@@ -35,6 +35,7 @@ class TestSplit:
     labels: tuple[str, ...]
     out_of_scope: tuple[str, ...] = ()
     source: str = ""
+    warnings: tuple[str, ...] = ()  # "file:line: blank ... skipped"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
     texts: list[str] = []
     labels: list[str] = []
     oos: list[str] = []
+    warnings: list[str] = []
     known_set = set(known) if known is not None else None
     for path in paths:
         display = str(path)
@@ -70,7 +72,10 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
                 problems.append(Problem(display, line_of(data, key), f"unknown key '{key}': expected 'examples' or 'out_of_scope'"))
         for index, item in enumerate(data.get("examples") or []):
             line = line_of(data["examples"], index)
-            if not isinstance(item, dict) or not str(item.get("text") or "").strip() or not item.get("intent"):
+            if item is None or (isinstance(item, dict) and not str(item.get("text") or "").strip()):
+                warnings.append(f"{display}:{line or '?'}: blank test example skipped")
+                continue
+            if not isinstance(item, dict) or not item.get("intent"):
                 problems.append(Problem(display, line, "each test example is a mapping {text: ..., intent: ...}"))
                 continue
             intent = str(item["intent"])
@@ -80,7 +85,10 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
             texts.append(str(item["text"]).strip())
             labels.append(intent)
         for index, text in enumerate(data.get("out_of_scope") or []):
-            if not isinstance(text, str) or not text.strip():
+            if text is None or (isinstance(text, str) and not text.strip()):
+                warnings.append(f"{display}:{line_of(data['out_of_scope'], index) or '?'}: blank out_of_scope line skipped")
+                continue
+            if not isinstance(text, str):
                 problems.append(Problem(display, line_of(data["out_of_scope"], index), "out_of_scope entries are non-empty strings"))
                 continue
             oos.append(text.strip())
@@ -89,7 +97,7 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
                                 "no test examples: add 'examples' ({text, intent}) or 'out_of_scope' texts"))
     if problems:
         raise ProjectError(problems)
-    return TestSplit(tuple(texts), tuple(labels), tuple(oos), ", ".join(str(p) for p in paths))
+    return TestSplit(tuple(texts), tuple(labels), tuple(oos), ", ".join(str(p) for p in paths), tuple(warnings))
 
 
 def evaluate_classifier(classifier, split: TestSplit, encode: Encode) -> IntentEvaluation:
@@ -181,6 +189,14 @@ def plot_confusion(evaluation: IntentEvaluation, path: Path) -> Path:
     return path
 
 
+def threshold_curve_note(evaluation: IntentEvaluation) -> str | None:
+    """Why there is no threshold curve to read, or None: without out-of-scope messages, moving the threshold
+    only rejects in-scope ones, so out-of-scope recall has nothing to measure."""
+    if evaluation.metrics.out_of_scope == 0:
+        return "no out-of-scope messages in the " + ("test split" if evaluation.mode.startswith("test") else "data")
+    return None
+
+
 def plot_threshold_curve(evaluation: IntentEvaluation, path: Path) -> Path:
     """In-scope accuracy against OOS recall as the threshold moves; the stored threshold is marked."""
     import matplotlib
@@ -202,7 +218,13 @@ def plot_threshold_curve(evaluation: IntentEvaluation, path: Path) -> Path:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
-    ax.set_title("Threshold trade-off" + ("" if (~truth).any() else " (no out-of-scope test messages)"))
+    ax.set_title("Threshold trade-off")
+    note = threshold_curve_note(evaluation)
+    if note:  # the curve would be a meaningless vertical line: say why there is none
+        for line in ax.get_lines():
+            line.remove()
+        ax.get_legend().remove()
+        ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

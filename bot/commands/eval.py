@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from smallbot.encoder import Encoder
 
 SectionBuilder = Callable[["EvalContext"], "Section | None"]
+CONFUSION_NAMED_TICKS = 40  # above this many classes the matrix PNG numbers its axes (smallbot.intents.evaluate)
 
 
 class EvalContext:
@@ -35,10 +36,11 @@ class EvalContext:
         self._encoder: Encoder | None = None
 
     def encode(self, texts):
+        """Embed with the build's serving encoder (fine-tuned when the bot is), as the head was fitted on it."""
         if self._encoder is None:
-            from smallbot.encoder import Encoder
+            from smallbot.serving import serving_encoder
 
-            self._encoder = Encoder(self.project.config.models.encoder, self.project.root).load()
+            self._encoder = serving_encoder(self.project)
         return self._encoder.encode(list(texts))
 
 
@@ -78,7 +80,7 @@ def _pct(value: float) -> str:
 def intents_section(context: EvalContext) -> Section | None:
     """Accuracy, macro-F1, out-of-scope P/R/F1, per-intent table, worst confusions and two figures."""
     from smallbot.intents.evaluate import (cross_validate, evaluate_classifier, load_test_split, plot_confusion,
-                                           plot_threshold_curve)
+                                           plot_threshold_curve, threshold_curve_note)
 
     project, args = context.project, context.args
     dataset = project.intents
@@ -90,6 +92,8 @@ def intents_section(context: EvalContext) -> Section | None:
         from smallbot.intents.classifier import LinearIntentClassifier
 
         split = load_test_split(test_files, dataset.names)
+        for warning in split.warnings:
+            say(f"warning: {warning}")
         if not is_up_to_date(project):
             say("the build is missing or stale: training first")
             train_project(project, report=say)
@@ -102,6 +106,9 @@ def intents_section(context: EvalContext) -> Section | None:
         if not test_files and args.cv is None:
             say(f"no tests/*.yml and no --test: using {folds}-fold cross-validation")
         say(f"intents: {folds}-fold cross-validation over {len(texts)} examples")
+        if project.config.intents.finetune_steps > 0:
+            say("note: the serving encoder was tuned on every intent example, so cross-validated figures are "
+                "optimistic; a test split (tests/*.yml) measures the tuned bot fairly")
         evaluation = cross_validate(texts, labels, dataset.out_of_scope, context.encode, folds=folds,
                                     seed=project.config.seed)
     m = evaluation.metrics
@@ -127,11 +134,24 @@ def intents_section(context: EvalContext) -> Section | None:
                              for r in sorted(m.rows, key=lambda r: (r.f1, r.intent))))
     confusions = Table("Worst confusions", ("true", "predicted", "count"),
                        tuple((a, b, str(n)) for a, b, n in m.confusions) or (("(none)", "", "0"),))
+    axes = confusion_axes_table(evaluation.labels)
+    tables = (summary, per_intent, confusions) + ((axes,) if axes else ())
+    matrix_caption = "rows are true intents, last one out of scope" + (
+        "; axis numbers are the rows of the 'Confusion matrix axes' table" if axes else "")
+    note = threshold_curve_note(evaluation)
     return Section("Intents", "Out of scope counts as its own class; a rejected in-scope message counts as wrong.",
-                   (summary, per_intent, confusions),
-                   (Figure("Confusion matrix", confusion_png.name, "rows are true intents, last one out of scope"),
-                    Figure("Threshold trade-off", curve_png.name,
+                   tables,
+                   (Figure("Confusion matrix", confusion_png.name, matrix_caption),
+                    Figure("Threshold trade-off", curve_png.name, note or
                            "in-scope accuracy against out-of-scope recall; the dot is the stored threshold")))
+
+
+def confusion_axes_table(labels) -> Table | None:
+    """Above CONFUSION_NAMED_TICKS classes the matrix PNG numbers its axes: this table names each number."""
+    names = [*labels, "(out of scope)"]
+    if len(names) <= CONFUSION_NAMED_TICKS:
+        return None
+    return Table("Confusion matrix axes", ("number", "intent"), tuple((str(i), name) for i, name in enumerate(names)))
 
 
 def knowledge_section(context: EvalContext) -> Section | None:

@@ -1,5 +1,5 @@
 """`smallbot forget DIR CONVERSATION_ID`: erase one conversation (messages, feedback, handoffs) from the log,
-for erasure requests."""
+for erasure requests, and its questions from the `smallbot learn` review file (DIR/learn/review.yml)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from smallbot.errors import StoreError
+    from smallbot.learn import REVIEW_FILE, forget_texts
     from smallbot.project import load_project
     from smallbot.store import open_store
 
@@ -30,12 +31,16 @@ def run(args: argparse.Namespace) -> int:
         say(f"{exc}: nothing to erase")
         return 1
     try:
+        texts = {turn.text for turn in store.turns(args.conversation_id)}
         erased = store.forget(args.conversation_id)
+        still_asked = {turn.text for turn in store.turns()} & texts  # another conversation asked it too
     finally:
         store.close()
     if not erased.conversations:
         say(f"no conversation {args.conversation_id!r} in the conversation log ({settings.backend})")
         return 1
+    review = project.root / REVIEW_FILE
+    proposals = forget_texts(review, sorted(texts - still_asked))
     print(f"erased conversation {args.conversation_id}: {erased.messages} messages, {erased.feedback} feedback, "
-          f"{erased.handoffs} handoffs")
+          f"{erased.handoffs} handoffs" + (f", {proposals} proposals in {REVIEW_FILE}" if proposals else ""))
     return 0

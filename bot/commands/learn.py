@@ -17,7 +17,8 @@ def register(sub) -> None:
     parser.add_argument("--apply", action="store_true", help="merge the accepted proposals into the project files")
     parser.add_argument("--review", type=Path, default=None, help="review file (default: DIR/learn/review.yml)")
     parser.add_argument("--min-similarity", type=float, default=0.5,
-                        help="below this cosine a question is proposed as a new FAQ entry (default: 0.5)")
+                        help="unused by the command (kept for scripts): the trained bot's out-of-scope check, "
+                             "intent classifier and calibrated FAQ confidence decide what is off-topic")
     parser.add_argument("--cluster-threshold", type=float, default=0.7,
                         help="cosine similarity for two questions to count as one (default: 0.7)")
     parser.set_defaults(func=run)
@@ -38,16 +39,21 @@ def run(args: argparse.Namespace) -> int:
         if applied.files:
             say(f"run `smallbot train {args.dir}` so the bot learns them")
         return 0
-    from smallbot.encoder import Encoder
+    from smallbot.bot import Bot
+    from smallbot.learn import bot_judge
     from smallbot.store import open_store
 
-    encoder = Encoder(project.config.models.encoder, project.root).load()
+    # the trained bot judges what is off-topic (its out-of-scope check) and which entry fits (its calibrated
+    # FAQ confidence), on its own serving encoder
+    bot = Bot.load(project, train=True, report=say, with_store=False)
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))
     try:
-        proposals = propose(project, store, encoder.encode, cluster_threshold=args.cluster_threshold,
-                            min_similarity=args.min_similarity)
+        proposals = propose(project, store, bot.encoder.encode, cluster_threshold=args.cluster_threshold,
+                            min_similarity=args.min_similarity, judge=bot_judge(bot),
+                            intent_threshold=bot.config.thresholds.intent)
     finally:
         store.close()
+        bot.close()
     if not proposals:
         print("nothing to learn: every logged question was answered or is already known")
         return 0

@@ -20,7 +20,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smallbot.encoder import Encoder
     from smallbot.project import load_project
     from smallbot.report import REPORT_DIR, collect, write_report
     from smallbot.store import open_store
@@ -29,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     store_path = project.root / project.config.store.path
     if not store_path.exists():
         say(f"no conversation log at {store_path} yet: the report will be empty")
-    encoder = Encoder(project.config.models.encoder, project.root).load()
+    from smallbot.serving import serving_encoder
+
+    encoder = serving_encoder(project)  # clusters by the meaning the bot itself sees
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))  # read, never purge
     try:
         data = collect(store, encoder.encode, project.config.name, threshold=args.cluster_threshold)

@@ -40,11 +40,13 @@ async def _serve(bot: BotService, host: str, port: int) -> None:
     from aiohttp import web
 
     from smallbot.connectors.slack import setup
+    from smallbot.connectors.web.settings import WebSettings
 
     config = bot.config.connector("slack")
     app = web.Application()
     setup(app, bot, config)
-    runner = web.AppRunner(app, handle_signals=False)
+    # the same bounded keep-alive / header deadline as `smallbot serve` (AppRunner's default is 3,630 s)
+    runner = web.AppRunner(app, handle_signals=False, **WebSettings.from_config(bot.config).server_options())
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

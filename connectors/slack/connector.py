@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import uuid
 from collections import OrderedDict
 from typing import Any, AsyncIterator, Awaitable, Mapping
 
@@ -19,7 +21,7 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from smallbot.errors import ConfigError
+from smallbot.errors import ConfigError, StoreError
 from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
@@ -75,9 +77,9 @@ class SlackConnector:
         """An Events API payload -> Message (see `smallbot.connectors.slack.parse.parse`)."""
         return parse(raw, self.bot_user_id)
 
-    def render(self, reply: Reply) -> list[dict[str, Any]]:
+    def render(self, reply: Reply, ref: str = "") -> list[dict[str, Any]]:
         """A Reply -> Block Kit blocks (see `smallbot.connectors.slack.render.render`)."""
-        return render(reply)
+        return render(reply, ref=ref)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -154,6 +156,8 @@ class SlackConnector:
         retry of that event redoes only the later step: the thread never sees the reply twice.
         """
         cid = message.conversation_id
+        if not message.metadata.get("message_ref"):  # the id its feedback buttons name the logged turn by
+            message = dataclasses.replace(message, metadata={**message.metadata, "message_ref": uuid.uuid4().hex})
         async with self._conversation(cid):
             reply = self._posted.get(event_id) if event_id else None
             if reply is None:
@@ -166,7 +170,7 @@ class SlackConnector:
                     log.exception("bot failed on slack conversation %s", cid)
                     reply = Reply(ReplyKind.FALLBACK, self.bot.config.fallback, cid, reason="error")
                 _, channel, thread_ts = split_conversation_id(cid)
-                await self.post(channel, thread_ts, reply)
+                await self.post(channel, thread_ts, reply, ref=message.metadata["message_ref"])
                 self.threads[cid] = None
                 self.threads.move_to_end(cid)
                 while len(self.threads) > 10_000:
@@ -179,11 +183,12 @@ class SlackConnector:
                 await self._hand_off(message)
             return reply
 
-    async def post(self, channel: str, thread_ts: str, reply: Reply) -> str:
-        """Post a reply in a thread; returns the new message's ts."""
+    async def post(self, channel: str, thread_ts: str, reply: Reply, ref: str = "") -> str:
+        """Post a reply in a thread; returns the new message's ts. `ref` is the logged turn's reference,
+        carried by the feedback buttons so a click is stored against this reply."""
         # no link previews: an answer's links would otherwise fill the thread with unfurls
         response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                      text=fallback_text(reply), blocks=self.render(reply),
+                                                      text=fallback_text(reply), blocks=self.render(reply, ref=ref),
                                                       unfurl_links=False, unfurl_media=False)
         return str(response.get("ts", ""))
 
@@ -224,10 +229,22 @@ class SlackConnector:
         elif action.kind == FEEDBACK:
             log.info("slack feedback %s on entry %s in %s", action.value, action.entry_id or "-",
                      action.conversation_id)
+            await self._store_feedback(action)
             await self.client.chat_postEphemeral(channel=channel, user=action.user, thread_ts=thread_ts,
                                                  text="Thanks for the feedback!")
         elif action.kind == RESOLVE:
             await self.resolve(action.conversation_id, action.user, action.message_channel, action.message_ts)
+
+    async def _store_feedback(self, action: Action) -> None:
+        """Keep a 👍/👎 in the bot's store, like the web widget's; a click on a reply the store does not
+        hold (erased, or posted before feedback carried its reference) is logged and still thanked."""
+        store = getattr(self.bot, "store", None)
+        if store is None or action.value not in ("up", "down"):
+            return
+        try:
+            await store.alog_feedback(action.conversation_id, action.ref or None, 1 if action.value == "up" else -1)
+        except StoreError as exc:
+            log.warning("slack feedback in %s not stored: %s", action.conversation_id, exc)
 
     # -- human handoff -----------------------------------------------------------------------------
 

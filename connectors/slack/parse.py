@@ -19,6 +19,7 @@ CHANNEL = "slack"
 
 # <@U123>, <@U123|name>, <!here>, <!channel>, <!subteam^S1|@team>, <#C1|name>, <http://x|label>, <http://x>
 _ANGLE = re.compile(r"<([^<>]*)>")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
@@ -42,7 +43,9 @@ def clean_text(text: str) -> str:
         return target.removeprefix("mailto:")
 
     stripped = _ANGLE.sub(replace, text or "")
-    return " ".join(html.unescape(stripped).split())
+    # a lone surrogate (a JSON \\ud800 escape) is not Unicode: no tokenizer or store could take it, and
+    # Slack needs its 200 anyway, so it becomes U+FFFD like any undecodable byte
+    return " ".join(_SURROGATE.sub("\ufffd", html.unescape(stripped)).split())
 
 
 def conversation_id(team: str, channel: str, thread_ts: str) -> str:
@@ -144,6 +147,7 @@ class Action:
     message_channel: str
     message_ts: str
     entry_id: str = ""
+    ref: str = ""  # FEEDBACK: the logged turn the rated reply answered (its message_ref)
 
 
 def parse_action(payload: Mapping[str, Any]) -> Action | None:
@@ -176,4 +180,5 @@ def parse_action(payload: Mapping[str, Any]) -> Action | None:
             return None
         cid = conversation_id(team, channel, thread_ts)
     return Action(kind, cid, str(value.get("text") or value.get("vote") or ""),
-                  (payload.get("user") or {}).get("id") or "", channel, message_ts, str(value.get("id") or ""))
+                  (payload.get("user") or {}).get("id") or "", channel, message_ts, str(value.get("id") or ""),
+                  str(value.get("ref") or "")[:64])

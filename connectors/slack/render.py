@@ -64,8 +64,9 @@ def to_mrkdwn(markdown: str) -> str:
     return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
 
 
-def render(reply: Reply) -> list[dict[str, Any]]:
-    """Block Kit blocks for one reply: the text, then the source, suggestion buttons or feedback buttons."""
+def render(reply: Reply, ref: str = "") -> list[dict[str, Any]]:
+    """Block Kit blocks for one reply: the text, then the source, suggestion buttons or feedback buttons.
+    `ref` (the logged turn's reference) rides on the feedback buttons so a click finds its reply."""
     blocks = [_section(chunk) for chunk in _chunks(to_mrkdwn(reply.text))]
     if reply.kind is ReplyKind.ANSWER:
         if reply.sources:
@@ -75,8 +76,9 @@ def render(reply: Reply) -> list[dict[str, Any]]:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Source: {where}"}]})
         entry_id = reply.sources[0].entry_id if reply.sources else ""
         blocks.append({"type": "actions", "block_id": "smallbot_feedback", "elements": [
-            _button("👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id}),
-            _button("👎 Not helpful", f"{FEEDBACK}:down", {"vote": "down", "id": entry_id}),
+            _button("👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id, **({"ref": ref} if ref else {})}),
+            _button("👎 Not helpful", f"{FEEDBACK}:down",
+                    {"vote": "down", "id": entry_id, **({"ref": ref} if ref else {})}),
         ]})
         if reply.suggestions:  # "Related" questions under the answer, picked like suggestions
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Related:"}]})

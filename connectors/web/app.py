@@ -19,7 +19,9 @@ and turns failures into 4xx JSON (or the fallback reply) so the server keeps ser
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -29,11 +31,15 @@ from typing import AsyncIterator, Awaitable, Callable
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from smallbot.batcher import EncodeFailed
+from smallbot.config import Secret
 from smallbot.errors import SmallbotError, StoreError
 from smallbot.plugins import BotService
+from smallbot.project import BUILD_DIR
 from smallbot.types import Message, Reply, ReplyKind
 
 from .guard import OriginPolicy, RateLimiter, retry_after_header
+from .ids import ConversationIds, load_key
 from .metrics import WebMetrics
 from .mount import mount_connectors
 from .protocol import BadRequest, decode_json, parse, parse_feedback, render, render_chunk
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+_PLAIN_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _STATIC_FILES = {"widget.js": "application/javascript", "widget.css": "text/css", "demo.css": "text/css"}
 
 
@@ -56,6 +63,8 @@ class WebState:
     limiter: RateLimiter
     metrics: WebMetrics
     templates: jinja2.Environment
+    ids: ConversationIds
+    api_key: str | None = None  # server-to-server callers with it may choose conversation ids
     sockets: weakref.WeakSet = field(default_factory=weakref.WeakSet)
 
 
@@ -78,6 +87,8 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=WebMetrics(),
         templates=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True),
+        ids=ConversationIds(load_key(bot.root / BUILD_DIR if bot.root is not None else None)),
+        api_key=Secret(settings.api_key_env).get() if settings.api_key_env else None,
     )
     app.router.add_get("/", _demo_page)
     for name in _STATIC_FILES:
@@ -89,6 +100,7 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
     app.router.add_get("/metrics", _metrics)
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_server_header)
     mount_connectors(app, bot)
     return app
 
@@ -123,6 +135,12 @@ async def _watch_knowledge(bot: BotService, every: float) -> None:
         if result is not None and not result.empty:
             log.info("knowledge reloaded: %d added, %d changed, %d deleted",
                      len(result.added), len(result.changed), len(result.deleted))
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response (WebSocket handshakes and Slack's included) names the product, not the Python and
+    aiohttp versions a scanner would look up."""
+    response.headers["Server"] = "smallbot"
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -199,11 +217,15 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise BadRequest(413, "request_too_large",
                          f"request body is {request.content_length} bytes; the limit is {limit}")
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 14):
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, "request_too_large", f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(request.app[STATE].settings.body_timeout):  # aiohttp has no body deadline
+            async for chunk in request.content.iter_chunked(1 << 14):
+                size += len(chunk)
+                if size > limit:
+                    raise BadRequest(413, "request_too_large", f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(408, "request_timeout", "the request body did not arrive in time: send it at once") from None
     return b"".join(chunks)
 
 
@@ -215,9 +237,12 @@ async def _demo_page(request: web.Request) -> web.Response:
     html = state.templates.get_template("demo.html").render(
         bot_name=bot.config.name, description=bot.config.description,
         questions=bot.sample_questions(4), base_url=f"{request.scheme}://{request.host}")
-    host = request.host
+    # the Host header is the client's: only a plain host[:port] may name the WebSocket source ('self'
+    # covers ws: in CSP Level 3 browsers; the explicit sources are for older ones)
+    host = request.host if _PLAIN_HOST.fullmatch(request.host or "") else ""
+    sockets = f" ws://{host} wss://{host}" if host else ""
     csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-           f"connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'self'; base-uri 'none'")
+           f"connect-src 'self'{sockets}; frame-ancestors 'self'; base-uri 'none'")
     return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": csp})
 
 
@@ -247,7 +272,7 @@ async def _post_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
     _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
-    message = _require(parse(raw, state.settings.max_message_chars))
+    message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     reply = await _answer(state, message)
     return web.json_response(render(reply, message))
 
@@ -257,6 +282,7 @@ async def _post_feedback(request: web.Request) -> web.Response:
     _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     feedback = parse_feedback(raw)
+    _conversation_id(request, raw)
     store = state.bot.store
     if store is None:
         raise BadRequest(503, "feedback_unavailable", "this bot keeps no store, so feedback cannot be saved")
@@ -266,6 +292,26 @@ async def _post_feedback(request: web.Request) -> web.Response:
         raise BadRequest(404, "unknown_reply", str(exc)) from exc
     state.metrics.rate(feedback.score)
     return web.json_response({"ok": True})
+
+
+def _conversation_id(request: web.Request, raw: dict) -> str | None:
+    """A new id when the request names no conversation; otherwise None, once the named one is known to be
+    this client's: an id this server issued, or any id from a caller holding the API key."""
+    state = request.app[STATE]
+    auth = request.headers.get("Authorization")
+    if auth is not None:
+        given = auth.removeprefix("Bearer ").strip()
+        if state.api_key is None or not hmac.compare_digest(given.encode(), state.api_key.encode()):
+            raise BadRequest(401, "bad_api_key", "the Authorization header does not hold this server's API key "
+                                                 "(web.api_key in bot.yml); browsers send none")
+    value = raw.get("conversation_id")
+    if value is None or value == "":
+        return state.ids.issue()
+    if auth is None and isinstance(value, str) and not state.ids.verify(value):
+        raise BadRequest(403, "unknown_conversation",
+                         "conversation_id was not issued by this server: leave it out to start a conversation, "
+                         "then send back the conversation_id its reply gave you")
+    return None
 
 
 def _require(message: Message | None) -> Message:
@@ -279,6 +325,9 @@ async def _answer(state: WebState, message: Message) -> Reply:
     started = time.perf_counter()
     try:
         reply = await state.bot.ahandle(message)
+    except EncodeFailed as exc:  # its batch's traceback is logged once already
+        log.error("reply to conversation %s failed: %s", message.conversation_id, exc)
+        reply = _failure(state, message)
     except Exception:
         log.exception("reply to conversation %s failed", message.conversation_id)
         reply = _failure(state, message)
@@ -304,7 +353,15 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
         await ws.send_json({"type": "ready", "bot": state.bot.config.name})
         async for frame in ws:
             if frame.type is WSMsgType.TEXT:
-                await _websocket_message(request, ws, frame.data)
+                try:
+                    await _websocket_message(request, ws, frame.data)
+                except ConnectionResetError:
+                    break
+                except Exception:  # an error escaping here would write an HTTP 500 into the upgraded socket
+                    log.exception("websocket frame failed")
+                    if not ws.closed:
+                        await ws.send_json({"type": "error", "error": "internal_error",
+                                            "reason": "the server failed; it is logged", "status": 500})
             elif frame.type is WSMsgType.BINARY:
                 await ws.send_json({"type": "error", **BadRequest(
                     400, "bad_json", "send JSON text frames, not binary").to_dict()})
@@ -324,7 +381,7 @@ async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, da
         raw = decode_json(data, state.settings.max_request_bytes)
         if raw.get("type", "message") != "message":
             raise BadRequest(400, "bad_request", "frames must have \"type\": \"message\"")
-        message = _require(parse(raw, state.settings.max_message_chars))
+        message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     except BadRequest as exc:
         state.metrics.refuse(exc.error)
         await ws.send_json({"type": "error", **exc.to_dict()})
@@ -339,6 +396,8 @@ async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, da
                 await ws.send_json(render_chunk(item))
     except ConnectionResetError:
         return  # the widget went away mid-reply; nothing to send to
+    except EncodeFailed as exc:
+        log.error("streamed reply to conversation %s failed: %s", message.conversation_id, exc)
     except Exception:
         log.exception("streamed reply to conversation %s failed", message.conversation_id)
     if reply is None:

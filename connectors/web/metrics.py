@@ -1,18 +1,23 @@
-"""Counters for `GET /metrics`, written in the Prometheus text format by hand (no extra dependency).
+"""`GET /metrics` with prometheus_client: requests by route and status, replies by kind, reply latency,
+refusals, feedback and open WebSockets.
 
-Format: https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+Served from several worker processes, every scrape must show the totals of all of them (Prometheus reads a
+counter that drops as a reset), so `smallbot serve` with more than one worker points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker starts, and each worker then keeps its
+values in memory-mapped files there that every scrape adds up (prometheus_client's multiprocess mode:
+https://prometheus.github.io/client_python/multiprocess/). One process alone keeps them in a registry of its own.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import os
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class WebMetrics:
-    """Requests by route and status, replies by kind, reply latency, open WebSockets, refusals.
+    """The web connector's metrics; one per application.
 
     >>> metrics = WebMetrics(); metrics.request("/api/messages", 200)
     >>> "smallbot_http_requests_total" in metrics.render()
@@ -20,69 +25,61 @@ class WebMetrics:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: defaultdict[tuple[str, int], int] = defaultdict(int)
-        self.replies: defaultdict[str, int] = defaultdict(int)
-        self.refused: defaultdict[str, int] = defaultdict(int)
-        self.feedback: defaultdict[str, int] = defaultdict(int)
-        self.bucket_counts = [0] * len(LATENCY_BUCKETS)
-        self.latency_sum = 0.0
-        self.latency_count = 0
-        self.websockets = 0
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+        self._directory = os.environ.get(MULTIPROC_ENV) or None
+        if self._directory is not None and values.ValueClass.__name__ != "MmapedValue":
+            # prometheus_client picks its value store when first imported; a process that imported it before
+            # the variable was set would otherwise count in memory only
+            values.ValueClass = values.MultiProcessValue()
+        # multiprocess metrics live in the shared files, not in a registry; a lone process gets its own registry
+        # (so several applications in one process, as in tests, never share counters)
+        self._registry = None if self._directory is not None else CollectorRegistry(auto_describe=True)
+        registry = self._registry
+        self._requests = Counter("smallbot_http_requests", "HTTP requests by route and status.",
+                                 ("route", "status"), registry=registry)
+        self._replies = Counter("smallbot_replies", "Bot replies by kind (REST and WebSocket).", ("kind",),
+                                registry=registry)
+        self._latency = Histogram("smallbot_reply_seconds", "Time from a parsed message to its final reply.",
+                                  buckets=LATENCY_BUCKETS, registry=registry)
+        self._refused = Counter("smallbot_refused", "Requests refused, by error code (bad_json, rate_limited, ...).",
+                                ("error",), registry=registry)
+        self._feedback = Counter("smallbot_feedback", "Thumbs up and down on replies.", ("score",), registry=registry)
+        self._websockets = Gauge("smallbot_websockets_open", "WebSocket connections open now.",
+                                 registry=registry, multiprocess_mode="livesum")
 
     def request(self, route: str, status: int) -> None:
-        with self._lock:
-            self.requests[(route, status)] += 1
+        self._requests.labels(route, str(status)).inc()
 
     def reply(self, kind: str, seconds: float) -> None:
-        with self._lock:
-            self.replies[kind] += 1
-            self.latency_sum += seconds
-            self.latency_count += 1
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    self.bucket_counts[i] += 1
+        self._replies.labels(kind).inc()
+        self._latency.observe(seconds)
 
     def refuse(self, error: str) -> None:
-        with self._lock:
-            self.refused[error] += 1
+        self._refused.labels(error).inc()
 
     def rate(self, score: int) -> None:
-        with self._lock:
-            self.feedback["up" if score > 0 else "down"] += 1
+        self._feedback.labels("up" if score > 0 else "down").inc()
 
     def websocket(self, delta: int) -> None:
-        with self._lock:
-            self.websockets += delta
+        self._websockets.inc(delta)
 
     def render(self) -> str:
-        with self._lock:
-            lines = [
-                "# HELP smallbot_http_requests_total HTTP requests by route and status.",
-                "# TYPE smallbot_http_requests_total counter",
-                *(f'smallbot_http_requests_total{{route="{_label(r)}",status="{s}"}} {n}'
-                  for (r, s), n in sorted(self.requests.items())),
-                "# HELP smallbot_replies_total Bot replies by kind (REST and WebSocket).",
-                "# TYPE smallbot_replies_total counter",
-                *(f'smallbot_replies_total{{kind="{_label(k)}"}} {n}' for k, n in sorted(self.replies.items())),
-                "# HELP smallbot_reply_seconds Time from a parsed message to its final reply.",
-                "# TYPE smallbot_reply_seconds histogram",
-                *(f'smallbot_reply_seconds_bucket{{le="{b}"}} {n}' for b, n in zip(LATENCY_BUCKETS, self.bucket_counts)),
-                f'smallbot_reply_seconds_bucket{{le="+Inf"}} {self.latency_count}',
-                f"smallbot_reply_seconds_sum {self.latency_sum:.6f}",
-                f"smallbot_reply_seconds_count {self.latency_count}",
-                "# HELP smallbot_refused_total Requests refused, by error code (bad_json, rate_limited, ...).",
-                "# TYPE smallbot_refused_total counter",
-                *(f'smallbot_refused_total{{error="{_label(e)}"}} {n}' for e, n in sorted(self.refused.items())),
-                "# HELP smallbot_feedback_total Thumbs up and down on replies.",
-                "# TYPE smallbot_feedback_total counter",
-                *(f'smallbot_feedback_total{{score="{s}"}} {n}' for s, n in sorted(self.feedback.items())),
-                "# HELP smallbot_websockets_open WebSocket connections open now.",
-                "# TYPE smallbot_websockets_open gauge",
-                f"smallbot_websockets_open {self.websockets}",
-            ]
-        return "\n".join(lines) + "\n"
+        """Prometheus text format: this process's metrics, or every worker's added up in multiprocess mode."""
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = self._registry
+        if registry is None:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self._directory)
+        return generate_latest(registry).decode("utf-8")
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def worker_exited(pid: int) -> None:
+    """Drop a stopped worker's live gauges (its open WebSockets are closed); its counters stay in the totals."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)

@@ -23,6 +23,7 @@ from smallbot.types import Message, Reply
 CHANNEL = "web"
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _MESSAGE_REF = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_USER_CHARS = 80
 _MAX_COMMENT_CHARS = 1000
 
@@ -63,9 +64,36 @@ def decode_json(body: bytes | str, max_bytes: int) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(400, "bad_json", f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # json's C scanner recurses per nesting level; a few KB of "[[[[" exhausts it
+        raise BadRequest(400, "bad_json", "request body is nested too deeply: send a flat JSON object") from None
     if not isinstance(data, dict):
         raise BadRequest(400, "bad_json", "request body must be a JSON object like {\"text\": \"...\"}")
+    where = _lone_surrogate(data)
+    if where is not None:
+        # JSON's \ud800 escapes decode to text that is not Unicode: no tokenizer or UTF-8 store can take it,
+        # so it is refused here rather than acknowledged and then lost
+        raise BadRequest(400, "bad_request", f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape): "
+                                             "send valid Unicode text")
     return data
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """Where the first string holding a lone surrogate is ("field 'text'"), or None. Iterative: the
+    object may nest as deep as the JSON parser allowed."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(key):
+                    return f"a field name in {path or 'the body'}"
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            return f"field '{path}'"
+    return None
 
 
 def parse(raw: dict[str, Any], max_message_chars: int, *, new_id: str | None = None) -> Message | None:

@@ -6,7 +6,8 @@ connections over them. Each process has its own interpreter, event loop and enco
 model work of one worker never wait for another's GIL; each encoder gets cpu_count / N torch threads unless
 `models.threads` says otherwise. They share the SQLite store (WAL, one writer at a time, a busy wait for the
 other). Conversation state is read back from that store's turns (bot/conversation.py), so a follow-up such
-as "2" may land on any worker; the rate limiter and /metrics are per worker.
+as "2" may land on any worker. /metrics adds up every worker's counters (prometheus_client's multiprocess
+mode, see `.metrics`); the rate limiter is per worker.
 
 `--workers auto` (the default) is 2 where at least 2 cores are available and the generator is off, else 1
 (`auto_workers`): the measured reasons are in benchmarks/RESULTS.md, "Serving processes and memory".
@@ -20,16 +21,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from smallbot.errors import ConfigError, ConnectorError
 
+from .metrics import MULTIPROC_ENV, worker_exited
 from .settings import WebSettings
 
 READY = "smallbot-worker-ready"
@@ -77,11 +82,16 @@ def serve(directory: Path, *, workers: int | None = None, host: str | None = Non
         raise ConfigError("--workers above 1 needs SO_REUSEPORT (Linux, macOS, BSD); use --workers 1 here")
     bot = Bot.load(directory, train=True, report=report)
     children: list[subprocess.Popen] = []
+    metrics_dir: str | None = None
     try:
         if workers is None:
             workers = auto_workers(bot.config.generator.enabled)
             report(f"serving from {workers} worker process{'es' if workers > 1 else ''} (--workers auto: "
                    f"{available_cores()} cores, generator {'on' if bot.config.generator.enabled else 'off'})")
+        if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+            # every worker (they inherit the variable) counts into files here; any scrape adds them all up
+            metrics_dir = tempfile.mkdtemp(prefix="smallbot-metrics-")
+            os.environ[MULTIPROC_ENV] = metrics_dir
         settings = WebSettings.from_config(bot.config, host=host, port=port, **(overrides or {}))
         share_cores(bot, workers, threads)
         sock = bind(settings.host, settings.port, reuse_port=workers > 1)
@@ -89,10 +99,13 @@ def serve(directory: Path, *, workers: int | None = None, host: str | None = Non
         children = [start_worker(directory, settings, workers, threads) for _ in range(workers - 1)]
         for child in children:
             wait_ready(child)
-        web.run_app(create_app(bot, settings), sock=sock, print=announce, access_log=None, shutdown_timeout=5.0)
+        web.run_app(create_app(bot, settings), sock=sock, print=announce, **settings.server_options())
     finally:
         stop_workers(children)
         bot.close()
+        if metrics_dir is not None:
+            del os.environ[MULTIPROC_ENV]
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -122,7 +135,8 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 def start_worker(directory: Path, settings: WebSettings, workers: int, threads: int | None) -> subprocess.Popen:
     spec = json.dumps({"directory": str(directory), "settings": dataclasses.asdict(settings),
-                       "workers": workers, "threads": threads, "parent": os.getpid()})
+                       "workers": workers, "threads": threads, "parent": os.getpid(),
+                       "log_level": logging.getLogger().getEffectiveLevel()})
     return subprocess.Popen([sys.executable, "-m", "smallbot.connectors.web.workers", spec],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
@@ -147,6 +161,7 @@ def stop_workers(children: list[subprocess.Popen], timeout: float = 15.0) -> Non
             child.wait()
         if child.stdout:
             child.stdout.close()
+        worker_exited(child.pid)
 
 
 def _worker_main(spec: dict) -> int:
@@ -157,13 +172,15 @@ def _worker_main(spec: dict) -> int:
 
     from .app import create_app
 
+    # log like the first process (`smallbot` sets this up for it), so every worker's lines reach the same stderr
+    logging.basicConfig(level=spec.get("log_level", logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
     settings = WebSettings(**{**spec["settings"], "allowed_origins": tuple(spec["settings"]["allowed_origins"])})
     bot = Bot.load(Path(spec["directory"]))  # the first process trained it already
 
     async def run() -> None:
         share_cores(bot, spec["workers"], spec["threads"])
         sock = bind(settings.host, settings.port, reuse_port=True)
-        runner = web.AppRunner(create_app(bot, settings), access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(create_app(bot, settings), **settings.server_options())
         await runner.setup()
         await web.SockSite(runner, sock).start()
         stop = asyncio.Event()

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from smallbot.batcher import MicroBatcher
+from smallbot.batcher import EncodeFailed, MicroBatcher
 from smallbot.bot import Bot
 from smallbot.project import load_project
 from smallbot.types import Message, ReplyKind
@@ -59,8 +59,9 @@ def test_an_encoder_failure_reaches_the_caller_and_the_batcher_keeps_working(enc
     async def scenario():
         batcher = MicroBatcher(encode)
         try:
-            with pytest.raises(RuntimeError, match="encoder exploded"):
+            with pytest.raises(EncodeFailed) as failed:  # the cause rides along; its traceback is logged once
                 await batcher.encode("boom")
+            assert str(failed.value.__cause__) == "encoder exploded"
             return await batcher.encode("still alive")
         finally:
             batcher.close()
@@ -126,3 +127,38 @@ def test_a_served_bot_searches_faiss_with_one_thread(trained_tiny, encoder):
     bot = Bot.from_build(load_project(trained_tiny), encoder=encoder, with_store=False)
     bot.close()
     assert faiss.omp_get_max_threads() == 1
+
+
+def test_one_unencodable_message_fails_alone_and_the_batch_mates_get_their_vectors(encoder):
+    """A lone surrogate makes the real tokenizer raise; the other messages gathered with it must not
+    share that failure (a hostile client would otherwise break other people's replies)."""
+    texts = [f"how do I pay invoice {i}" for i in range(7)] + ["hi \ud800 there"]
+
+    async def scenario():
+        batcher = MicroBatcher(encoder.encode, max_batch=16)
+        try:
+            return await asyncio.gather(*(batcher.encode(t) for t in texts), return_exceptions=True)
+        finally:
+            batcher.close()
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[-1], Exception)
+    good = results[:-1]
+    assert all(isinstance(r, np.ndarray) for r in good), [type(r) for r in good]
+    assert np.allclose(np.stack(good), encoder.encode(texts[:-1]), atol=1e-5)
+
+
+def test_a_broken_batch_leaves_one_traceback_not_one_per_message(encoder, caplog):
+    texts = [f"bad {i} \udc00" for i in range(5)] + ["how do I pay my invoice"]
+
+    async def scenario():
+        batcher = MicroBatcher(encoder.encode, max_batch=16)
+        try:
+            return await asyncio.gather(*(batcher.encode(t) for t in texts), return_exceptions=True)
+        finally:
+            batcher.close()
+
+    with caplog.at_level("ERROR"):
+        results = asyncio.run(scenario())
+    assert isinstance(results[-1], np.ndarray) and all(isinstance(r, Exception) for r in results[:-1])
+    assert sum(1 for r in caplog.records if r.exc_info) == 1

@@ -76,3 +76,37 @@ def test_duplicate_example_in_two_intents_fails_project_loading(tiny_project):
                     "    examples: [Hello, hi again, hello once more]\n")
     with pytest.raises(ProjectError, match="'Hello' is in both 'greet'"):
         load_project(tiny_project)
+
+
+@pytest.mark.slow
+def test_eval_of_a_fine_tuned_bot_embeds_with_the_tuned_encoder(tiny_copy, encoder, capsys):
+    """The head was fitted on the tuned encoder's embeddings, so the test split must be embedded with it."""
+    import argparse
+
+    import numpy as np
+
+    from smallbot.bot import Bot
+    from smallbot.build import train_project
+    from smallbot.commands.eval import EvalContext
+    from smallbot.serving import serving_encoder
+
+    config = tiny_copy / "bot.yml"
+    config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n"
+                      "  calibration: held_out\n")
+    train_project(load_project(tiny_copy), encoder=encoder)
+    (tiny_copy / "tests").mkdir()
+    (tiny_copy / "tests" / "smoke.yml").write_text(TEST_SPLIT)
+    texts = ["I'm leaving now, bye", "please let me talk to a person", "how tall is mount everest"]
+    project = load_project(tiny_copy)
+    bot = Bot.load(tiny_copy, with_store=False)
+    try:
+        served = bot.encoder.encode(texts)
+    finally:
+        bot.close()
+    assert np.abs(served - encoder.encode(texts)).max() > 1e-3  # tuning moved the embeddings
+    context = EvalContext(project, argparse.Namespace(test=None, cv=None, json=True), tiny_copy / "out")
+    assert np.abs(context.encode(texts) - served).max() < 1e-4
+    assert np.abs(serving_encoder(project).encode(texts) - served).max() < 1e-4
+    assert main(["eval", str(tiny_copy), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["intents"]
+    assert summary["mode"].startswith("test split") and summary["accuracy_no_reject"] >= 5 / 6

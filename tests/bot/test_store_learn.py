@@ -184,3 +184,27 @@ def test_csv_and_markdown_insertions_are_read_back_by_the_loaders(tmp_path):
     assert md_entries["Do you ship abroad?"].alternates == ("international shipping", "send to canada")
     assert md_entries["How can I pay?"].alternates == ("paypal ok?",)
     assert md_entries["How can I pay?"].answer == "- Card\n- Cash"  # the answer's own list is not eaten
+
+
+def test_forget_erases_the_conversation_from_the_review_file_too(logged_tiny, capsys, tmp_path):
+    """An erasure request leaves no copy on disk: the review file written by `learn` held the text twice
+    (as the proposal and as its cluster's name)."""
+    root = tmp_path / "tiny"
+    shutil.copytree(logged_tiny, root)
+    forgotten = "do you ship parcels to canada by boat"
+    proposals = _proposals(root, capsys)
+    assert forgotten in proposals
+    review = root / REVIEW_FILE
+    assert main(["forget", str(root), "o1"]) == 0
+    left = review.read_text(encoding="utf-8")
+    assert forgotten not in left and "canada" not in left
+    assert "I can't remember my login credentials" in [p["text"] for p in yaml.safe_load(left)["proposals"]]
+
+
+def test_forget_keeps_a_proposal_another_conversation_still_asks(logged_tiny, capsys, tmp_path):
+    root = tmp_path / "tiny"
+    shutil.copytree(logged_tiny, root)
+    _proposals(root, capsys)
+    assert main(["forget", str(root), "p0-0"]) == 0  # "p0-1" asked the same question
+    texts = [p["text"] for p in yaml.safe_load((root / REVIEW_FILE).read_text())["proposals"]]
+    assert "I can't remember my login credentials" in texts

@@ -37,17 +37,14 @@
   var ws = null, attempts = 0, reconnectTimer = null, wanted = false;
   var pending = [];  // bot bubbles waiting for their reply, oldest first (replies come in order)
 
-  function newId() {
-    var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
+  // The server issues the conversation id (in the first reply); until then there is none to send.
   function loadState() {
     try {
       var saved = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
-      if (saved && typeof saved.conversation_id === "string" && Array.isArray(saved.history)) return saved;
+      if (saved && (typeof saved.conversation_id === "string" || saved.conversation_id === null) &&
+          Array.isArray(saved.history)) return saved;
     } catch (e) { /* storage blocked or corrupt: start fresh */ }
-    return { conversation_id: newId(), history: [], open: false };
+    return { conversation_id: null, history: [], open: false };
   }
   function saveState() {
     state.history = state.history.slice(-MAX_HISTORY);
@@ -345,7 +342,7 @@
         receive(item, frame.reply);
       } else if (frame.type === "error" && item) {
         pending.shift();
-        fail(item, frame.reason || "Something went wrong.");
+        fail(item, forgetStaleConversation(frame.error) ? EXPIRED : (frame.reason || "Something went wrong."));
       }
     };
     socket.onclose = function () {
@@ -364,11 +361,22 @@
     reconnectTimer = setTimeout(connect, delay);
   }
 
+  // An id this server no longer accepts (its key was reset with the build): the next message starts afresh.
+  var EXPIRED = "This chat has expired. Please send that again.";
+  function forgetStaleConversation(error) {
+    if (error !== "unknown_conversation") return false;
+    state.conversation_id = null;
+    saveState();
+    return true;
+  }
+
   function postJSON(path, body) {
     return fetch(server + path, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body), credentials: "omit" }).then(function (response) {
       return response.json().then(function (payload) {
-        if (!response.ok) throw new Error(payload.reason || ("HTTP " + response.status));
+        if (!response.ok) {
+          throw new Error(forgetStaleConversation(payload.error) ? EXPIRED : (payload.reason || ("HTTP " + response.status)));
+        }
         return payload;
       });
     });
@@ -389,6 +397,7 @@
 
   function receive(item, reply) {
     item.done = true;
+    if (typeof reply.conversation_id === "string" && reply.conversation_id) state.conversation_id = reply.conversation_id;
     var entry = { role: "bot", kind: reply.kind, text: reply.text, sources: reply.sources || [],
       suggestions: reply.suggestions || [], message_id: reply.message_id };
     state.history.push(entry);
@@ -413,7 +422,8 @@
     var node = bubble("bot pending", "\u2026");
     node.setAttribute("aria-busy", "true");
     var item = { node: node };
-    var body = { type: "message", text: text, conversation_id: state.conversation_id };
+    var body = { type: "message", text: text };
+    if (state.conversation_id) body.conversation_id = state.conversation_id;
     if (ws && ws.readyState === WebSocket.OPEN) {
       pending.push(item);
       ws.send(JSON.stringify(body));

@@ -49,3 +49,42 @@ async def test_slack_command_serves_signed_events_until_terminated(tiny_copy, sl
             process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 60)
     assert code == 0
+
+
+async def test_serve_with_slack_enabled_answers_a_signed_event_on_every_worker(tiny_copy, slack_api):
+    """The README's path: `smallbot serve` mounts /slack/ next to the widget when slack.enabled is true."""
+    root = tiny_copy
+    with open(root / "bot.yml", "a", encoding="utf-8") as config:
+        config.write(f"slack:\n  enabled: true\n  bot_token: ${{SLACK_BOT_TOKEN}}\n"
+                     f"  signing_secret: ${{SLACK_SIGNING_SECRET}}\n  support_channel: {SUPPORT}\n"
+                     f"  api_base_url: {slack_api.base_url}\n")
+    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smallbot", "serve", str(root), "--port", "0", "--workers", "2",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    seen: list[str] = []
+    try:
+        while True:
+            line = (await asyncio.wait_for(process.stderr.readline(), 180)).decode()
+            seen.append(line)
+            match = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+            if match or not line:
+                break
+        assert match, "serve did not start:\n" + "".join(seen)
+        url = match.group(1) + "/slack/events"
+        async with aiohttp.ClientSession() as http:
+            for i in range(4):  # fresh connections: the kernel spreads them over both workers
+                body = event_body(f"<@{BOT_USER}> How do I reset my password?", ts=f"169000000{i}.000100",
+                                  event_id=f"EvServe{i}")
+                async with http.post(url, data=body, headers={**signed_headers(body, SIGNING_SECRET),
+                                                             "Content-Type": "application/json",
+                                                             "Connection": "close"}) as response:
+                    assert response.status == 200
+        posts = await slack_api.wait_for("chat.postMessage", count=4)
+        assert sorted(p.args["thread_ts"] for p in posts) == [f"169000000{i}.000100" for i in range(4)]
+        assert all("Forgot password" in p.args["text"] for p in posts)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 60)
+    assert code == 0, "".join(seen)

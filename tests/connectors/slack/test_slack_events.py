@@ -252,3 +252,31 @@ async def test_ask_command_without_a_question_explains_itself(slack):
     body = await response.json()
     assert body["response_type"] == "ephemeral"
     assert "/ask" in body["text"]
+
+
+async def test_feedback_click_is_stored_against_the_reply_it_was_on(aiohttp_client, slack_env, slack_api, tiny_copy,
+                                                                    encoder):
+    from smallbot.bot import Bot
+    from smallbot.project import load_project
+
+    bot = Bot.from_build(load_project(tiny_copy), encoder=encoder)  # with its SQLite store
+    try:
+        slack = await start_slack(aiohttp_client, bot, slack_api)
+        thread = "1690000000.000100"
+        await slack.event(event_body(QUESTION, ts=thread, event_id="Ev1"))
+        await slack.settled()
+        await slack.event(event_body(f"<@{BOT_USER}> when are you open", ts="1690000005.000100", thread_ts=thread,
+                                     event_id="Ev2"))
+        await slack.settled()
+        first, second = slack.api.posts(thread_ts=thread)
+        await slack.click(click_payload(first.args, "smallbot_feedback:down"))
+        await slack.click(click_payload(second.args, "smallbot_feedback:up"))
+        await slack.settled()
+        cid = f"T0TEST:C0SUPPORT:{thread}"
+        turns = bot.store.turns(cid)
+        assert [t.sources for t in turns] == [("reset-password",), ("opening-hours",)]
+        stored = {(f.message_id, f.score) for f in bot.store.feedback(cid)}
+        assert stored == {(turns[0].id, -1), (turns[1].id, 1)}
+        assert len(slack.api.calls_to("chat.postEphemeral")) == 2  # each still thanked privately
+    finally:
+        bot.close()

@@ -116,3 +116,9 @@ def test_parse_action_reads_our_buttons_only(payload, expected):
     else:
         assert (action.kind, action.conversation_id, action.value, action.entry_id) == expected
         assert (action.user, action.message_ts) == ("U1", "2.2")
+
+
+def test_clean_text_turns_a_lone_surrogate_into_the_replacement_character():
+    cleaned = clean_text("hi \ud800 there")
+    assert cleaned == "hi \ufffd there"
+    cleaned.encode("utf-8")  # storable and tokenizable

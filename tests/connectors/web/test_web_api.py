@@ -20,10 +20,17 @@ def settings_for(bot, **changes) -> WebSettings:
     return WebSettings.from_config(bot.config, port=0, **changes)
 
 
+API_KEY = "web-api-test-key"
+
+
 @pytest_asyncio.fixture
-async def client(aiohttp_client, helpdesk_bot):
+async def client(aiohttp_client, helpdesk_bot, monkeypatch):
+    """A server-to-server client (it holds the API key, so it may name its own conversations: the tests read
+    them back by name); browser clients, which may not, are tested in test_web_conversation_ids.py."""
+    monkeypatch.setenv("SMALLBOT_WEB_TEST_KEY", API_KEY)
     return await aiohttp_client(create_app(helpdesk_bot, settings_for(
-        helpdesk_bot, allowed_origins=["https://shop.example"], rate_limit_per_minute=600, rate_limit_burst=200)))
+        helpdesk_bot, allowed_origins=["https://shop.example"], rate_limit_per_minute=600, rate_limit_burst=200,
+        api_key_env="SMALLBOT_WEB_TEST_KEY")), headers={"Authorization": f"Bearer {API_KEY}"})
 
 
 def faq_answer(bot, question: str) -> str:
@@ -43,7 +50,7 @@ async def test_post_message_returns_the_faq_answer_with_ids(client, helpdesk_bot
 
 async def test_post_message_without_conversation_id_starts_one(client):
     body = await (await client.post("/api/messages", json={"text": "hello"})).json()
-    assert len(body["conversation_id"]) == 32
+    assert len(body["conversation_id"]) == 44  # 16 random bytes and a 16-byte tag, base64url
 
 
 async def test_websocket_streams_chunks_then_the_reply(client, helpdesk_bot):

@@ -28,7 +28,7 @@ async def test_concurrent_web_requests_share_encoder_passes_and_get_their_own_an
     texts = list(QUESTIONS) * 8  # 32 requests in flight at once
 
     async def ask(i: int, text: str) -> dict:
-        response = await client.post("/api/messages", json={"text": text, "conversation_id": f"load-{i:04d}"})
+        response = await client.post("/api/messages", json={"text": text})
         assert response.status == 200
         return await response.json()
 
@@ -46,6 +46,6 @@ async def test_a_lone_web_request_is_not_held_back_for_a_batch(aiohttp_client, t
     settings = WebSettings.from_config(tiny_bot.config, port=0)
     client = await aiohttp_client(create_app(tiny_bot, settings))
     for i, text in enumerate(QUESTIONS):
-        response = await client.post("/api/messages", json={"text": text, "conversation_id": f"lone-{i:04d}"})
+        response = await client.post("/api/messages", json={"text": text})
         assert response.status == 200
     assert tiny_bot.batcher.batches == tiny_bot.batcher.encoded == len(QUESTIONS)

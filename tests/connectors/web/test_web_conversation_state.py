@@ -31,8 +31,10 @@ def two_bots(tiny_copy, encoder):
         bot.close()
 
 
-async def _post(client, text: str, conversation: str) -> dict:
-    response = await client.post("/api/messages", json={"text": text, "conversation_id": conversation})
+async def _post(client, text: str, conversation: str | None) -> dict:
+    """`conversation` None starts one: the server issues its id (either server accepts it afterwards)."""
+    body = {"text": text} if conversation is None else {"text": text, "conversation_id": conversation}
+    response = await client.post("/api/messages", json=body)
     assert response.status == 200
     return await response.json()
 
@@ -41,18 +43,20 @@ async def test_a_follow_up_sent_to_the_other_server_picks_the_offered_suggestion
     first, second = [await aiohttp_client(create_app(bot, WebSettings.from_config(bot.config, port=0)))
                      for bot in two_bots]
     assert first.server.port != second.server.port
-    offered = await _post(first, "money back for my purchase", "follow-up-1")
+    offered = await _post(first, "money back for my purchase", None)
     assert offered["kind"] == "suggest" and len(offered["suggestions"]) >= 2
+    one = offered["conversation_id"]
 
-    picked = await _post(second, "2", "follow-up-1")
+    picked = await _post(second, "2", one)
     assert picked["kind"] == "answer"
     assert picked["sources"][0]["id"] == offered["suggestions"][1]["id"]
     # the pick ended the suggestions on both servers
-    assert (await _post(first, "1", "follow-up-1"))["kind"] != "answer"
+    assert (await _post(first, "1", one))["kind"] != "answer"
 
-    offered = await _post(second, "money back for my purchase", "follow-up-2")
-    assert (await _post(first, "reset", "follow-up-2"))["text"].startswith("OK, let's start over")
-    assert (await _post(second, "1", "follow-up-2"))["kind"] != "answer"  # a reset on one server counts on the other
-    offered = await _post(second, "money back for my purchase", "follow-up-2")
-    picked = await _post(first, "yes", "follow-up-2")
+    offered = await _post(second, "money back for my purchase", None)
+    two = offered["conversation_id"]
+    assert (await _post(first, "reset", two))["text"].startswith("OK, let's start over")
+    assert (await _post(second, "1", two))["kind"] != "answer"  # a reset on one server counts on the other
+    offered = await _post(second, "money back for my purchase", two)
+    picked = await _post(first, "yes", two)
     assert picked["sources"][0]["id"] == offered["suggestions"][0]["id"]

@@ -132,12 +132,12 @@ def test_metrics_render_prometheus_text():
     metrics.rate(-1)
     metrics.websocket(+1)
     text = metrics.render()
-    assert 'smallbot_http_requests_total{route="/api/messages",status="200"} 1' in text
-    assert 'smallbot_reply_seconds_bucket{le="0.01"} 0' in text
-    assert 'smallbot_reply_seconds_bucket{le="0.025"} 1' in text
-    assert 'smallbot_reply_seconds_bucket{le="+Inf"} 1' in text
-    assert 'smallbot_refused_total{error="bad_json"} 1' in text
-    assert 'smallbot_feedback_total{score="down"} 1' in text
+    assert 'smallbot_http_requests_total{route="/api/messages",status="200"} 1.0' in text
+    assert 'smallbot_reply_seconds_bucket{le="0.01"} 0.0' in text
+    assert 'smallbot_reply_seconds_bucket{le="0.025"} 1.0' in text
+    assert 'smallbot_reply_seconds_bucket{le="+Inf"} 1.0' in text
+    assert 'smallbot_refused_total{error="bad_json"} 1.0' in text
+    assert 'smallbot_feedback_total{score="down"} 1.0' in text
     assert "smallbot_websockets_open 1" in text
     assert text.endswith("\n")
 
