@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .project import Project
 
 
-def serving_encoder(project: "Project", encoder: Encoder | None = None) -> Encoder | ExportedEncoder:
+def serving_encoder(project: "Project", encoder: Encoder | ExportedEncoder | None = None) -> Encoder | ExportedEncoder:
     """The loaded encoder a built `project` serves with, at the precision it was fitted with.
 
     Preference: the TorchScript export made at train time (no transformers import); else the fine-tuned

@@ -223,7 +223,9 @@ def plot_threshold_curve(evaluation: IntentEvaluation, path: Path) -> Path:
     if note:  # the curve would be a meaningless vertical line: say why there is none
         for line in ax.get_lines():
             line.remove()
-        ax.get_legend().remove()
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
         ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

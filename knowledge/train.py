@@ -89,7 +89,7 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     if entries:
         if held is None:
             queries = calibration_queries(kb, encode, kept_out or None, seed=seed)
-            held = held_out_items(kb, queries, negatives, encode(negatives) if negatives else [], seed, encode)
+            held = held_out_items(kb, queries, negatives, encode(negatives), seed, encode)
         generic = [t for t in generic_offtopic() if t not in set(negatives)]
         measured = held[0] + held_out_candidates(kb, [], generic, encode(generic))
         result = calibrate_items(measured, held[1], kb.bands, target_wrong_rate, seed=seed, prior=prior)

@@ -20,6 +20,7 @@ from smallbot.eval_report import Figure, Section, Table, write_report
 
 if TYPE_CHECKING:
     from smallbot.encoder import Encoder
+    from smallbot.exported import ExportedEncoder
 
 SectionBuilder = Callable[["EvalContext"], "Section | None"]
 CONFUSION_NAMED_TICKS = 40  # above this many classes the matrix PNG numbers its axes (smallbot.intents.evaluate)
@@ -33,7 +34,7 @@ class EvalContext:
         self.args = args
         self.out_dir = out_dir
         self.summary: dict = {}
-        self._encoder: Encoder | None = None
+        self._encoder: Encoder | ExportedEncoder | None = None
 
     def encode(self, texts):
         """Embed with the build's serving encoder (fine-tuned when the bot is), as the head was fitted on it."""
