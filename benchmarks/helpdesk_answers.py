@@ -88,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", type=float, nargs="*", default=[],
                         help="answer thresholds to try on the validation set after training (the curve behind "
                              "thresholds.target_wrong_answer_rate)")
-    parser.add_argument("--own-oos-only", action="store_true",
-                        help="baseline: the intent classifier calibrated on the bot's own out_of_scope examples alone")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from smallbot.bot import Bot
@@ -101,10 +99,6 @@ def main(argv: list[str] | None = None) -> int:
         import smallbot.knowledge.base
 
         smallbot.knowledge.base.OFFTOPIC_MARGIN = args.offtopic_margin
-    if args.own_oos_only:
-        import smallbot.build
-
-        smallbot.build.intent_negatives = lambda own: own
     sets = {name: yaml.safe_load(path.read_text()) for name, path in SETS.items() if name == "validation" or args.test}
     base = Encoder("all-MiniLM-L6-v2").load()
     results: dict = {"command": " ".join(["python", "benchmarks/helpdesk_answers.py", *(argv or sys.argv[1:])]),

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # 2: generic off-topic messages calibrate both models; older builds retrain
+FORMAT_VERSION = 2  # 2: the FAQ confidence starts from the shipped prior; older builds retrain
 INTENTS_FORMAT = INTENT_MODEL_FORMAT  # a new intent model format retrains old builds
 # knowledge first: it may fine-tune the shared encoder, and the intent head must fit the tuned embeddings
 COMPONENTS = ("knowledge", "intents")
@@ -231,20 +231,6 @@ def faq_examples(project: Project) -> list[tuple[str, str]]:
     return pairs
 
 
-def intent_negatives(own: list[str]) -> list[str]:
-    """The out-of-scope examples the intent classifier's threshold is chosen on: the bot's own, joined by the
-    generic off-topic messages shipped with the package while the bot has too few of its own to weigh every
-    out-of-scope feature. Without them the threshold could only keep a fixed share of in-scope messages,
-    rejecting that many good ones by design."""
-    from smallbot.intents.train import LOGISTIC_MIN_OOS
-    from smallbot.knowledge.prior import generic_offtopic
-
-    if len(own) >= LOGISTIC_MIN_OOS:
-        return own
-    seen = {" ".join(t.casefold().split()) for t in own}
-    return own + [t for t in generic_offtopic() if " ".join(t.casefold().split()) not in seen]
-
-
 def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     from smallbot.intents.train import train_linear
 
@@ -262,8 +248,7 @@ def _train_intents(project: Project, encode, out: Path, say: Report) -> dict:
     texts += [text for text, _ in extra]
     labels += [label for _, label in extra]
     say(f"intents: training on {len(texts)} examples of {len(routes)} intents ({len(extra)} from FAQ phrasings)")
-    classifier = train_linear(texts, labels, encode, seed=project.config.seed,
-                              out_of_scope=intent_negatives(list(dataset.out_of_scope)))
+    classifier = train_linear(texts, labels, encode, seed=project.config.seed, out_of_scope=dataset.out_of_scope)
     classifier.save(out / "classifier")
     return classifier.metrics
 

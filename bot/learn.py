@@ -66,21 +66,19 @@ class Applied:
     files: tuple[str, ...]
 
 
-# A logged text is proposed as an entry's alternate when the bot's calibrated confidence says that entry is more
-# likely right than wrong: a probability, unlike a cosine, means the same for every bot and encoder.
-LIKELY_RIGHT = 0.5
-
-
 @dataclass(frozen=True)
 class Judgement:
     """What the trained bot itself thinks of one logged text: its out-of-scope check, its best intent, and the
-    calibrated FAQ confidence P(right) of its best entry."""
+    calibrated FAQ confidence P(right) of its best entry, and whether the bot would offer that entry for it."""
 
     out_of_scope: bool
     faq_entry: str | None
     faq_confidence: float
     intent: str | None = None  # the classifier's in-scope intent, None when out of scope
     intent_confidence: float = 0.0
+    # in scope and at least in the suggest band: the bot answers with the entry or offers it as "did you mean",
+    # so the text is a way of asking for it; a probability bar, unlike a cosine, means the same for every bot
+    faq_offered: bool = False
 
 
 Judge = Callable[[Sequence[str], np.ndarray], list[Judgement]]
@@ -97,9 +95,13 @@ def bot_judge(bot) -> Judge:
             hits = bot.knowledge.search(text, vector, k=1)
             top = hits[0] if hits else None
             in_scope = prediction is not None and not prediction.out_of_scope
+            # as the bot itself decides: a text as near one of its non-FAQ examples (small talk, handoff,
+            # out of scope) as to the FAQ is not a way of asking for an entry
+            offered = (in_scope and top is not None and top.score >= bot.policy.faq_suggest
+                       and not bot.knowledge.looks_offtopic(vector, top))
             out.append(Judgement(not in_scope, top.entry_id if top else None, float(top.score) if top else 0.0,
                                  prediction.intent if in_scope else None,
-                                 float(prediction.confidence) if in_scope else 0.0))
+                                 float(prediction.confidence) if in_scope else 0.0, offered))
         return out
 
     return judge
@@ -110,7 +112,7 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
     """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster.
 
     With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with the FAQ
-    entry the bot's calibrated confidence finds LIKELY_RIGHT, else with the respond/handoff intent its classifier
+    entry the bot would offer for it (in scope, at least its suggest threshold), else with the respond/handoff intent its classifier
     puts it in (in scope, at `intent_threshold` or more); anything else is `add_to: new` (off-topic or not yet
     covered), however close its words are by cosine. Without a judge, the nearest phrasing at cosine
     `min_similarity` or more."""
@@ -170,7 +172,7 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
 def _judged(text: str, verdict: Judgement, targets: "_Targets", vector: np.ndarray, asked: int, cluster: str,
             intent_threshold: float) -> Proposal:
     entry_id = verdict.faq_entry
-    if entry_id in targets.entries and verdict.faq_confidence >= LIKELY_RIGHT:
+    if entry_id in targets.entries and verdict.faq_offered:
         return Proposal(text, FAQ, entry_id, targets.entries[entry_id],
                         round(targets.similarity_to(vector, FAQ, entry_id), 3), asked,
                         f"the bot's FAQ confidence P(right) {verdict.faq_confidence:.2f}", cluster)

@@ -69,7 +69,10 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
         kind = ReplyKind.RESPOND if route is Route.RESPOND else ReplyKind.HANDOFF
         return Decision(kind, f"intent {prediction.intent} {prediction.confidence:.2f} >= {policy.intent:.2f}",
                         prediction.confidence, prediction.intent)
-    suggestions = tuple(h for h in hits if h.score >= policy.faq_suggest)[: policy.max_suggestions]
+    # a message judged out of scope is offered only an entry it matches closely (the answer band), so small talk
+    # and off-topic text reach the generator or the fallback instead of a list of unrelated questions
+    floor = policy.faq_answer if judged_out_of_scope else policy.faq_suggest
+    suggestions = tuple(h for h in hits if h.score >= floor)[: policy.max_suggestions]
     if suggestions:
         reason = (f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, "
                   f"{policy.faq_answer:.2f})" if suggestions[0].score < policy.faq_answer else

@@ -80,9 +80,13 @@ def test_a_follow_up_refers_to_the_last_reply_only(bot):
     suggesting(bot)
     assert ask(bot, "money back for my purchase", "c5").kind is ReplyKind.SUGGEST
     bot.policy = type(bot.policy)(**{**bot.policy.__dict__, "faq_answer": 0.0})
-    assert ask(bot, "i forgot my password", "c5").kind is ReplyKind.ANSWER
-    assert not ask(bot, "2", "c5").reason.startswith("picked suggestion")
+    answered = ask(bot, "forgot the password to my account", "c5")  # not the fast path: Related questions come along
+    assert answered.kind is ReplyKind.ANSWER and len(answered.suggestions) == 2
+    # "yes" neither reaches back to the earlier suggestions nor picks a Related question
     assert not ask(bot, "yes", "c5").reason.startswith("picked suggestion")
+    # a number picks the last reply's Related question
+    ask(bot, "forgot the password to my account", "c5b")
+    assert ask(bot, "2", "c5b").sources[0].entry_id == answered.suggestions[1].entry_id
 
 
 def test_a_rejected_message_keeps_the_pending_suggestions(bot):

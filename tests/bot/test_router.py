@@ -34,6 +34,8 @@ def hits(*scores):
     # a close FAQ match to a message judged out of scope ("cancel my netflix subscription") is only suggested
     (pred("x", 0.2, oos=True), hits(0.9), POLICY, ReplyKind.SUGGEST,
      "faq confidence 0.90, but the message looks out of scope: suggest only"),
+    # ... and a weak FAQ match of such a message is not offered at all: small talk is not a "did you mean"
+    (pred("x", 0.2, oos=True), hits(0.7), POLICY, ReplyKind.FALLBACK, "out of scope"),
     # a bot without an intent classifier judges nothing out of scope: the FAQ answers
     (IntentPrediction(None, 0.0, (), True), hits(0.9), POLICY, ReplyKind.ANSWER, "faq confidence 0.90 >= 0.80"),
 ])

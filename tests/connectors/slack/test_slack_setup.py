@@ -61,14 +61,3 @@ def test_bot_yml_refuses_a_literal_app_token(tmp_path):
     problems = []
     load_config(path, problems)
     assert any("slack.app_token" in str(p) and "environment variable" in str(p) for p in problems)
-
-
-def test_web_app_mounts_slack_from_bot_yml(slack_env, tiny_bot):
-    # `smallbot serve` with slack.enabled: create_app hands setup the bot's `slack:` section, not all of bot.yml
-    from smallbot.connectors.web.app import create_app
-
-    tiny_bot.config = dataclasses.replace(tiny_bot.config, slack=BASE)
-    app = create_app(tiny_bot)
-    paths = {r.resource.canonical for r in app.router.routes() if r.method == "POST"}
-    assert {"/slack/events", "/slack/interactions", "/slack/commands"} <= paths
-    assert app[SLACK].bot is tiny_bot
