@@ -10,6 +10,7 @@ Routes (JSON errors are `{"error": code, "reason": words, "status": n}`):
     POST /api/feedback   {"conversation_id", "message_id", "score": "up"|"down", "comment"?}
     GET  /healthz        liveness and the bot's name
     GET  /metrics        Prometheus text format
+    GET  /openapi.json   this API as an OpenAPI 3.1 document (.openapi)
     ...                  what each configured HTTP connector adds (/slack/events, ...)
 
 All routing logic stays in `Bot`; this module only moves bytes, enforces the limits in `WebSettings`
@@ -98,6 +99,7 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
     app.router.add_post("/api/feedback", _post_feedback)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/openapi.json", _openapi)
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_server_header)
@@ -259,6 +261,14 @@ def _static(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "bot": request.app[STATE].bot.config.name})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    from smallbot import __version__
+
+    from .openapi import openapi_document
+
+    return web.json_response(openapi_document(request.app[STATE].bot.config.name, __version__))
 
 
 async def _metrics(request: web.Request) -> web.Response:
