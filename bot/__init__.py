@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import (ArtifactError, ConfigError, ConnectorError, ModelNotFoundError, NotReadyError, Problem,
-                     ProjectError, SmallbotError, TrainingError)
+from .errors import (
+    ArtifactError,
+    ConfigError,
+    ConnectorError,
+    ModelNotFoundError,
+    NotReadyError,
+    Problem,
+    ProjectError,
+    SmallbotError,
+    TrainingError,
+)
 from .types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
 __version__ = "0.1.0"
@@ -22,9 +31,28 @@ if TYPE_CHECKING:
     from .project import Project, load_project
 
 __all__ = [
-    "ArtifactError", "Bot", "ConfigError", "ConnectorError", "Decision", "Hit", "IntentPrediction", "Message",
-    "ModelNotFoundError", "NotReadyError", "Problem", "Project", "ProjectError", "Reply", "ReplyKind", "Route",
-    "SmallbotError", "Source", "Suggestion", "TrainingError", "load_project", "__version__",
+    "ArtifactError",
+    "Bot",
+    "ConfigError",
+    "ConnectorError",
+    "Decision",
+    "Hit",
+    "IntentPrediction",
+    "Message",
+    "ModelNotFoundError",
+    "NotReadyError",
+    "Problem",
+    "Project",
+    "ProjectError",
+    "Reply",
+    "ReplyKind",
+    "Route",
+    "SmallbotError",
+    "Source",
+    "Suggestion",
+    "TrainingError",
+    "load_project",
+    "__version__",
 ]
 
 

@@ -91,8 +91,12 @@ class MicroBatcher:
                 vectors = await loop.run_in_executor(self._executor, self._encode, [t for t, _ in live])
             except Exception as exc:
                 # one traceback per broken batch; its waiters get EncodeFailed, which callers log in one line
-                log.error("an encoder batch of %d message(s) failed%s", len(live),
-                          "; encoding them one at a time" if len(live) > 1 else "", exc_info=True)
+                log.error(
+                    "an encoder batch of %d message(s) failed%s",
+                    len(live),
+                    "; encoding them one at a time" if len(live) > 1 else "",
+                    exc_info=True,
+                )
                 if len(live) == 1:
                     _settle(live[0][1], error=_failed(exc))
                 else:  # one message's bad text must not become its batch mates' failure: each alone

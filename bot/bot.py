@@ -23,9 +23,18 @@ import numpy as np
 from .batcher import MicroBatcher
 from .build import is_up_to_date, train_project
 from .config import BotConfig
-from .conversation import (RECENT_TURNS, REJECTED_PREFIX, RESET_REASON, STATE_TTL_S, ConversationState,
-                           ConversationTracker, could_follow_up, fold_question, interpret_follow_up,
-                           state_from_turns)
+from .conversation import (
+    RECENT_TURNS,
+    REJECTED_PREFIX,
+    RESET_REASON,
+    STATE_TTL_S,
+    ConversationState,
+    ConversationTracker,
+    could_follow_up,
+    fold_question,
+    interpret_follow_up,
+    state_from_turns,
+)
 from .encoder import Encoder
 from .errors import ArtifactError, NotReadyError, SmallbotError
 from .exported import ExportedEncoder
@@ -68,9 +77,17 @@ class Bot:
     <ReplyKind.ANSWER: 'answer'>
     """
 
-    def __init__(self, config: BotConfig, encoder: Encoder | ExportedEncoder, knowledge, classifier, routes: dict,
-                 store: ConversationLog | None = None, root: Path | None = None,
-                 connector_state: ConnectorState | None = None):
+    def __init__(
+        self,
+        config: BotConfig,
+        encoder: Encoder | ExportedEncoder,
+        knowledge,
+        classifier,
+        routes: dict,
+        store: ConversationLog | None = None,
+        root: Path | None = None,
+        connector_state: ConnectorState | None = None,
+    ):
         self.config = config
         self.encoder = encoder
         self.knowledge = knowledge
@@ -91,8 +108,9 @@ class Bot:
         self._reload_lock = threading.Lock()  # one reload at a time
         self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
         self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
-        self._compiled = {name: self._templates.from_string(r["response"])
-                          for name, r in routes.items() if r.get("response")}
+        self._compiled = {
+            name: self._templates.from_string(r["response"]) for name, r in routes.items() if r.get("response")
+        }
         self._handoff = self._templates.from_string(config.handoff)
         thresholds = config.thresholds
         bands = knowledge.bands
@@ -113,22 +131,31 @@ class Bot:
     # -- loading -----------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, root: str | Path | Project, *, train: bool = False, report: Callable[[str], None] | None = None,
-             with_store: bool = True) -> "Bot":
+    def load(
+        cls,
+        root: str | Path | Project,
+        *,
+        train: bool = False,
+        report: Callable[[str], None] | None = None,
+        with_store: bool = True,
+    ) -> "Bot":
         """Load a built bot; with `train=True` an untrained or stale project is trained first."""
         project = root if isinstance(root, Project) else load_project(root)
         encoder = Encoder(project.config.models.encoder, project.root)
         if not is_up_to_date(project):
             if not train:
-                raise ArtifactError(f"{project.root} is not trained or its files changed since: run `smallbot train {root}`")
+                raise ArtifactError(
+                    f"{project.root} is not trained or its files changed since: run `smallbot train {root}`"
+                )
             (report or log.info)(f"{project.root} is not trained (or changed since the last build): training first")
             encoder.load()
             train_project(project, report=report, encoder=encoder)
         return cls.from_build(project, encoder=encoder, with_store=with_store)
 
     @classmethod
-    def from_build(cls, project: Project, *, encoder: Encoder | ExportedEncoder | None = None,
-                   with_store: bool = True) -> "Bot":
+    def from_build(
+        cls, project: Project, *, encoder: Encoder | ExportedEncoder | None = None, with_store: bool = True
+    ) -> "Bot":
         from smallbot.intents.classifier import LinearIntentClassifier
         from smallbot.knowledge.base import KnowledgeBase
 
@@ -182,7 +209,9 @@ class Bot:
         with self._reload_lock:
             # encode new phrasings before taking the search lock, so messages are not held up by the encoder
             known = set(self.knowledge.rows.values())
-            fresh = list(dict.fromkeys(t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known))
+            fresh = list(
+                dict.fromkeys(t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known)
+            )
             vectors = dict(zip(fresh, self.encoder.encode(fresh))) if fresh else {}
 
             def encode(texts: list[str]) -> np.ndarray:
@@ -195,8 +224,13 @@ class Bot:
                 self._knowledge_stamp = _stamp(files)
             self._questions = _folded_questions(self.knowledge)
         if not result.empty:
-            log.info("knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
-                     len(result.added), len(result.changed), len(result.deleted), result.encoded)
+            log.info(
+                "knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
+                len(result.added),
+                len(result.changed),
+                len(result.deleted),
+                result.encoded,
+            )
         return result
 
     def knowledge_changed(self) -> bool:
@@ -370,8 +404,9 @@ class Bot:
         timings = dict(placeholder.timings)
         if self.generator is None or not self.start_generator():
             reason = f"generator unavailable: {self.generator_error or 'disabled'}"
-            yield self._finish(message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
-                                                      reason, timings))
+            yield self._finish(
+                message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback, reason, timings)
+            )
             return
         state = self.conversation_state(message.conversation_id)
         history = [Turn(role, text) for role, text in state.history]  # type: ignore[arg-type]
@@ -391,14 +426,21 @@ class Bot:
         stopped = stats.stopped if stats else "guard"
         if not verdict.passed:
             claims = ", ".join(f"{c.kind} '{c.text}'" for c in verdict.unsupported)
-            reply = self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
-                                  f"generated reply replaced: not in the knowledge: {claims}", timings)
+            reply = self._replace(
+                placeholder,
+                ReplyKind.FALLBACK,
+                self.config.fallback,
+                f"generated reply replaced: not in the knowledge: {claims}",
+                timings,
+            )
         elif not verdict.text.strip():
-            reply = self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback,
-                                  f"generator gave no text ({stopped})", timings)
+            reply = self._replace(
+                placeholder, ReplyKind.FALLBACK, self.config.fallback, f"generator gave no text ({stopped})", timings
+            )
         else:
-            reply = self._replace(placeholder, ReplyKind.GENERATE, verdict.text,
-                                  f"{placeholder.reason}; stopped: {stopped}", timings)
+            reply = self._replace(
+                placeholder, ReplyKind.GENERATE, verdict.text, f"{placeholder.reason}; stopped: {stopped}", timings
+            )
         yield self._finish(message, reply)
 
     def _fact_support(self):
@@ -412,8 +454,17 @@ class Bot:
 
     @staticmethod
     def _replace(reply: Reply, kind: ReplyKind, text: str, reason: str, timings: dict[str, float]) -> Reply:
-        return Reply(kind, text, reply.conversation_id, reply.sources, reply.suggestions, reply.confidence,
-                     reply.intent, reason, timings)
+        return Reply(
+            kind,
+            text,
+            reply.conversation_id,
+            reply.sources,
+            reply.suggestions,
+            reply.confidence,
+            reply.intent,
+            reason,
+            timings,
+        )
 
     def reset(self, conversation_id: str) -> None:
         """Start the conversation over: its pending suggestions and the generator's history are forgotten.
@@ -423,8 +474,9 @@ class Bot:
         """
         self.conversations.reset(conversation_id)
         if self.store is not None and self.store.turns(conversation_id, last=1):
-            self.store.log_turn(Message(conversation_id, "/reset"),
-                                Reply(ReplyKind.RESPOND, "", conversation_id, reason=RESET_REASON))
+            self.store.log_turn(
+                Message(conversation_id, "/reset"), Reply(ReplyKind.RESPOND, "", conversation_id, reason=RESET_REASON)
+            )
 
     def conversation_state(self, conversation_id: str) -> ConversationState:
         """The suggestions of the conversation's last reply and its recent exchanges, read back from its last
@@ -449,13 +501,21 @@ class Bot:
         try:
             text = normalise(message.text, self.config.limits.max_message_chars)
         except InputRejected as exc:
-            return Reply(ReplyKind.FALLBACK, f"Sorry, I can't read that message: {exc}.",
-                         reason=f"{REJECTED_PREFIX} {exc}", timings={"total": _ms(started)})
+            return Reply(
+                ReplyKind.FALLBACK,
+                f"Sorry, I can't read that message: {exc}.",
+                reason=f"{REJECTED_PREFIX} {exc}",
+                timings={"total": _ms(started)},
+            )
         timings["normalise"] = _ms(started)
         if text.casefold() in RESET_WORDS:  # the logged reset turn is where the state starts over
             self.conversations.reset(message.conversation_id)
-            return Reply(ReplyKind.RESPOND, "OK, let's start over. What can I help you with?", reason=RESET_REASON,
-                         timings={"total": _ms(started)})
+            return Reply(
+                ReplyKind.RESPOND,
+                "OK, let's start over. What can I help you with?",
+                reason=RESET_REASON,
+                timings={"total": _ms(started)},
+            )
         follow_up = None
         if could_follow_up(text, self._questions):  # most messages cannot be one: no state read for them
             follow_up = interpret_follow_up(text, self.conversation_state(message.conversation_id))
@@ -465,15 +525,20 @@ class Bot:
                 hit = Hit(entry.id, 1.0, entry.question, entry.question)
                 decision = Decision(ReplyKind.ANSWER, f"picked suggestion '{entry.id}'", 1.0, None, (hit,))
                 return self._render(message, decision, timings, started)
-            return Reply(ReplyKind.RESPOND, "OK. Could you tell me a bit more, in other words?",
-                         reason="declined suggestions", timings={"total": _ms(started)})
+            return Reply(
+                ReplyKind.RESPOND,
+                "OK. Could you tell me a bit more, in other words?",
+                reason="declined suggestions",
+                timings={"total": _ms(started)},
+            )
         t0 = time.perf_counter()
         with self._knowledge_lock:
             fast = self.knowledge.fast_path(text, self.config.thresholds.fast_path)
         timings["fast_path"] = _ms(t0)
         if fast is not None:
-            decision = Decision(ReplyKind.ANSWER, f"fast path: near-exact match {fast.lexical_score:.2f}",
-                                fast.score, None, (fast,))
+            decision = Decision(
+                ReplyKind.ANSWER, f"fast path: near-exact match {fast.lexical_score:.2f}", fast.score, None, (fast,)
+            )
             return self._render(message, decision, timings, started)
         return _Pending(message, text, started, timings)
 
@@ -506,10 +571,11 @@ class Bot:
         elif kind is ReplyKind.SUGGEST:
             suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
             if len(suggestions) == 1:
-                text = f"Did you mean: \"{suggestions[0].text}\"?"
+                text = f'Did you mean: "{suggestions[0].text}"?'
             else:
                 text = "Did you mean one of these?\n" + "\n".join(
-                    f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1))
+                    f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1)
+                )
         elif kind is ReplyKind.RESPOND:
             text = self._compiled[decision.intent].render(user=message.user, bot_name=self.config.name).strip()
         elif kind is ReplyKind.HANDOFF:
@@ -521,8 +587,17 @@ class Bot:
             kind, text = ReplyKind.FALLBACK, self.config.fallback
         timings["render"] = _ms(t0)
         timings["total"] = _ms(started)
-        return Reply(kind, text, message.conversation_id, sources, suggestions, decision.confidence,
-                     decision.intent, decision.reason, timings)
+        return Reply(
+            kind,
+            text,
+            message.conversation_id,
+            sources,
+            suggestions,
+            decision.confidence,
+            decision.intent,
+            decision.reason,
+            timings,
+        )
 
     async def _afinish(self, message: Message, reply: Reply) -> Reply:
         """`_finish` for the event loop: the turn is logged through the store's async API, which waits for
@@ -537,8 +612,17 @@ class Bot:
 
     def _finish(self, message: Message, reply: Reply, log_turn: bool = True) -> Reply:
         if not reply.conversation_id:
-            reply = Reply(reply.kind, reply.text, message.conversation_id, reply.sources, reply.suggestions,
-                          reply.confidence, reply.intent, reply.reason, reply.timings)
+            reply = Reply(
+                reply.kind,
+                reply.text,
+                message.conversation_id,
+                reply.sources,
+                reply.suggestions,
+                reply.confidence,
+                reply.intent,
+                reply.reason,
+                reply.timings,
+            )
         if self.store is None:  # without a store, this process remembers the turn for the follow-ups
             self.conversations.record(message, reply)
         if self.store is not None and log_turn:
@@ -587,8 +671,15 @@ def _make_generator(config: BotConfig, root: Path | None):
     from .generator import LocalGenerator
 
     g = config.generator
-    return LocalGenerator(g.model, base_dir=root, persona=g.persona, max_new_tokens=g.max_new_tokens,
-                          max_seconds=g.max_seconds, history_tokens=g.history_tokens, threads=g.threads)
+    return LocalGenerator(
+        g.model,
+        base_dir=root,
+        persona=g.persona,
+        max_new_tokens=g.max_new_tokens,
+        max_seconds=g.max_seconds,
+        history_tokens=g.history_tokens,
+        threads=g.threads,
+    )
 
 
 def _ms(since: float) -> float:

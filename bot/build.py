@@ -78,8 +78,9 @@ def input_hashes(project: Project) -> dict[str, str]:
     # FAQ bands are calibrated against the small-talk and out-of-scope examples, so those feed in too
     # (but not response templates or faq-route examples: editing those retrains only the intent model).
     # With intents.finetune_steps the encoder also learns from the intent examples, so they feed in too.
-    intent_tuning = ((dataclasses.asdict(cfg.intents), project.intents.texts_and_labels())
-                     if cfg.intents.finetune_steps > 0 else "")
+    intent_tuning = (
+        (dataclasses.asdict(cfg.intents), project.intents.texts_and_labels()) if cfg.intents.finetune_steps > 0 else ""
+    )
     # models.quantize changes the embeddings the index, the calibration and the intent head are fitted on
     # (a hash part only when set, so builds made before the setting existed stay up to date)
     quantize = [cfg.models.quantize] if cfg.models.quantize != "none" else []
@@ -88,15 +89,31 @@ def input_hashes(project: Project) -> dict[str, str]:
     knowledge_settings = dataclasses.asdict(cfg.knowledge)
     if knowledge_settings["calibration"] == "held_out" or cfg.knowledge.finetune_steps == 0:
         del knowledge_settings["calibration"]
-    knowledge = _digest(FORMAT_VERSION, KNOWLEDGE_FORMAT, cfg.models.encoder, cfg.seed, *quantize,
-                        cfg.thresholds.target_wrong_answer_rate,
-                        knowledge_settings, negative_examples(project),
-                        *flat(files(project.knowledge_files)), intent_tuning)
+    knowledge = _digest(
+        FORMAT_VERSION,
+        KNOWLEDGE_FORMAT,
+        cfg.models.encoder,
+        cfg.seed,
+        *quantize,
+        cfg.thresholds.target_wrong_answer_rate,
+        knowledge_settings,
+        negative_examples(project),
+        *flat(files(project.knowledge_files)),
+        intent_tuning,
+    )
     # FAQ phrasings teach the classifier what a knowledge question looks like (not the answers).
-    intents = _digest(FORMAT_VERSION, INTENTS_FORMAT, cfg.models.encoder, cfg.seed, *quantize, cfg.thresholds.intent,
-                      *flat(files(project.intent_files)), faq_examples(project),
-                      # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
-                      knowledge if tunes_encoder(project) else "")
+    intents = _digest(
+        FORMAT_VERSION,
+        INTENTS_FORMAT,
+        cfg.models.encoder,
+        cfg.seed,
+        *quantize,
+        cfg.thresholds.intent,
+        *flat(files(project.intent_files)),
+        faq_examples(project),
+        # a fine-tuned encoder is trained from the knowledge inputs, and intents embed with it
+        knowledge if tunes_encoder(project) else "",
+    )
     return {"intents": intents, "knowledge": knowledge}
 
 
@@ -126,8 +143,9 @@ def negative_examples(project: Project) -> list[str]:
     return texts
 
 
-def train_project(project: Project, *, force: bool = False, report: Report | None = None,
-                  encoder: Encoder | None = None) -> BuildResult:
+def train_project(
+    project: Project, *, force: bool = False, report: Report | None = None, encoder: Encoder | None = None
+) -> BuildResult:
     """Build what changed; `force` rebuilds everything."""
     say = report or (lambda text: log.info(text))
     started = time.perf_counter()
@@ -136,8 +154,11 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
     manifest = read_manifest(build_dir)
     components = dict(manifest.get("components", {}))
     hashes = input_hashes(project)
-    todo = [c for c in COMPONENTS if force or components.get(c, {}).get("inputs") != hashes[c]
-            or not (build_dir / c).is_dir()]
+    todo = [
+        c
+        for c in COMPONENTS
+        if force or components.get(c, {}).get("inputs") != hashes[c] or not (build_dir / c).is_dir()
+    ]
     skipped = tuple(c for c in COMPONENTS if c not in todo)
     for name in skipped:
         say(f"{name}: up to date")
@@ -167,19 +188,28 @@ def train_project(project: Project, *, force: bool = False, report: Report | Non
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
             seconds = time.perf_counter() - t0
-            components[name] = {"inputs": hashes[name], "trained_at": time.time(), "seconds": round(seconds, 2),
-                                "metrics": metrics[name]}
+            components[name] = {
+                "inputs": hashes[name],
+                "trained_at": time.time(),
+                "seconds": round(seconds, 2),
+                "metrics": metrics[name],
+            }
             say(f"{name}: trained in {seconds:.1f}s")
     export_dir = build_dir / EXPORT_DIR
     # THE encoder changes only with the knowledge component (base model ref, fine-tuning settings or data)
     if "knowledge" in todo or not (export_dir / "export.json").exists():
         encoder = _export_serving_encoder(project, encoder, export_dir, say)
-    (build_dir / MANIFEST).write_text(json.dumps({
-        "format_version": FORMAT_VERSION,
-        "smallbot_version": __version__,
-        "encoder": project.config.models.encoder,
-        "components": components,
-    }, indent=2))
+    (build_dir / MANIFEST).write_text(
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "smallbot_version": __version__,
+                "encoder": project.config.models.encoder,
+                "components": components,
+            },
+            indent=2,
+        )
+    )
     return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
 
 
@@ -196,9 +226,12 @@ def _export_serving_encoder(project: Project, encoder: Encoder | None, export_di
     shutil.rmtree(export_dir, ignore_errors=True)
     texts = [t for e in project.knowledge for t in e.phrasings] + project.intents.texts_and_labels()[0]
     mode = project.config.models.quantize
-    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[::max(1, len(texts) // 200)], quantize=mode):
-        say("serving encoder exported (TorchScript" + (f", {mode}" if mode != "none" else "") +
-            "): answering will not import transformers")
+    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[:: max(1, len(texts) // 200)], quantize=mode):
+        say(
+            "serving encoder exported (TorchScript"
+            + (f", {mode}" if mode != "none" else "")
+            + "): answering will not import transformers"
+        )
     else:
         say("serving encoder could not be exported exactly; the bot will load it with transformers")
     return encoder
@@ -263,17 +296,25 @@ def calibration_advice(result: Calibration, *, target: float) -> str | None:
     """The one change that would most improve the FAQ answers, said at train time because the bot itself
     only shows it as questions answered with "did you mean" or the fallback."""
     if result.positives == 0:
-        return ("no alternates to learn from, so the confidence is the shipped prior: add two or three "
-                "alternates, worded the way customers ask, to the entries asked about most")
+        return (
+            "no alternates to learn from, so the confidence is the shipped prior: add two or three "
+            "alternates, worded the way customers ask, to the entries asked about most"
+        )
     if result.offtopic_answered is not None and result.offtopic_answered > 0.01:
-        return (f"{result.offtopic_answered:.0%} of off-topic messages would get an FAQ answer: add out_of_scope "
-                "examples that sound like your questions but are not about your product")
+        return (
+            f"{result.offtopic_answered:.0%} of off-topic messages would get an FAQ answer: add out_of_scope "
+            "examples that sound like your questions but are not about your product"
+        )
     if result.wrong_rate is not None and result.wrong_rate > target:
-        return ("the wrong-answer share is above thresholds.target_wrong_answer_rate: add alternates that tell "
-                "neighbouring entries apart (`smallbot eval` lists the confused ones)")
+        return (
+            "the wrong-answer share is above thresholds.target_wrong_answer_rate: add alternates that tell "
+            "neighbouring entries apart (`smallbot eval` lists the confused ones)"
+        )
     if result.answered_rate is not None and result.answered_rate < 0.5:
-        return ("most held-out alternates get \"did you mean\" rather than an answer: add alternates that tell "
-                "neighbouring entries apart, or raise thresholds.target_wrong_answer_rate")
+        return (
+            'most held-out alternates get "did you mean" rather than an answer: add alternates that tell '
+            "neighbouring entries apart, or raise thresholds.target_wrong_answer_rate"
+        )
     return None
 
 
@@ -283,12 +324,19 @@ def describe_calibration(result: Calibration) -> str:
         expected = "expected rates follow the shipped prior"
     else:
         wrong = f"{result.wrong_rate:.1%}" if result.wrong_rate is not None else "none"
-        expected = (f"on {result.positives} held-out alternates {result.answered_rate:.0%} answered directly, "
-                    f"{wrong} of answers wrong")
-    offtopic = (f"; {result.offtopic_answered:.1%} of {result.negatives} off-topic messages answered"
-                if result.offtopic_answered is not None else "")
-    return (f"answer threshold {result.bands.answer:.3f}, suggest threshold {result.bands.suggest:.3f} "
-            f"(P(right)); {expected}{offtopic}")
+        expected = (
+            f"on {result.positives} held-out alternates {result.answered_rate:.0%} answered directly, "
+            f"{wrong} of answers wrong"
+        )
+    offtopic = (
+        f"; {result.offtopic_answered:.1%} of {result.negatives} off-topic messages answered"
+        if result.offtopic_answered is not None
+        else ""
+    )
+    return (
+        f"answer threshold {result.bands.answer:.3f}, suggest threshold {result.bands.suggest:.3f} "
+        f"(P(right)); {expected}{offtopic}"
+    )
 
 
 def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report) -> tuple[dict, Encoder | None]:
@@ -309,8 +357,10 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
     intent_settings = project.config.intents
     intent_groups = _intent_groups(project)
     if intent_settings.finetune_steps > 0 and len(intent_groups) >= 2:
-        say(f"intents: fine-tuning the encoder ({intent_settings.finetune_loss}) for {intent_settings.finetune_steps} "
-            f"steps on {sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents")
+        say(
+            f"intents: fine-tuning the encoder ({intent_settings.finetune_loss}) for {intent_settings.finetune_steps} "
+            f"steps on {sum(len(g) for g in intent_groups)} examples of {len(intent_groups)} intents"
+        )
         tuned = encoder.clone()
         report: EndToEndReport | FinetuneReport
         if intent_settings.finetune_loss == "cross_entropy":
@@ -318,41 +368,86 @@ def _train_knowledge(project: Project, encoder: Encoder, out: Path, say: Report)
 
             texts = [t for g in intent_groups for t in g]
             labels = [str(i) for i, g in enumerate(intent_groups) for _ in g]
-            report = finetune_classifier(tuned, texts, labels, project.intents.out_of_scope, EndToEndSettings(
-                steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
-                train_layers=intent_settings.finetune_layers, seed=project.config.seed))
+            report = finetune_classifier(
+                tuned,
+                texts,
+                labels,
+                project.intents.out_of_scope,
+                EndToEndSettings(
+                    steps=intent_settings.finetune_steps,
+                    batch_size=intent_settings.finetune_batch,
+                    train_layers=intent_settings.finetune_layers,
+                    seed=project.config.seed,
+                ),
+            )
         else:
-            report = finetune_encoder(tuned, intent_groups, project.intents.out_of_scope, None, FinetuneSettings(
-                steps=intent_settings.finetune_steps, batch_size=intent_settings.finetune_batch,
-                train_layers=intent_settings.finetune_layers, seed=project.config.seed))
-        finetune_metrics.update({"intents_finetune_loss_kind": intent_settings.finetune_loss,
-                                 "intents_finetune_steps": report.steps, "intents_finetune_seconds": report.seconds,
-                                 "intents_finetune_loss": [report.first_loss, report.last_loss]})
+            report = finetune_encoder(
+                tuned,
+                intent_groups,
+                project.intents.out_of_scope,
+                None,
+                FinetuneSettings(
+                    steps=intent_settings.finetune_steps,
+                    batch_size=intent_settings.finetune_batch,
+                    train_layers=intent_settings.finetune_layers,
+                    seed=project.config.seed,
+                ),
+            )
+        finetune_metrics.update(
+            {
+                "intents_finetune_loss_kind": intent_settings.finetune_loss,
+                "intents_finetune_steps": report.steps,
+                "intents_finetune_seconds": report.seconds,
+                "intents_finetune_loss": [report.first_loss, report.last_loss],
+            }
+        )
         encoder = tuned
     training = train_knowledge_base(
-        entries, negatives, encoder, target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
-        seed=project.config.seed, say=say, owns_encoder=tuned is not None,
-        calibration=settings.calibration, index_answers=settings.index_answers,
+        entries,
+        negatives,
+        encoder,
+        target_wrong_rate=project.config.thresholds.target_wrong_answer_rate,
+        seed=project.config.seed,
+        say=say,
+        owns_encoder=tuned is not None,
+        calibration=settings.calibration,
+        index_answers=settings.index_answers,
         # index and calibrate (the intent head is fitted later) on the embeddings the bot will serve
         serve_as=lambda e: quantized_encoder(e, project.config.models.quantize),
-        finetune=FinetuneSettings(steps=settings.finetune_steps, batch_size=settings.finetune_batch,
-                                  train_layers=settings.finetune_layers, seed=project.config.seed))
+        finetune=FinetuneSettings(
+            steps=settings.finetune_steps,
+            batch_size=settings.finetune_batch,
+            train_layers=settings.finetune_layers,
+            seed=project.config.seed,
+        ),
+    )
     if training.finetune is not None:
         tuning = training.finetune
-        finetune_metrics.update({"finetune_steps": tuning.steps, "finetune_seconds": tuning.seconds,
-                                 "finetune_loss": [tuning.first_loss, tuning.last_loss]})
+        finetune_metrics.update(
+            {
+                "finetune_steps": tuning.steps,
+                "finetune_seconds": tuning.seconds,
+                "finetune_loss": [tuning.first_loss, tuning.last_loss],
+            }
+        )
     if training.tuned:
         tuned = training.encoder
     kb, result = training.kb, training.calibration
     if entries:
         rounded = lambda v: None if v is None else round(v, 4)  # noqa: E731
-        kb.metrics = {"answer_threshold": round(result.bands.answer, 4), "suggest_threshold": round(result.bands.suggest, 4),
-                      "confidence": "calibrated P(right)" if result.confidence is not None else "fused score",
-                      "held_out_answered_rate": rounded(result.answered_rate),
-                      "held_out_wrong_rate": rounded(result.wrong_rate),
-                      "offtopic_answered_rate": rounded(result.offtopic_answered),
-                      "held_out_phrasings": result.positives, "negatives": result.negatives,
-                      "index": kb.index.kind, "index_answers": kb.index_answers, **finetune_metrics}
+        kb.metrics = {
+            "answer_threshold": round(result.bands.answer, 4),
+            "suggest_threshold": round(result.bands.suggest, 4),
+            "confidence": "calibrated P(right)" if result.confidence is not None else "fused score",
+            "held_out_answered_rate": rounded(result.answered_rate),
+            "held_out_wrong_rate": rounded(result.wrong_rate),
+            "offtopic_answered_rate": rounded(result.offtopic_answered),
+            "held_out_phrasings": result.positives,
+            "negatives": result.negatives,
+            "index": kb.index.kind,
+            "index_answers": kb.index_answers,
+            **finetune_metrics,
+        }
         say("knowledge: " + describe_calibration(result))
         advice = calibration_advice(result, target=project.config.thresholds.target_wrong_answer_rate)
         if advice:

@@ -241,12 +241,22 @@ def _check_store_backend(config: BotConfig, data: dict, file: str, problems: lis
     store = data.get("store")
     close = difflib.get_close_matches(config.store.backend, known, n=1)
     fix = f"did you mean '{close[0]}'?" if close else f"installed: {', '.join(known)}"
-    problems.append(Problem(file, line_of(store, "backend"),
-                            f"unknown store backend '{config.store.backend}' in 'store.backend': {fix}"))
+    problems.append(
+        Problem(
+            file, line_of(store, "backend"), f"unknown store backend '{config.store.backend}' in 'store.backend': {fix}"
+        )
+    )
 
 
-def _build(cls: type, data: dict, file: str, problems: list[Problem], prefix: str,
-           claim: typing.Callable[[str, Any], bool] | None = None, extra_names: tuple[str, ...] = ()) -> Any:
+def _build(
+    cls: type,
+    data: dict,
+    file: str,
+    problems: list[Problem],
+    prefix: str,
+    claim: typing.Callable[[str, Any], bool] | None = None,
+    extra_names: tuple[str, ...] = (),
+) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get(_NOT_A_KEY)}
     values: dict[str, Any] = {}
@@ -272,7 +282,9 @@ def _convert(tp: Any, raw: Any, file: str, problems: list[Problem], key: str, li
         return False, None
 
     origin = typing.get_origin(tp)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp is not Secret:  # a Secret is written as ${ENV_VAR}, not a mapping
+    if (
+        isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp is not Secret
+    ):  # a Secret is written as ${ENV_VAR}, not a mapping
         if raw is None:
             return True, tp()
         if not isinstance(raw, dict):

@@ -60,13 +60,13 @@ def add_typo(text: str, rng: random.Random) -> str:
     j = rng.randrange(1, len(w) - 1)
     kind = rng.randrange(4)
     if kind == 0:
-        w = w[:j] + w[j + 1:]
+        w = w[:j] + w[j + 1 :]
     elif kind == 1:
         w = w[:j] + w[j] + w[j:]
     elif kind == 2:
-        w = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+        w = w[: j - 1] + w[j] + w[j - 1] + w[j + 1 :]
     else:
-        w = w[:j] + rng.choice("abcdefghijklmnopqrstuvwxyz") + w[j + 1:]
+        w = w[:j] + rng.choice("abcdefghijklmnopqrstuvwxyz") + w[j + 1 :]
     words[i] = w
     return " ".join(words)
 
@@ -91,7 +91,8 @@ def warmup_linear_decay(optimizer, total: int):
 
     warmup = max(1, total // 10)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / total))
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / total)
+    )
 
 
 def shuffled_batches(n: int, size: int, rng: random.Random) -> Iterator[list[int]]:
@@ -117,10 +118,14 @@ def _freeze_below(model, train_layers: int) -> None:
         param.requires_grad_(id(param) in keep)
 
 
-def finetune_encoder(encoder, groups: Sequence[Sequence[str]], negatives: Sequence[str] = (),
-                     answers: Sequence[str] | None = None,
-                     settings: FinetuneSettings = FinetuneSettings(),
-                     vectors: np.ndarray | None = None) -> FinetuneReport:
+def finetune_encoder(
+    encoder,
+    groups: Sequence[Sequence[str]],
+    negatives: Sequence[str] = (),
+    answers: Sequence[str] | None = None,
+    settings: FinetuneSettings = FinetuneSettings(),
+    vectors: np.ndarray | None = None,
+) -> FinetuneReport:
     """Train `encoder.model` in place on `groups` (each: the phrasings of one entry or intent).
 
     Groups with a single phrasing still train (anchor = a typo'd copy, or the answer when
@@ -184,7 +189,7 @@ def finetune_encoder(encoder, groups: Sequence[Sequence[str]], negatives: Sequen
             labels = torch.arange(len(anchors))
             # Symmetric: anchors find their positive, and positives find their anchor.
             loss = torch.nn.functional.cross_entropy(logits, labels)
-            loss = loss + torch.nn.functional.cross_entropy(logits[:, :len(anchors)].T, labels)
+            loss = loss + torch.nn.functional.cross_entropy(logits[:, : len(anchors)].T, labels)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -91,8 +91,9 @@ def could_follow_up(text: str, questions: frozenset[str]) -> bool:
     return bool(_NUMBER.match(folded)) or folded in _AFFIRM or folded in _DENY or folded in questions
 
 
-def state_from_turns(turns: Iterable[TurnRecord], suggestion: Callable[[str], Suggestion | None],
-                     since: float) -> ConversationState:
+def state_from_turns(
+    turns: Iterable[TurnRecord], suggestion: Callable[[str], Suggestion | None], since: float
+) -> ConversationState:
     """The state after `turns` (a conversation's last ones, oldest first). `suggestion` maps an FAQ entry id
     to its Suggestion, None when the entry is gone (then its list is not offered any more: "2" must not pick
     whatever moved into second place)."""
@@ -115,9 +116,20 @@ def state_from_turns(turns: Iterable[TurnRecord], suggestion: Callable[[str], Su
 
 def turn_of(message: Message, reply: Reply, at: float) -> TurnRecord:
     """The record the store would log for this turn (what `ConversationTracker` keeps in memory)."""
-    return TurnRecord(0, message.conversation_id, message.text, reply.kind, reply.text, reply.intent,
-                      reply.confidence, tuple(s.entry_id for s in reply.sources),
-                      tuple(s.entry_id for s in reply.suggestions), reply.reason, {}, at)
+    return TurnRecord(
+        0,
+        message.conversation_id,
+        message.text,
+        reply.kind,
+        reply.text,
+        reply.intent,
+        reply.confidence,
+        tuple(s.entry_id for s in reply.sources),
+        tuple(s.entry_id for s in reply.suggestions),
+        reply.reason,
+        {},
+        at,
+    )
 
 
 class ConversationTracker:

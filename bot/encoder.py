@@ -68,7 +68,8 @@ class Encoder:
             st_config = path / "sentence_bert_config.json"
             self.max_length = (
                 int(json.loads(st_config.read_text()).get("max_seq_length", DEFAULT_MAX_LENGTH))
-                if st_config.exists() else DEFAULT_MAX_LENGTH
+                if st_config.exists()
+                else DEFAULT_MAX_LENGTH
             )
             self.max_length = min(self.max_length, DEFAULT_MAX_LENGTH)
         from transformers.utils import logging as hf_logging
@@ -108,8 +109,9 @@ class Encoder:
         return self._tokenizer
 
     def _forward(self, texts: Sequence[str]):
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                                return_tensors="pt")
+        batch = self._tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
         output = self._model(**batch)
         return pool(output.last_hidden_state, batch["attention_mask"], self.pooling)
 
@@ -136,15 +138,26 @@ class Encoder:
         self._model.save_pretrained(str(directory), safe_serialization=True)
         self._tokenizer.save_pretrained(str(directory))
         (directory / "1_Pooling").mkdir(exist_ok=True)
-        (directory / "1_Pooling" / "config.json").write_text(json.dumps({
-            "word_embedding_dimension": self.dim,
-            "pooling_mode_mean_tokens": self.pooling == "mean",
-            "pooling_mode_cls_token": self.pooling == "cls",
-        }))
+        (directory / "1_Pooling" / "config.json").write_text(
+            json.dumps(
+                {
+                    "word_embedding_dimension": self.dim,
+                    "pooling_mode_mean_tokens": self.pooling == "mean",
+                    "pooling_mode_cls_token": self.pooling == "cls",
+                }
+            )
+        )
 
 
-def encode_in_batches(texts: Sequence[str], dim: int, forward, lock: threading.Lock, threads: int,
-                      batch_size: int = 64, progress: bool = False) -> np.ndarray:
+def encode_in_batches(
+    texts: Sequence[str],
+    dim: int,
+    forward,
+    lock: threading.Lock,
+    threads: int,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
     """The batching loop both encoders share: longest texts first (little padding), `forward(batch)` returns a
     tensor of embeddings, results come back in input order. `threads` (0 = torch's default) is applied in the
     calling thread, since torch's thread count is per thread."""
@@ -163,7 +176,7 @@ def encode_in_batches(texts: Sequence[str], dim: int, forward, lock: threading.L
         if threads and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         for start in starts:
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             out[idx] = forward([texts[i] for i in idx]).float().numpy()
     return out
 

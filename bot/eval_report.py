@@ -90,8 +90,9 @@ def write_report(directory: Path, title: str, sections: list[Section]) -> Path:
 
     env = jinja2.Environment(autoescape=True)
     env.filters["is_number"] = _is_number
-    text = env.from_string(_TEMPLATE).render(title=title, sections=sections, version=html.escape(__version__),
-                                             generated=time.strftime("%Y-%m-%d %H:%M:%S"))
+    text = env.from_string(_TEMPLATE).render(
+        title=title, sections=sections, version=html.escape(__version__), generated=time.strftime("%Y-%m-%d %H:%M:%S")
+    )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.html"
     path.write_text(text, encoding="utf-8")

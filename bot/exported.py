@@ -23,8 +23,9 @@ FORMAT_VERSION = 1
 _FILES = ("encoder.ts", "tokenizer.json", "export.json")
 
 
-def export_encoder(encoder, directory: Path, check_texts: Sequence[str], tolerance: float = 1e-4,
-                   quantize: str = "none") -> bool:
+def export_encoder(
+    encoder, directory: Path, check_texts: Sequence[str], tolerance: float = 1e-4, quantize: str = "none"
+) -> bool:
     """Trace `encoder` (a loaded `Encoder`, already quantised as `quantize` says) into `directory`; False (and
     nothing written) when the traced model disagrees with the eager one on `check_texts`."""
     import torch
@@ -49,16 +50,28 @@ def export_encoder(encoder, directory: Path, check_texts: Sequence[str], toleran
         # tracing warns about Python-level shape checks; the export is verified numerically below instead
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            traced = torch.jit.trace(_Pooled(encoder.model, encoder.pooling).eval(),
-                                     (sample["input_ids"], sample["attention_mask"]), check_trace=False)
+            traced = torch.jit.trace(
+                _Pooled(encoder.model, encoder.pooling).eval(),
+                (sample["input_ids"], sample["attention_mask"]),
+                check_trace=False,
+            )
     finally:
         hf_logging.set_verbosity(verbosity)
     directory.mkdir(parents=True, exist_ok=True)
     traced.save(str(directory / "encoder.ts"))
     encoder.tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "export.json").write_text(json.dumps({
-        "format_version": FORMAT_VERSION, "dim": encoder.dim, "max_length": encoder.max_length,
-        "pad_id": int(encoder.tokenizer.pad_token_id or 0), "source": str(encoder.path), "quantize": quantize}))
+    (directory / "export.json").write_text(
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "dim": encoder.dim,
+                "max_length": encoder.max_length,
+                "pad_id": int(encoder.tokenizer.pad_token_id or 0),
+                "source": str(encoder.path),
+                "quantize": quantize,
+            }
+        )
+    )
     texts = list(check_texts)[:256] or ["hello"]
     exported = ExportedEncoder(directory).load()
     # int8 activations are scaled per batch, so a quantised export is compared at the same batching; an fp32

@@ -33,8 +33,10 @@ _PRICE = re.compile(
     r"|\b\d[\d,]*(?:\.\d+)?\s?(?:dollars?|euros?|pounds?|cents?|bucks)\b",
     re.IGNORECASE,
 )
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
-           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 _DATE = re.compile(
     rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"
     rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
@@ -88,8 +90,14 @@ def extract_claims(reply: str) -> tuple[Claim, ...]:
     text = _normalise_keep_case(reply)
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, Claim]] = []
-    for kind, pattern in (("email", _EMAIL), ("url", _URL), ("price", _PRICE), ("date", _DATE),
-                          ("menu_path", _MENU), ("number", _NUMBER)):
+    for kind, pattern in (
+        ("email", _EMAIL),
+        ("url", _URL),
+        ("price", _PRICE),
+        ("date", _DATE),
+        ("menu_path", _MENU),
+        ("number", _NUMBER),
+    ):
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < e and s < end for s, e in taken):
@@ -128,7 +136,8 @@ def find_unsupported(reply: str, support: Support) -> tuple[Claim, ...]:
 def has_fact_marker(text: str) -> bool:
     """Could `text` be the start of a claim? Streaming holds such sentences back until they are checked."""
     return bool(re.search(r"[\d@/>→»›$€£¥]|\bwww\b|\bhttps?\b|\.[a-z]{2,}\b", text, re.IGNORECASE)) or bool(
-        re.search(rf"\b(?:{_MONTHS})\b", text, re.IGNORECASE))
+        re.search(rf"\b(?:{_MONTHS})\b", text, re.IGNORECASE)
+    )
 
 
 def _steps(path: str) -> list[tuple[str, ...]]:
@@ -179,9 +188,24 @@ def _canonical_url(url: str) -> str:
     return url[4:] if url.startswith("www.") else url
 
 
-_CURRENCY_NAMES = {"$": "$", "usd": "$", "dollar": "$", "dollars": "$", "bucks": "$", "cent": "c", "cents": "c",
-                   "€": "€", "eur": "€", "euro": "€", "euros": "€", "£": "£", "gbp": "£", "pound": "£",
-                   "pounds": "£", "¥": "¥"}
+_CURRENCY_NAMES = {
+    "$": "$",
+    "usd": "$",
+    "dollar": "$",
+    "dollars": "$",
+    "bucks": "$",
+    "cent": "c",
+    "cents": "c",
+    "€": "€",
+    "eur": "€",
+    "euro": "€",
+    "euros": "€",
+    "£": "£",
+    "gbp": "£",
+    "pound": "£",
+    "pounds": "£",
+    "¥": "¥",
+}
 _CURRENCY_WORD = re.compile(r"\$|€|£|¥|\b(?:usd|eur|gbp|dollars?|euros?|pounds?|cents?|bucks)\b", re.IGNORECASE)
 
 

@@ -66,8 +66,7 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "smallbot"
 
 
-def prepare_model(model: str, base_dir: Path | None = None, cache: Path | None = None,
-                  dtype: str = "bfloat16") -> Path:
+def prepare_model(model: str, base_dir: Path | None = None, cache: Path | None = None, dtype: str = "bfloat16") -> Path:
     """A transformers directory (config, safetensors, tokenizer) for `model`, converting a GGUF once.
 
     A directory that already holds config.json is used as it is. A GGUF file (or a directory with one)
@@ -85,7 +84,9 @@ def prepare_model(model: str, base_dir: Path | None = None, cache: Path | None =
     if path.suffix != ".gguf":
         raise ArtifactError(f"generator model {path} is not a .gguf file or a transformers directory")
     stat = path.stat()
-    digest = hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{dtype}:{CACHE_FORMAT}".encode()).hexdigest()
+    digest = hashlib.sha256(
+        f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{dtype}:{CACHE_FORMAT}".encode()
+    ).hexdigest()
     target = (cache or cache_dir()) / "generators" / f"{path.stem}-{dtype}-{digest[:12]}"
     if (target / MARKER).exists():
         return target
@@ -114,10 +115,17 @@ def _convert_gguf(gguf: Path, target: Path, dtype: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / MARKER).write_text(json.dumps({
-        "format": CACHE_FORMAT, "source": str(gguf), "dtype": dtype,
-        "seconds": round(time.perf_counter() - started, 2),
-    }, indent=2))
+    (tmp / MARKER).write_text(
+        json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "source": str(gguf),
+                "dtype": dtype,
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+            indent=2,
+        )
+    )
     try:
         os.replace(tmp, target)
     except OSError:  # another process finished first: theirs is as good as ours
@@ -134,11 +142,21 @@ class LocalGenerator:
     'Hello! How can I help you today?'
     """
 
-    def __init__(self, model: str = "smollm2-135m", *, base_dir: Path | None = None,
-                 persona: str = "You are a friendly, concise assistant.", max_new_tokens: int = 48,
-                 max_seconds: float = 8.0, history_tokens: int = 256, threads: int = 1,
-                 stops: Sequence[str] = DEFAULT_STOPS, repetition_penalty: float = 1.05,
-                 compute_dtype: str = "bfloat16", cache: Path | None = None):
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        *,
+        base_dir: Path | None = None,
+        persona: str = "You are a friendly, concise assistant.",
+        max_new_tokens: int = 48,
+        max_seconds: float = 8.0,
+        history_tokens: int = 256,
+        threads: int = 1,
+        stops: Sequence[str] = DEFAULT_STOPS,
+        repetition_penalty: float = 1.05,
+        compute_dtype: str = "bfloat16",
+        cache: Path | None = None,
+    ):
         self.model_ref = model
         self.base_dir = base_dir
         self.persona = persona
@@ -176,8 +194,9 @@ class LocalGenerator:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             if not tokenizer.chat_template:
                 raise ArtifactError(f"generator model {path} has no chat template: use an instruct model")
-            model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
-                                                         dtype=getattr(torch, self.compute_dtype))
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path), local_files_only=True, dtype=getattr(torch, self.compute_dtype)
+            )
             model.eval()
             eos = {tokenizer.eos_token_id, model.generation_config.eos_token_id}
             for token in ("<|im_end|>", "<|endoftext|>"):
@@ -209,8 +228,9 @@ class LocalGenerator:
             ids = ids["input_ids"]
         return [int(i) for i in ids]
 
-    def stream(self, text: str, history: Sequence[Turn] = (),
-               cancelled: Callable[[], bool] | None = None) -> Iterator[str | GenerationStats]:
+    def stream(
+        self, text: str, history: Sequence[Turn] = (), cancelled: Callable[[], bool] | None = None
+    ) -> Iterator[str | GenerationStats]:
         """Yield text chunks as tokens arrive, then one GenerationStats. Blocking; CPU-bound.
 
         Stops at end-of-turn, a stop sequence, `max_new_tokens`, `max_seconds` of wall clock, or when
@@ -246,8 +266,9 @@ class LocalGenerator:
                     if generated and self.repetition_penalty != 1.0:
                         seen = torch.tensor(sorted(set(generated)))
                         scores = logits[seen]
-                        logits[seen] = torch.where(scores > 0, scores / self.repetition_penalty,
-                                                   scores * self.repetition_penalty)
+                        logits[seen] = torch.where(
+                            scores > 0, scores / self.repetition_penalty, scores * self.repetition_penalty
+                        )
                     token = int(torch.argmax(logits))
                     if first_token_ms is None:
                         first_token_ms = (time.perf_counter() - started) * 1000.0
@@ -271,8 +292,9 @@ class LocalGenerator:
         reply = reply.rstrip()
         if len(reply) > emitted:
             yield reply[emitted:]
-        yield GenerationStats(reply, len(generated), len(prompt), stopped, time.perf_counter() - started,
-                              first_token_ms)
+        yield GenerationStats(
+            reply, len(generated), len(prompt), stopped, time.perf_counter() - started, first_token_ms
+        )
 
     def generate(self, text: str, history: Sequence[Turn] = ()) -> GenerationStats:
         """The whole reply at once (drains `stream`)."""

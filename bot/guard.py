@@ -84,4 +84,4 @@ def _split_complete(text: str) -> tuple[str, str]:
         last = match
     if last is None:
         return "", text
-    return text[: last.end()], text[last.end():]
+    return text[: last.end()], text[last.end() :]

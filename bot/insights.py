@@ -86,9 +86,17 @@ def daily_rates(turns: Iterable[TurnRecord]) -> list[DayRates]:
         counts = by_day[day]
         total = sum(counts.values())
         share = {kind: counts[kind] / total for kind in ReplyKind}
-        rates.append(DayRates(day, total, share[ReplyKind.ANSWER], share[ReplyKind.SUGGEST],
-                              share[ReplyKind.FALLBACK], share[ReplyKind.HANDOFF],
-                              share[ReplyKind.RESPOND] + share[ReplyKind.GENERATE]))
+        rates.append(
+            DayRates(
+                day,
+                total,
+                share[ReplyKind.ANSWER],
+                share[ReplyKind.SUGGEST],
+                share[ReplyKind.FALLBACK],
+                share[ReplyKind.HANDOFF],
+                share[ReplyKind.RESPOND] + share[ReplyKind.GENERATE],
+            )
+        )
     return rates
 
 
@@ -113,13 +121,14 @@ def resolutions(turns: Sequence[TurnRecord], window: int = 3) -> list[Resolution
             if turn.reply_kind not in UNANSWERED or turn.reason in _BOOKKEEPING:
                 continue
             offered = turn.suggestions[0] if turn.suggestions else None
-            for later in conversation[i + 1:i + 1 + window]:
+            for later in conversation[i + 1 : i + 1 + window]:
                 if later.reason in _BOOKKEEPING:
                     continue  # "no" to the suggestions: the user is still after the same thing
                 if later.reply_kind is ReplyKind.ANSWER and later.sources:
                     picked = _PICKED.match(later.reason)
-                    found.append(Resolution(turn.text, later.sources[0],
-                                            "picked suggestion" if picked else "rephrased", offered))
+                    found.append(
+                        Resolution(turn.text, later.sources[0], "picked suggestion" if picked else "rephrased", offered)
+                    )
                     break
                 if later.reply_kind not in UNANSWERED:
                     break  # the conversation moved on to something else
@@ -162,7 +171,9 @@ def distinct_texts(texts: Iterable[str]) -> list[tuple[str, int]]:
     return [(spelling[key], n) for key, n in counts.most_common()]
 
 
-def cluster(texts: Sequence[str], counts: Sequence[int], embeddings: np.ndarray, threshold: float = 0.7) -> list[Cluster]:
+def cluster(
+    texts: Sequence[str], counts: Sequence[int], embeddings: np.ndarray, threshold: float = 0.7
+) -> list[Cluster]:
     """Greedy threshold clustering on cosine similarity, most frequent texts first.
 
     Each text joins the cluster whose centroid it is most similar to if that similarity is at least
@@ -186,6 +197,13 @@ def cluster(texts: Sequence[str], counts: Sequence[int], embeddings: np.ndarray,
         else:
             members[best].append(i)
             sums[best] += embeddings[i]
-    clusters = [Cluster(texts[m[0]], tuple(texts[i] for i in m), sum(counts[i] for i in m),
-                        (s / np.linalg.norm(s)).astype(np.float32)) for m, s in zip(members, sums)]
+    clusters = [
+        Cluster(
+            texts[m[0]],
+            tuple(texts[i] for i in m),
+            sum(counts[i] for i in m),
+            (s / np.linalg.norm(s)).astype(np.float32),
+        )
+        for m, s in zip(members, sums)
+    ]
     return sorted(clusters, key=lambda c: -c.count)

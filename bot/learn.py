@@ -97,29 +97,51 @@ def bot_judge(bot) -> Judge:
             in_scope = prediction is not None and not prediction.out_of_scope
             # as the bot itself decides: a text as near one of its non-FAQ examples (small talk, handoff,
             # out of scope) as to the FAQ is not a way of asking for an entry
-            offered = (in_scope and top is not None and top.score >= bot.policy.faq_suggest
-                       and not bot.knowledge.looks_offtopic(vector, top))
-            out.append(Judgement(not in_scope, top.entry_id if top else None, float(top.score) if top else 0.0,
-                                 prediction.intent if in_scope else None,
-                                 float(prediction.confidence) if in_scope else 0.0, offered))
+            offered = (
+                in_scope
+                and top is not None
+                and top.score >= bot.policy.faq_suggest
+                and not bot.knowledge.looks_offtopic(vector, top)
+            )
+            out.append(
+                Judgement(
+                    not in_scope,
+                    top.entry_id if top else None,
+                    float(top.score) if top else 0.0,
+                    prediction.intent if in_scope else None,
+                    float(prediction.confidence) if in_scope else 0.0,
+                    offered,
+                )
+            )
         return out
 
     return judge
 
 
-def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster_threshold: float = 0.7,
-            min_similarity: float = 0.5, judge: Judge | None = None, intent_threshold: float = 0.5) -> list[Proposal]:
+def propose(
+    project: Project,
+    store: ConversationLog,
+    encode: Encode,
+    *,
+    cluster_threshold: float = 0.7,
+    min_similarity: float = 0.5,
+    judge: Judge | None = None,
+    intent_threshold: float = 0.5,
+) -> list[Proposal]:
     """Proposals from the log, grouped by cluster (largest first), best match first inside a cluster.
 
     With `judge` (the bot's own view, `bot_judge`), a text without evidence in the log is paired with the FAQ
-    entry the bot would offer for it (in scope, at least its suggest threshold), else with the respond/handoff intent its classifier
-    puts it in (in scope, at `intent_threshold` or more); anything else is `add_to: new` (off-topic or not yet
-    covered), however close its words are by cosine. Without a judge, the nearest phrasing at cosine
-    `min_similarity` or more."""
+    entry the bot would offer for it (in scope, at least its suggest threshold), else with the respond/handoff
+    intent its classifier puts it in (in scope, at `intent_threshold` or more); anything else is `add_to: new`
+    (off-topic or not yet covered), however close its words are by cosine. Without a judge, the nearest phrasing
+    at cosine `min_similarity` or more."""
     turns = store.turns()
     known = _known_phrasings(project)
-    distinct = [(text, n) for text, n in insights.distinct_texts(t.text for t in insights.unanswered(turns))
-                if insights.fold(text) not in known]
+    distinct = [
+        (text, n)
+        for text, n in insights.distinct_texts(t.text for t in insights.unanswered(turns))
+        if insights.fold(text) not in known
+    ]
     if not distinct:
         return []
     resolved: dict[str, Counter] = {}
@@ -149,42 +171,100 @@ def propose(project: Project, store: ConversationLog, encode: Encode, *, cluster
                 where = "this question" if own else f"a question like it ({voter[(entry_id, via)]!r})"
                 action = "picked the suggestion" if via == "picked suggestion" else "rephrased"
                 evidence = f"after {where}, the user {action} and got the answer of '{entry_id}'"
-                proposals.append(Proposal(text, FAQ, entry_id, targets.entries[entry_id],
-                                          round(targets.similarity_to(vectors[i], FAQ, entry_id), 3), counts[i],
-                                          evidence, group.representative))
+                proposals.append(
+                    Proposal(
+                        text,
+                        FAQ,
+                        entry_id,
+                        targets.entries[entry_id],
+                        round(targets.similarity_to(vectors[i], FAQ, entry_id), 3),
+                        counts[i],
+                        evidence,
+                        group.representative,
+                    )
+                )
                 continue
             kind, target, similarity = targets.nearest(vectors[i])
             verdict = judged[i] if judged is not None else None
             if verdict is not None:
-                proposals.append(_judged(text, verdict, targets, vectors[i], counts[i], group.representative,
-                                         intent_threshold))
+                proposals.append(
+                    _judged(text, verdict, targets, vectors[i], counts[i], group.representative, intent_threshold)
+                )
             elif similarity >= min_similarity:
                 label = targets.entries[target] if kind == FAQ else targets.intents[target]
-                proposals.append(Proposal(text, kind, target, label, round(similarity, 3), counts[i],
-                                          f"nearest by meaning (cosine {similarity:.2f})", group.representative))
+                proposals.append(
+                    Proposal(
+                        text,
+                        kind,
+                        target,
+                        label,
+                        round(similarity, 3),
+                        counts[i],
+                        f"nearest by meaning (cosine {similarity:.2f})",
+                        group.representative,
+                    )
+                )
             else:
-                proposals.append(Proposal(text, NEW, None, "", round(similarity, 3), counts[i],
-                                          f"nothing close: best was '{target}' at {similarity:.2f}",
-                                          group.representative))
+                proposals.append(
+                    Proposal(
+                        text,
+                        NEW,
+                        None,
+                        "",
+                        round(similarity, 3),
+                        counts[i],
+                        f"nothing close: best was '{target}' at {similarity:.2f}",
+                        group.representative,
+                    )
+                )
     return proposals
 
 
-def _judged(text: str, verdict: Judgement, targets: "_Targets", vector: np.ndarray, asked: int, cluster: str,
-            intent_threshold: float) -> Proposal:
+def _judged(
+    text: str,
+    verdict: Judgement,
+    targets: "_Targets",
+    vector: np.ndarray,
+    asked: int,
+    cluster: str,
+    intent_threshold: float,
+) -> Proposal:
     entry_id = verdict.faq_entry
     if entry_id in targets.entries and verdict.faq_offered:
-        return Proposal(text, FAQ, entry_id, targets.entries[entry_id],
-                        round(targets.similarity_to(vector, FAQ, entry_id), 3), asked,
-                        f"the bot's FAQ confidence P(right) {verdict.faq_confidence:.2f}", cluster)
+        return Proposal(
+            text,
+            FAQ,
+            entry_id,
+            targets.entries[entry_id],
+            round(targets.similarity_to(vector, FAQ, entry_id), 3),
+            asked,
+            f"the bot's FAQ confidence P(right) {verdict.faq_confidence:.2f}",
+            cluster,
+        )
     intent = verdict.intent
     if intent in targets.intents and verdict.intent_confidence >= intent_threshold:
-        return Proposal(text, INTENT, intent, targets.intents[intent],
-                        round(targets.similarity_to(vector, INTENT, intent), 3), asked,
-                        f"the bot's intent classifier: '{intent}' at {verdict.intent_confidence:.2f}", cluster)
+        return Proposal(
+            text,
+            INTENT,
+            intent,
+            targets.intents[intent],
+            round(targets.similarity_to(vector, INTENT, intent), 3),
+            asked,
+            f"the bot's intent classifier: '{intent}' at {verdict.intent_confidence:.2f}",
+            cluster,
+        )
     why = "its out-of-scope check flags it" if verdict.out_of_scope else "no intent or FAQ entry fits"
-    return Proposal(text, NEW, None, "", 0.0, asked,
-                    f"off-topic for the bot ({why}; best FAQ entry '{entry_id}' at P(right) "
-                    f"{verdict.faq_confidence:.2f}): add an entry only if it belongs in your bot", cluster)
+    return Proposal(
+        text,
+        NEW,
+        None,
+        "",
+        0.0,
+        asked,
+        f"off-topic for the bot ({why}; best FAQ entry '{entry_id}' at P(right) "
+        f"{verdict.faq_confidence:.2f}): add an entry only if it belongs in your bot",
+        cluster,
+    )
 
 
 class _Targets:
@@ -237,8 +317,7 @@ def write_review(path: Path, proposals: Sequence[Proposal]) -> Path:
 
 def _write(path: Path, proposals: Sequence[Proposal]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump({"proposals": [asdict(p) for p in proposals]}, sort_keys=False, allow_unicode=True,
-                          width=110)
+    body = yaml.safe_dump({"proposals": [asdict(p) for p in proposals]}, sort_keys=False, allow_unicode=True, width=110)
     path.write_text(_HEADER + body, encoding="utf-8")
     return path
 
@@ -250,7 +329,9 @@ def read_review(path: Path) -> list[Proposal]:
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist: run `smallbot learn DIR` first to write proposals") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML ({exc}): fix the edit or delete the file and rerun learn") from None
+        raise ConfigError(
+            f"{path} is not valid YAML ({exc}): fix the edit or delete the file and rerun learn"
+        ) from None
     items = data.get("proposals") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ConfigError(f"{path} must be a mapping with a 'proposals:' list")
@@ -333,11 +414,20 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
         elif proposal.add_to == INTENT and proposal.target in intents:
             intent = intents[proposal.target]
             path = project.root / intent.file
-            insert = functools.partial(_insert_yaml, list_key="intents", id_key="name", id_value=intent.name,
-                                       field="examples", new=proposal.text, anchor="name")
+            insert = functools.partial(
+                _insert_yaml,
+                list_key="intents",
+                id_key="name",
+                id_value=intent.name,
+                field="examples",
+                new=proposal.text,
+                anchor="name",
+            )
         else:
-            skipped.append(f"{proposal.text!r}: no {proposal.add_to} '{proposal.target}' in {project.root}; "
-                           "fix `target` in the review file")
+            skipped.append(
+                f"{proposal.text!r}: no {proposal.add_to} '{proposal.target}' in {project.root}; "
+                "fix `target` in the review file"
+            )
             continue
         if key in known:
             done.append(proposal)  # already there (applied before, or added by hand)
@@ -355,8 +445,9 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
         raise ConfigError(f"applying {review} would break the project, so nothing was changed:\n{exc}") from None
     remaining = [p for p in proposals if p not in done]
     write_review(review, remaining) if remaining else review.unlink()
-    return Applied(counts[FAQ], counts[INTENT], tuple(skipped),
-                   tuple(sorted(str(p.relative_to(project.root)) for p in originals)))
+    return Applied(
+        counts[FAQ], counts[INTENT], tuple(skipped), tuple(sorted(str(p.relative_to(project.root)) for p in originals))
+    )
 
 
 def _add_faq_alternate(path: Path, text: str, entry, new: str) -> str:
@@ -392,7 +483,7 @@ def _insert_yaml(text: str, list_key: str, id_key: str, id_value: str, field: st
             lines.insert(after + 1, f"{indent}- {quoted}\n")
             return "".join(lines)
         if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):  # `alternates:` left empty
-            return text[:node.start_mark.index].rstrip(" ") + f" [{quoted}]" + text[node.end_mark.index:]
+            return text[: node.start_mark.index].rstrip(" ") + f" [{quoted}]" + text[node.end_mark.index :]
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):  # `alternates: one string`
             start, end = node.start_mark.index, node.end_mark.index
             return text[:start] + f"[{text[start:end]}, {quoted}]" + text[end:]
@@ -408,7 +499,8 @@ def _find_item(root, list_key: str, id_key: str, id_value: str):
         if key.value == list_key and isinstance(value, yaml.SequenceNode):
             for item in value.value:
                 if isinstance(item, yaml.MappingNode) and any(
-                        k.value == id_key and getattr(v, "value", None) == id_value for k, v in item.value):
+                    k.value == id_key and getattr(v, "value", None) == id_value for k, v in item.value
+                ):
                     return item
     raise ConfigError(f"no '{id_value}' under '{list_key}' any more: run `smallbot learn` again")
 
@@ -427,7 +519,9 @@ def _insert_csv(text: str, entry_id: str, new: str) -> str:
         fields.insert(fields.index("question") + 1, "alternates")
     for row in rows:
         if row.get("id") == entry_id:
-            row["alternates"] = " | ".join(p for p in [(row.get("alternates") or "").strip(), new.replace("|", "/")] if p)
+            row["alternates"] = " | ".join(
+                p for p in [(row.get("alternates") or "").strip(), new.replace("|", "/")] if p
+            )
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator=newline)
     writer.writeheader()

@@ -44,10 +44,14 @@ def packaged_path(name: str) -> Path | None:
         return None
     spec = importlib.util.find_spec(packaged.module)
     if spec is None or spec.origin is None:
-        raise ModelNotFoundError(f"model '{name}' is packaged in a wheel that is not installed: run `{packaged.install}`")
+        raise ModelNotFoundError(
+            f"model '{name}' is packaged in a wheel that is not installed: run `{packaged.install}`"
+        )
     path = Path(spec.origin).parent / packaged.relative_path
     if not path.exists():
-        raise ModelNotFoundError(f"model '{name}': {path} is missing from its wheel; reinstall with `{packaged.install}`")
+        raise ModelNotFoundError(
+            f"model '{name}': {path} is missing from its wheel; reinstall with `{packaged.install}`"
+        )
     return path
 
 

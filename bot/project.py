@@ -42,7 +42,9 @@ def knowledge_files(root: Path) -> list[Path]:
     from smallbot.knowledge.loaders import SUFFIXES
 
     folder = root / "knowledge"
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES) if folder.is_dir() else []
+    return (
+        sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES) if folder.is_dir() else []
+    )
 
 
 def load_project(root: str | Path) -> Project:

@@ -65,9 +65,11 @@ class Registration:
         try:
             return metadata.EntryPoint(self.name, self.target, self.group).load()
         except Exception as exc:  # an ImportError, or any error the plugin's module raises on import
-            raise ConfigError(f"{_kind(self.group)} '{self.name}' from {self.origin} ({self.target}) failed to "
-                              f"load: {type(exc).__name__}: {exc}; reinstall {self.origin} or remove its "
-                              "section") from exc
+            raise ConfigError(
+                f"{_kind(self.group)} '{self.name}' from {self.origin} ({self.target}) failed to "
+                f"load: {type(exc).__name__}: {exc}; reinstall {self.origin} or remove its "
+                "section"
+            ) from exc
 
 
 _lock = threading.Lock()
@@ -127,12 +129,16 @@ def _load(group: str, name: str, protocol: type) -> Any:
     entry = registration(group, name)
     plugin = entry.load()
     if not isinstance(plugin, protocol):
-        raise ConfigError(f"{_kind(group)} '{name}' from {entry.origin} ({entry.target}) is not a "
-                          f"{protocol.__name__}: it lacks {', '.join(_missing(plugin, protocol))}")
+        raise ConfigError(
+            f"{_kind(group)} '{name}' from {entry.origin} ({entry.target}) is not a "
+            f"{protocol.__name__}: it lacks {', '.join(_missing(plugin, protocol))}"
+        )
     if getattr(plugin, "name", None) != name:
-        raise ConfigError(f"{_kind(group)} registered as '{name}' by {entry.origin} calls itself "
-                          f"'{getattr(plugin, 'name', None)}': the entry point's name and the object's `name` "
-                          "must be the same")
+        raise ConfigError(
+            f"{_kind(group)} registered as '{name}' by {entry.origin} calls itself "
+            f"'{getattr(plugin, 'name', None)}': the entry point's name and the object's `name` "
+            "must be the same"
+        )
     with _lock:
         _loaded[key] = plugin
     return plugin
@@ -149,7 +155,8 @@ def _registrations(group: str) -> dict[str, Registration | ConfigError]:
 def _read(group: str) -> dict[str, Registration | ConfigError]:
     """Built-ins first, then every installed entry point of `group`; a clash is kept as the error it is."""
     table: dict[str, Registration | ConfigError] = {
-        name: Registration(group, name, target, BUILT_IN) for name, target in _BUILT_INS[group].items()}
+        name: Registration(group, name, target, BUILT_IN) for name, target in _BUILT_INS[group].items()
+    }
     for point in metadata.entry_points(group=group):
         dist = point.dist.name if point.dist is not None else "an unnamed distribution"
         if dist.replace("_", "-").lower() == BUILT_IN:
@@ -164,7 +171,8 @@ def _read(group: str) -> dict[str, Registration | ConfigError]:
             first = other.origin if isinstance(other, Registration) else "two distributions"
             table[point.name] = ConfigError(
                 f"{_kind(group)} name '{point.name}' is registered twice, by {first} and by {dist}: uninstall "
-                "one of them")
+                "one of them"
+            )
     return table
 
 

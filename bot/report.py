@@ -38,8 +38,9 @@ class ReportData:
     handoffs_total: int
 
 
-def collect(store: ConversationLog, encode: Encode, bot_name: str = "smallbot", *, threshold: float = 0.7,
-            top: int = 15) -> ReportData:
+def collect(
+    store: ConversationLog, encode: Encode, bot_name: str = "smallbot", *, threshold: float = 0.7, top: int = 15
+) -> ReportData:
     """Read the log and compute the report's figures (the encoder clusters the unanswered questions)."""
     turns = store.turns()
     distinct = insights.distinct_texts(t.text for t in insights.unanswered(turns))
@@ -48,11 +49,17 @@ def collect(store: ConversationLog, encode: Encode, bot_name: str = "smallbot", 
         texts = [text for text, _ in distinct]
         clusters = insights.cluster(texts, [n for _, n in distinct], encode(texts), threshold)
     handoffs = store.handoffs()
-    return ReportData(bot_name, len(turns), len({t.conversation_id for t in turns}),
-                      tuple(insights.daily_rates(turns)), tuple(clusters[:top]),
-                      tuple(insights.entry_feedback(turns, store.feedback())[:top]),
-                      tuple(insights.confusions(insights.resolutions(turns))[:top]),
-                      sum(h.is_open for h in handoffs), len(handoffs))
+    return ReportData(
+        bot_name,
+        len(turns),
+        len({t.conversation_id for t in turns}),
+        tuple(insights.daily_rates(turns)),
+        tuple(clusters[:top]),
+        tuple(insights.entry_feedback(turns, store.feedback())[:top]),
+        tuple(insights.confusions(insights.resolutions(turns))[:top]),
+        sum(h.is_open for h in handoffs),
+        len(handoffs),
+    )
 
 
 def write_report(data: ReportData, out_dir: Path) -> Path:
@@ -90,10 +97,12 @@ def _plot_rates(days: Sequence[DayRates], path: Path) -> str:
 
     first = date.fromisoformat(days[0].day)
     x = np.array([(date.fromisoformat(d.day) - first).days for d in days])  # gaps stay gaps: days without messages
-    series = [("answered", [d.answered for d in days], "#2e7d32"),
-              ("suggested", [d.suggested for d in days], "#f9a825"),
-              ("abstained (fallback)", [d.abstained for d in days], "#c62828"),
-              ("handed off", [d.handed_off for d in days], "#1565c0")]
+    series = [
+        ("answered", [d.answered for d in days], "#2e7d32"),
+        ("suggested", [d.suggested for d in days], "#f9a825"),
+        ("abstained (fallback)", [d.abstained for d in days], "#c62828"),
+        ("handed off", [d.handed_off for d in days], "#1565c0"),
+    ]
     for label, values, color in series:
         ax.plot(x, [100 * v for v in values], marker="o", label=label, color=color)
     ax.set_xticks(x, [d.day[5:] for d in days], rotation=45 if len(days) > 10 else 0)
@@ -143,7 +152,7 @@ def _plot_feedback(entries: Sequence[EntryFeedback], path: Path) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
-    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("$", r"\$")  # matplotlib would read "$...$" in a user's question as math
 
 

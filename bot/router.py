@@ -44,8 +44,9 @@ def normalise(text: str, max_chars: int) -> str:
     return cleaned
 
 
-def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy,
-           looks_offtopic: bool = False) -> Decision:
+def decide(
+    prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], policy: Policy, looks_offtopic: bool = False
+) -> Decision:
     """Pick the route for one message.
 
     Order: a confident FAQ answer (unless the classifier judged the message out of scope, or it `looks_offtopic`:
@@ -63,31 +64,46 @@ def decide(prediction: IntentPrediction, hits: list[Hit] | tuple[Hit, ...], poli
     if top is not None and top.score >= policy.faq_answer and not judged_out_of_scope:
         # runner-ups that are themselves plausible come along as "Related": a near miss then costs one click
         related = tuple(h for h in hits[1:] if h.score >= policy.faq_suggest)[: policy.max_suggestions - 1]
-        return Decision(ReplyKind.ANSWER, f"faq confidence {top.score:.2f} >= {policy.faq_answer:.2f}",
-                        top.score, prediction.intent, (top, *related))
+        return Decision(
+            ReplyKind.ANSWER,
+            f"faq confidence {top.score:.2f} >= {policy.faq_answer:.2f}",
+            top.score,
+            prediction.intent,
+            (top, *related),
+        )
     if intent_ok and route in (Route.RESPOND, Route.HANDOFF):
         kind = ReplyKind.RESPOND if route is Route.RESPOND else ReplyKind.HANDOFF
-        return Decision(kind, f"intent {prediction.intent} {prediction.confidence:.2f} >= {policy.intent:.2f}",
-                        prediction.confidence, prediction.intent)
+        return Decision(
+            kind,
+            f"intent {prediction.intent} {prediction.confidence:.2f} >= {policy.intent:.2f}",
+            prediction.confidence,
+            prediction.intent,
+        )
     # a message judged out of scope is offered only an entry it matches closely (the answer band), so small talk
     # and off-topic text reach the generator or the fallback instead of a list of unrelated questions
     floor = policy.faq_answer if judged_out_of_scope else policy.faq_suggest
     suggestions = tuple(h for h in hits if h.score >= floor)[: policy.max_suggestions]
     if suggestions:
-        reason = (f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, "
-                  f"{policy.faq_answer:.2f})" if suggestions[0].score < policy.faq_answer else
-                  f"faq confidence {suggestions[0].score:.2f}, but the message looks out of scope: suggest only")
+        reason = (
+            f"faq confidence {suggestions[0].score:.2f} in suggest band [{policy.faq_suggest:.2f}, "
+            f"{policy.faq_answer:.2f})"
+            if suggestions[0].score < policy.faq_answer
+            else f"faq confidence {suggestions[0].score:.2f}, but the message looks out of scope: suggest only"
+        )
         return Decision(ReplyKind.SUGGEST, reason, suggestions[0].score, prediction.intent, suggestions)
     if policy.generator and (prediction.out_of_scope or route is None):
-        return Decision(ReplyKind.GENERATE, "out of scope: small talk from the generator",
-                        prediction.confidence, None)
+        return Decision(ReplyKind.GENERATE, "out of scope: small talk from the generator", prediction.confidence, None)
     best = top.score if top is not None else 0.0
     if prediction.out_of_scope:
         reason = "out of scope"
     elif route is Route.FAQ:
         # the FAQ's own confidence, not the classifier's: "a FAQ question" was likely, no entry was
-        return Decision(ReplyKind.FALLBACK, f"no FAQ entry confident enough (best {best:.2f} < {policy.faq_suggest:.2f})",
-                        best, prediction.intent)
+        return Decision(
+            ReplyKind.FALLBACK,
+            f"no FAQ entry confident enough (best {best:.2f} < {policy.faq_suggest:.2f})",
+            best,
+            prediction.intent,
+        )
     else:
         reason = f"intent confidence {prediction.confidence:.2f} < {policy.intent:.2f}"
     return Decision(ReplyKind.FALLBACK, reason, prediction.confidence, prediction.intent)

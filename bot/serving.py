@@ -47,7 +47,9 @@ def _at_build_precision(encoder, mode: str):
     export, or one just trained in this process) is quantised here."""
     if isinstance(encoder, ExportedEncoder):
         if encoder.quantize != mode:
-            raise ArtifactError(f"the serving encoder in {encoder.path} was exported with quantize "
-                                f"{encoder.quantize!r} but bot.yml says models.quantize: {mode}: run `smallbot train`")
+            raise ArtifactError(
+                f"the serving encoder in {encoder.path} was exported with quantize "
+                f"{encoder.quantize!r} but bot.yml says models.quantize: {mode}: run `smallbot train`"
+            )
         return encoder
     return quantized_encoder(encoder, mode)

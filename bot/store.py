@@ -200,10 +200,13 @@ class ConversationLog(Protocol):
 
     async def alog_turn(self, message: Message, reply: Reply) -> int: ...
 
-    def log_feedback(self, conversation_id: str, message_id: int | str | None, score: int, comment: str = "") -> int: ...
+    def log_feedback(
+        self, conversation_id: str, message_id: int | str | None, score: int, comment: str = ""
+    ) -> int: ...
 
-    async def alog_feedback(self, conversation_id: str, message_id: int | str | None, score: int,
-                            comment: str = "") -> int: ...
+    async def alog_feedback(
+        self, conversation_id: str, message_id: int | str | None, score: int, comment: str = ""
+    ) -> int: ...
 
     def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int: ...
 
@@ -211,8 +214,9 @@ class ConversationLog(Protocol):
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
 
-    def turns(self, conversation_id: str | None = None, since: float | None = None,
-              last: int | None = None) -> list[TurnRecord]: ...
+    def turns(
+        self, conversation_id: str | None = None, since: float | None = None, last: int | None = None
+    ) -> list[TurnRecord]: ...
 
     def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]: ...
 
@@ -261,6 +265,7 @@ class Store(ConversationLog, ConnectorState, Protocol):
 
 
 # -- SQLite -----------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Job:
@@ -312,8 +317,14 @@ class SQLiteStore:
     >>> store.close()
     """
 
-    def __init__(self, path: Path, *, retention_days: int = 0, synchronous: str = "NORMAL",
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retention_days: int = 0,
+        synchronous: str = "NORMAL",
+        clock: Callable[[], float] = time.time,
+    ):
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         self.path = Path(path)
@@ -344,8 +355,10 @@ class SQLiteStore:
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
             db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the conversation store {self.path}: {exc} "
-                             "(is it an SQLite file? move it away to start a new log)") from exc
+            raise StoreError(
+                f"cannot open the conversation store {self.path}: {exc} "
+                "(is it an SQLite file? move it away to start a new log)"
+            ) from exc
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA secure_delete=ON")  # erased conversations must not linger in free pages
@@ -354,8 +367,10 @@ class SQLiteStore:
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema version {version}, newer than this smallbot's "
-                             f"{SCHEMA_VERSION}: upgrade smallbot, or point store.path in bot.yml at a new file")
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this smallbot's "
+                f"{SCHEMA_VERSION}: upgrade smallbot, or point store.path in bot.yml at a new file"
+            )
         if version == 0 and _has_table(db, "messages"):
             version = 1  # files of the first release may predate user_version being set
         for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -367,8 +382,10 @@ class SQLiteStore:
                 db.execute("COMMIT")
             except BaseException as exc:
                 db.execute("ROLLBACK")
-                raise StoreError(f"migrating {self.path} to schema version {target} failed: {exc}; "
-                                 "the file is unchanged (restore a backup or start a new file)") from exc
+                raise StoreError(
+                    f"migrating {self.path} to schema version {target} failed: {exc}; "
+                    "the file is unchanged (restore a backup or start a new file)"
+                ) from exc
 
     # -- the writer thread ------------------------------------------------------------------------
 
@@ -432,16 +449,22 @@ class SQLiteStore:
             else:
                 job.future.set_exception(_as_store_error(error, self.path))
 
-    def _submit(self, work: Callable[[sqlite3.Connection], Any],
-                after_commit: Callable[[sqlite3.Connection], None] | None = None) -> Future:
+    def _submit(
+        self,
+        work: Callable[[sqlite3.Connection], Any],
+        after_commit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> Future:
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
         job = _Job(work, after_commit=after_commit)
         self._queue.put(job)
         return job.future
 
-    def _call(self, work: Callable[[sqlite3.Connection], Any],
-              after_commit: Callable[[sqlite3.Connection], None] | None = None) -> Any:
+    def _call(
+        self,
+        work: Callable[[sqlite3.Connection], Any],
+        after_commit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> Any:
         """Blocking write. The caller commits the queue itself when the writer is free (no thread hand-off on
         a quiet store) and rides along in someone else's group commit when it is busy."""
         future = self._submit(work, after_commit)
@@ -464,9 +487,12 @@ class SQLiteStore:
         """Record +1 / -1 on a reply; `message_id=None` means the conversation's latest reply."""
         return self._call(self._feedback_writer(conversation_id, message_id, score, comment))
 
-    async def alog_feedback(self, conversation_id: str, message_id: int | str | None, score: int,
-                            comment: str = "") -> int:
-        return await asyncio.wrap_future(self._submit(self._feedback_writer(conversation_id, message_id, score, comment)))
+    async def alog_feedback(
+        self, conversation_id: str, message_id: int | str | None, score: int, comment: str = ""
+    ) -> int:
+        return await asyncio.wrap_future(
+            self._submit(self._feedback_writer(conversation_id, message_id, score, comment))
+        )
 
     def open_handoff(self, conversation_id: str, message_id: int | None = None, reason: str = "") -> int:
         """Open a handoff for a conversation already in the log; returns the handoff id."""
@@ -483,8 +509,10 @@ class SQLiteStore:
         now = self._clock()
 
         def work(db: sqlite3.Connection) -> int:
-            return db.execute("UPDATE handoffs SET resolved_at=?, resolution=? WHERE conversation_id=? AND "
-                              "resolved_at IS NULL", (now, resolution, conversation_id)).rowcount
+            return db.execute(
+                "UPDATE handoffs SET resolved_at=?, resolution=? WHERE conversation_id=? AND resolved_at IS NULL",
+                (now, resolution, conversation_id),
+            ).rowcount
 
         return self._call(work)
 
@@ -494,8 +522,9 @@ class SQLiteStore:
         `secure_delete` zeroes the freed pages and the WAL is checkpointed and truncated afterwards, so the
         erased text is gone from the files on disk too, not only from query results.
         """
-        return self._call(lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,)),
-                            after_commit=_checkpoint)
+        return self._call(
+            lambda db: _delete(db, "conversation_id = ?", "id = ?", (conversation_id,)), after_commit=_checkpoint
+        )
 
     def purge(self, before: float) -> Erased:
         """Erase every conversation last active before `before` (a Unix time): the retention rule."""
@@ -518,8 +547,11 @@ class SQLiteStore:
             row = db.execute("SELECT status FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
             if row is not None and row[0] != "failed":
                 return False
-            db.execute("INSERT INTO deliveries(id, status, expires_at) VALUES (?, 'handling', ?) ON CONFLICT(id) "
-                       "DO UPDATE SET status='handling', expires_at=excluded.expires_at", (delivery_id, now + lease))
+            db.execute(
+                "INSERT INTO deliveries(id, status, expires_at) VALUES (?, 'handling', ?) ON CONFLICT(id) "
+                "DO UPDATE SET status='handling', expires_at=excluded.expires_at",
+                (delivery_id, now + lease),
+            )
             return True
 
         return await asyncio.wrap_future(self._submit(work))
@@ -530,9 +562,11 @@ class SQLiteStore:
         expires_at = self._clock() + keep
 
         def work(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO deliveries(id, status, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE "
-                       "SET status=excluded.status, expires_at=excluded.expires_at",
-                       (delivery_id, "done" if ok else "failed", expires_at))
+            db.execute(
+                "INSERT INTO deliveries(id, status, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE "
+                "SET status=excluded.status, expires_at=excluded.expires_at",
+                (delivery_id, "done" if ok else "failed", expires_at),
+            )
 
         await asyncio.wrap_future(self._submit(work))
 
@@ -546,18 +580,23 @@ class SQLiteStore:
         row = (conversation_id, self._clock(), json.dumps(dict(detail)))
 
         def work(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO paused_conversations(conversation_id, paused_at, detail) VALUES (?, ?, ?) "
-                       "ON CONFLICT(conversation_id) DO UPDATE SET paused_at=excluded.paused_at, "
-                       "detail=excluded.detail", row)
+            db.execute(
+                "INSERT INTO paused_conversations(conversation_id, paused_at, detail) VALUES (?, ?, ?) "
+                "ON CONFLICT(conversation_id) DO UPDATE SET paused_at=excluded.paused_at, "
+                "detail=excluded.detail",
+                row,
+            )
 
         await asyncio.wrap_future(self._submit(work))
 
     async def aresume(self, conversation_id: str) -> dict[str, str] | None:
         """Un-pause a conversation; returns the pause's detail, or None when it was not paused (so of two
         clicks on "resolved", on one replica or two, exactly one gets the detail)."""
+
         def work(db: sqlite3.Connection) -> dict[str, str] | None:
-            row = db.execute("SELECT detail FROM paused_conversations WHERE conversation_id=?",
-                             (conversation_id,)).fetchone()
+            row = db.execute(
+                "SELECT detail FROM paused_conversations WHERE conversation_id=?", (conversation_id,)
+            ).fetchone()
             if row is None:
                 return None
             db.execute("DELETE FROM paused_conversations WHERE conversation_id=?", (conversation_id,))
@@ -577,26 +616,44 @@ class SQLiteStore:
     def _turn_writer(self, message: Message, reply: Reply) -> Callable[[sqlite3.Connection], int]:
         at = float(message.received_at) if message.received_at else self._clock()
         conversation = (message.conversation_id, message.channel, message.user, at, at)
-        row = (message.conversation_id, message.text, reply.kind.value, reply.text, reply.intent,
-               float(reply.confidence), json.dumps([s.entry_id for s in reply.sources]),
-               json.dumps({k: float(v) for k, v in reply.timings.items()}), at, reply.reason,
-               json.dumps([s.entry_id for s in reply.suggestions]), str(message.metadata.get("message_ref", "")))
+        row = (
+            message.conversation_id,
+            message.text,
+            reply.kind.value,
+            reply.text,
+            reply.intent,
+            float(reply.confidence),
+            json.dumps([s.entry_id for s in reply.sources]),
+            json.dumps({k: float(v) for k, v in reply.timings.items()}),
+            at,
+            reply.reason,
+            json.dumps([s.entry_id for s in reply.suggestions]),
+            str(message.metadata.get("message_ref", "")),
+        )
         is_handoff = reply.kind is ReplyKind.HANDOFF
 
         def work(db: sqlite3.Connection) -> int:
-            db.execute("INSERT INTO conversations(id, channel, user, started_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT(id) DO UPDATE SET updated_at=max(updated_at, excluded.updated_at)", conversation)
-            message_id = _rowid(db.execute(
-                "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                "timings, created_at, reason, suggestions, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row))
+            db.execute(
+                "INSERT INTO conversations(id, channel, user, started_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET updated_at=max(updated_at, excluded.updated_at)",
+                conversation,
+            )
+            message_id = _rowid(
+                db.execute(
+                    "INSERT INTO messages(conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
+                    "timings, created_at, reason, suggestions, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            )
             if is_handoff:
                 _insert_handoff(db, message.conversation_id, message_id, reply.reason, at)
             return message_id
 
         return work
 
-    def _feedback_writer(self, conversation_id: str, message_id: int | str | None, score: int,
-                         comment: str) -> Callable[[sqlite3.Connection], int]:
+    def _feedback_writer(
+        self, conversation_id: str, message_id: int | str | None, score: int, comment: str
+    ) -> Callable[[sqlite3.Connection], int]:
         if score not in (1, -1) or isinstance(score, bool):
             raise StoreError(f"feedback score must be +1 or -1, got {score!r}")
         now = self._clock()
@@ -605,23 +662,37 @@ class SQLiteStore:
             _require_conversation(db, conversation_id)
             target = message_id
             if isinstance(target, str):  # a connector's reference (Message.metadata["message_ref"])
-                row = db.execute("SELECT max(id) FROM messages WHERE conversation_id=? AND ref=?",
-                                 (conversation_id, target)).fetchone()
+                row = db.execute(
+                    "SELECT max(id) FROM messages WHERE conversation_id=? AND ref=?", (conversation_id, target)
+                ).fetchone()
                 if row[0] is None:
-                    raise StoreError(f"no reply {target!r} in conversation {conversation_id!r}: "
-                                     "rate a reply with the message_id it came with")
+                    raise StoreError(
+                        f"no reply {target!r} in conversation {conversation_id!r}: "
+                        "rate a reply with the message_id it came with"
+                    )
                 target = int(row[0])
             elif target is None:
                 row = db.execute("SELECT max(id) FROM messages WHERE conversation_id=?", (conversation_id,)).fetchone()
                 target = row[0]
-            elif db.execute("SELECT 1 FROM messages WHERE id=? AND conversation_id=?",
-                            (target, conversation_id)).fetchone() is None:
-                raise StoreError(f"message {target} is not part of conversation {conversation_id!r}: "
-                                 "send feedback with the id log_turn returned for that conversation")
+            elif (
+                db.execute(
+                    "SELECT 1 FROM messages WHERE id=? AND conversation_id=?", (target, conversation_id)
+                ).fetchone()
+                is None
+            ):
+                raise StoreError(
+                    f"message {target} is not part of conversation {conversation_id!r}: "
+                    "send feedback with the id log_turn returned for that conversation"
+                )
             if target is None:
                 raise StoreError(f"conversation {conversation_id!r} has no messages to give feedback on")
-            return _rowid(db.execute("INSERT INTO feedback(conversation_id, message_id, score, comment, created_at) "
-                                     "VALUES (?, ?, ?, ?, ?)", (conversation_id, target, score, comment, now)))
+            return _rowid(
+                db.execute(
+                    "INSERT INTO feedback(conversation_id, message_id, score, comment, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, target, score, comment, now),
+                )
+            )
 
         return work
 
@@ -635,35 +706,71 @@ class SQLiteStore:
 
     def history(self, conversation_id: str, limit: int = 50) -> list[dict]:
         """The last `limit` turns of a conversation, oldest first, as plain dicts (for templates)."""
-        rows = self._read("SELECT text, reply_kind, reply_text, intent, confidence, sources, created_at FROM messages "
-                          "WHERE conversation_id=? ORDER BY id DESC LIMIT ?", (conversation_id, limit))
-        return [{"text": r[0], "reply_kind": r[1], "reply_text": r[2], "intent": r[3], "confidence": r[4],
-                 "sources": json.loads(r[5]), "created_at": r[6]} for r in reversed(rows)]
+        rows = self._read(
+            "SELECT text, reply_kind, reply_text, intent, confidence, sources, created_at FROM messages "
+            "WHERE conversation_id=? ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        )
+        return [
+            {
+                "text": r[0],
+                "reply_kind": r[1],
+                "reply_text": r[2],
+                "intent": r[3],
+                "confidence": r[4],
+                "sources": json.loads(r[5]),
+                "created_at": r[6],
+            }
+            for r in reversed(rows)
+        ]
 
-    def turns(self, conversation_id: str | None = None, since: float | None = None,
-              last: int | None = None) -> list[TurnRecord]:
+    def turns(
+        self, conversation_id: str | None = None, since: float | None = None, last: int | None = None
+    ) -> list[TurnRecord]:
         """Logged turns in the order they were written, optionally of one conversation, since a time, or only
         the `last` few (the bot reads a conversation's state back from its last turns: one index range scan)."""
         where, params = _filters(conversation_id, since, "created_at")
-        columns = ("SELECT id, conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
-                   f"suggestions, reason, timings, created_at FROM messages{where}")
+        columns = (
+            "SELECT id, conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
+            f"suggestions, reason, timings, created_at FROM messages{where}"
+        )
         if last is None:
             rows = self._read(f"{columns} ORDER BY id", params)
         else:
             rows = self._read(f"{columns} ORDER BY id DESC LIMIT ?", (*params, last))[::-1]
-        return [TurnRecord(r[0], r[1], r[2], ReplyKind(r[3]), r[4], r[5], r[6], tuple(json.loads(r[7])),
-                           tuple(json.loads(r[8])), r[9], json.loads(r[10]), r[11]) for r in rows]
+        return [
+            TurnRecord(
+                r[0],
+                r[1],
+                r[2],
+                ReplyKind(r[3]),
+                r[4],
+                r[5],
+                r[6],
+                tuple(json.loads(r[7])),
+                tuple(json.loads(r[8])),
+                r[9],
+                json.loads(r[10]),
+                r[11],
+            )
+            for r in rows
+        ]
 
     def feedback(self, conversation_id: str | None = None) -> list[FeedbackRecord]:
         where, params = _filters(conversation_id, None, "")
-        rows = self._read("SELECT id, conversation_id, message_id, score, comment, created_at FROM feedback"
-                          f"{where} ORDER BY id", params)
+        rows = self._read(
+            f"SELECT id, conversation_id, message_id, score, comment, created_at FROM feedback{where} ORDER BY id",
+            params,
+        )
         return [FeedbackRecord(*r) for r in rows]
 
     def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
         where, params = _filters(conversation_id, None, "")
-        rows = self._read("SELECT id, conversation_id, message_id, reason, opened_at, resolved_at, resolution "
-                          f"FROM handoffs{where} ORDER BY id", params)
+        rows = self._read(
+            "SELECT id, conversation_id, message_id, reason, opened_at, resolved_at, resolution "
+            f"FROM handoffs{where} ORDER BY id",
+            params,
+        )
         return [HandoffRecord(*r) for r in rows]
 
     def conversations(self) -> list[ConversationRecord]:
@@ -718,10 +825,15 @@ def _require_conversation(db: sqlite3.Connection, conversation_id: str) -> None:
         raise StoreError(f"no conversation {conversation_id!r} in the log: log a turn before feedback or handoffs")
 
 
-def _insert_handoff(db: sqlite3.Connection, conversation_id: str, message_id: int | None, reason: str,
-                    at: float) -> int:
-    return _rowid(db.execute("INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES (?, ?, ?, ?)",
-                             (conversation_id, message_id, reason, at)))
+def _insert_handoff(
+    db: sqlite3.Connection, conversation_id: str, message_id: int | None, reason: str, at: float
+) -> int:
+    return _rowid(
+        db.execute(
+            "INSERT INTO handoffs(conversation_id, message_id, reason, opened_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, message_id, reason, at),
+        )
+    )
 
 
 def _rowid(cursor: sqlite3.Cursor) -> int:

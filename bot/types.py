@@ -117,9 +117,7 @@ class Reply:
             "kind": self.kind.value,
             "text": self.text,
             "conversation_id": self.conversation_id,
-            "sources": [
-                {"id": s.entry_id, "question": s.question, "links": list(s.links)} for s in self.sources
-            ],
+            "sources": [{"id": s.entry_id, "question": s.question, "links": list(s.links)} for s in self.sources],
             "suggestions": [{"id": s.entry_id, "text": s.text} for s in self.suggestions],
             "confidence": round(self.confidence, 4),
             "intent": self.intent,

@@ -88,8 +88,11 @@ class TerminalConnector:
             source = reply.sources[0]
             more = f" ({source.links[0]})" if source.links else ""
             related = "".join(f"\n{i}. {s.text}" for i, s in enumerate(reply.suggestions, start=1))
-            return "\n" + self._dim(f"[source: {source.entry_id}{more}]") + (
-                "\nRelated:" + related + "\n" + self._dim("(type a number to read one)") if related else "")
+            return (
+                "\n"
+                + self._dim(f"[source: {source.entry_id}{more}]")
+                + ("\nRelated:" + related + "\n" + self._dim("(type a number to read one)") if related else "")
+            )
         if reply.kind is ReplyKind.SUGGEST:
             return "\n" + self._dim("(type a number, or rephrase)")
         return ""

@@ -77,9 +77,19 @@ class LinearIntentClassifier:
     'greet'
     """
 
-    def __init__(self, labels: list[str], weight: np.ndarray, bias: np.ndarray, temperature: float,
-                 examples: np.ndarray, means: np.ndarray, precision: np.ndarray, policy: OutOfScopePolicy,
-                 metrics: dict | None = None, background: tuple[np.ndarray, np.ndarray] | None = None):
+    def __init__(
+        self,
+        labels: list[str],
+        weight: np.ndarray,
+        bias: np.ndarray,
+        temperature: float,
+        examples: np.ndarray,
+        means: np.ndarray,
+        precision: np.ndarray,
+        policy: OutOfScopePolicy,
+        metrics: dict | None = None,
+        background: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         self.labels = list(labels)
         self.weight = np.asarray(weight, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
@@ -143,26 +153,43 @@ class LinearIntentClassifier:
             order = np.argsort(-row)[: min(top_k, len(self.labels))]
             ranking = tuple((self.labels[i], float(row[i])) for i in order)
             oos = bool(score < self.policy.threshold)
-            results.append(IntentPrediction(None if oos else ranking[0][0], ranking[0][1], ranking, oos,
-                                            float(self.policy.threshold - score)))
+            results.append(
+                IntentPrediction(
+                    None if oos else ranking[0][0], ranking[0][1], ranking, oos, float(self.policy.threshold - score)
+                )
+            )
         return results
 
     def save(self, directory: Path) -> None:
         from safetensors.numpy import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        save_file({"weight": self.weight, "bias": self.bias, "examples": self.examples, "means": self.means,
-                   "precision": self.precision, "background_mean": self.background_mean,
-                   "background_precision": self.background_precision}, str(directory / "head.safetensors"))
-        (directory / "config.json").write_text(json.dumps({
-            "format_version": FORMAT_VERSION,
-            "kind": "linear",
-            "labels": self.labels,
-            "temperature": self.temperature,
-            "features": list(FEATURES),
-            "policy": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.policy).items()},
-            "metrics": self.metrics,
-        }, indent=2))
+        save_file(
+            {
+                "weight": self.weight,
+                "bias": self.bias,
+                "examples": self.examples,
+                "means": self.means,
+                "precision": self.precision,
+                "background_mean": self.background_mean,
+                "background_precision": self.background_precision,
+            },
+            str(directory / "head.safetensors"),
+        )
+        (directory / "config.json").write_text(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "kind": "linear",
+                    "labels": self.labels,
+                    "temperature": self.temperature,
+                    "features": list(FEATURES),
+                    "policy": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.policy).items()},
+                    "metrics": self.metrics,
+                },
+                indent=2,
+            )
+        )
 
     @classmethod
     def load(cls, directory: Path) -> "LinearIntentClassifier":
@@ -173,19 +200,34 @@ class LinearIntentClassifier:
             raise ArtifactError(f"no trained intent model in {directory}: run `smallbot train`")
         config = json.loads(config_path.read_text())
         if config.get("format_version") != FORMAT_VERSION:
-            raise ArtifactError(f"{config_path} has format {config.get('format_version')}, this smallbot reads "
-                                f"{FORMAT_VERSION}: run `smallbot train --force`")
+            raise ArtifactError(
+                f"{config_path} has format {config.get('format_version')}, this smallbot reads "
+                f"{FORMAT_VERSION}: run `smallbot train --force`"
+            )
         tensors = load_file(str(weights_path))
-        missing = {"weight", "bias", "examples", "means", "precision", "background_mean",
-                   "background_precision"} - set(tensors)
+        missing = {"weight", "bias", "examples", "means", "precision", "background_mean", "background_precision"} - set(
+            tensors
+        )
         if missing:
             raise ArtifactError(f"{weights_path} lacks {', '.join(sorted(missing))}: run `smallbot train --force`")
         if tuple(config.get("features", ())) != FEATURES:
-            raise ArtifactError(f"{config_path} scores features {config.get('features')}, this smallbot computes "
-                                f"{list(FEATURES)}: run `smallbot train --force`")
+            raise ArtifactError(
+                f"{config_path} scores features {config.get('features')}, this smallbot computes "
+                f"{list(FEATURES)}: run `smallbot train --force`"
+            )
         raw = config["policy"]
-        policy = OutOfScopePolicy(tuple(raw["weights"]), tuple(raw["center"]), tuple(raw["scale"]),
-                                  float(raw["threshold"]))
-        return cls(config["labels"], tensors["weight"], tensors["bias"], config["temperature"], tensors["examples"],
-                   tensors["means"], tensors["precision"], policy, config.get("metrics"),
-                   (tensors["background_mean"], tensors["background_precision"]))
+        policy = OutOfScopePolicy(
+            tuple(raw["weights"]), tuple(raw["center"]), tuple(raw["scale"]), float(raw["threshold"])
+        )
+        return cls(
+            config["labels"],
+            tensors["weight"],
+            tensors["bias"],
+            config["temperature"],
+            tensors["examples"],
+            tensors["means"],
+            tensors["precision"],
+            policy,
+            config.get("metrics"),
+            (tensors["background_mean"], tensors["background_precision"]),
+        )

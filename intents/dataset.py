@@ -78,12 +78,18 @@ def load_intents(paths: list[Path], problems: list[Problem], root: Path | None =
             continue
         for key in data:
             if key not in _FILE_KEYS:
-                problems.append(Problem(display, line_of(data, key), f"unknown key '{key}': expected 'intents' or 'out_of_scope'"))
+                problems.append(
+                    Problem(display, line_of(data, key), f"unknown key '{key}': expected 'intents' or 'out_of_scope'")
+                )
         for index, text in enumerate(data.get("out_of_scope") or []):
             if isinstance(text, str) and text.strip():
                 out_of_scope.append(text.strip())
             else:
-                problems.append(Problem(display, line_of(data["out_of_scope"], index), "out_of_scope examples must be non-empty strings"))
+                problems.append(
+                    Problem(
+                        display, line_of(data["out_of_scope"], index), "out_of_scope examples must be non-empty strings"
+                    )
+                )
         items = data.get("intents") or []
         if not isinstance(items, list):
             problems.append(Problem(display, line_of(data, "intents"), "'intents' must be a list"))
@@ -93,16 +99,25 @@ def load_intents(paths: list[Path], problems: list[Problem], root: Path | None =
             if spec is None:
                 continue
             if spec.name in seen_names:
-                problems.append(Problem(display, spec.line, f"duplicate intent name '{spec.name}' (also in {seen_names[spec.name]})"))
+                problems.append(
+                    Problem(
+                        display, spec.line, f"duplicate intent name '{spec.name}' (also in {seen_names[spec.name]})"
+                    )
+                )
                 continue
             seen_names[spec.name] = display
             for example in spec.examples:
                 key = _fold(example)
                 if key in seen_examples and seen_examples[key][0] != spec.name:
                     other, other_file, other_line = seen_examples[key]
-                    problems.append(Problem(display, spec.line,
-                        f"example {example!r} is in both '{other}' ({other_file}:{other_line}) and '{spec.name}': "
-                        "an example may teach only one intent"))
+                    problems.append(
+                        Problem(
+                            display,
+                            spec.line,
+                            f"example {example!r} is in both '{other}' ({other_file}:{other_line}) and '{spec.name}': "
+                            "an example may teach only one intent",
+                        )
+                    )
                 seen_examples.setdefault(key, (spec.name, display, spec.line))
             intents.append(spec)
     for text in out_of_scope:
@@ -112,29 +127,45 @@ def load_intents(paths: list[Path], problems: list[Problem], root: Path | None =
     return IntentDataset(tuple(intents), tuple(out_of_scope), tuple(warnings))
 
 
-def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environment,
-                  problems: list[Problem], warnings: list[Problem]) -> IntentSpec | None:
+def _parse_intent(
+    item: object, file: str, line: int | None, env: jinja2.Environment, problems: list[Problem], warnings: list[Problem]
+) -> IntentSpec | None:
     if not isinstance(item, dict):
         problems.append(Problem(file, line, "each intent is a mapping with name, route and examples"))
         return None
     before = len(problems)
     for key in item:
         if key not in _INTENT_KEYS:
-            problems.append(Problem(file, line_of(item, key), f"unknown key '{key}' in intent: allowed are {', '.join(sorted(_INTENT_KEYS))}"))
+            problems.append(
+                Problem(
+                    file,
+                    line_of(item, key),
+                    f"unknown key '{key}' in intent: allowed are {', '.join(sorted(_INTENT_KEYS))}",
+                )
+            )
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         fix = _valid_name(str(name)) if name is not None else ""
         hint = f": did you mean '{fix}'?" if fix else ""
-        problems.append(Problem(file, line_of(item, "name"),
-                                f"intent name must be a word like 'reset_password' (letters, digits, _ or -), "
-                                f"got {name!r}{hint}"))
+        problems.append(
+            Problem(
+                file,
+                line_of(item, "name"),
+                f"intent name must be a word like 'reset_password' (letters, digits, _ or -), got {name!r}{hint}",
+            )
+        )
         name = str(name)
     route_raw = item.get("route", "respond")
     try:
         route = Route(route_raw)
     except ValueError:
-        problems.append(Problem(file, line_of(item, "route"),
-            f"intent '{name}': unknown route {route_raw!r}: use one of faq, respond, handoff"))
+        problems.append(
+            Problem(
+                file,
+                line_of(item, "route"),
+                f"intent '{name}': unknown route {route_raw!r}: use one of faq, respond, handoff",
+            )
+        )
         route = Route.RESPOND
     raw_examples = item.get("examples") or []
     examples: list[str] = []
@@ -148,29 +179,53 @@ def _parse_intent(item: object, file: str, line: int | None, env: jinja2.Environ
         text = str(example).strip()
         if _fold(text) in {_fold(e) for e in examples}:
             # public intent sets (BANKING77, HWU64) hold a few exact copies: harmless, so dropped with a word
-            warnings.append(Problem(file, line_of(raw_examples, index),
-                                    f"intent '{name}': example {text!r} is listed twice; the copy is ignored"))
+            warnings.append(
+                Problem(
+                    file,
+                    line_of(raw_examples, index),
+                    f"intent '{name}': example {text!r} is listed twice; the copy is ignored",
+                )
+            )
             continue
         examples.append(text)
     if len(examples) < MIN_EXAMPLES:
-        problems.append(Problem(file, line_of(item, "examples"),
-            f"intent '{name}' has {len(examples)} example(s): give at least {MIN_EXAMPLES}, ideally 10 or more"))
+        problems.append(
+            Problem(
+                file,
+                line_of(item, "examples"),
+                f"intent '{name}' has {len(examples)} example(s): give at least {MIN_EXAMPLES}, ideally 10 or more",
+            )
+        )
     response = item.get("response")
     if response is not None:
         if not isinstance(response, str) or not response.strip():
-            problems.append(Problem(file, line_of(item, "response"), f"intent '{name}': 'response' must be a non-empty template string"))
+            problems.append(
+                Problem(
+                    file, line_of(item, "response"), f"intent '{name}': 'response' must be a non-empty template string"
+                )
+            )
             response = None
         else:
             try:
                 env.parse(response)
             except jinja2.TemplateSyntaxError as exc:
-                problems.append(Problem(file, (line_of(item, "response") or 0) + exc.lineno - 1 or None,
-                    f"intent '{name}': bad template syntax in 'response': {exc.message}"))
+                problems.append(
+                    Problem(
+                        file,
+                        (line_of(item, "response") or 0) + exc.lineno - 1 or None,
+                        f"intent '{name}': bad template syntax in 'response': {exc.message}",
+                    )
+                )
     if route is Route.RESPOND and response is None and "response" not in item:
         problems.append(Problem(file, line, f"intent '{name}' has route 'respond' but no 'response' template"))
     if route is Route.FAQ and response is not None:
-        problems.append(Problem(file, line_of(item, "response"),
-            f"intent '{name}' has route 'faq': its answer comes from the knowledge base, so remove 'response'"))
+        problems.append(
+            Problem(
+                file,
+                line_of(item, "response"),
+                f"intent '{name}' has route 'faq': its answer comes from the knowledge base, so remove 'response'",
+            )
+        )
     tags = item.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         problems.append(Problem(file, line_of(item, "tags"), f"intent '{name}': 'tags' must be a list of strings"))

@@ -56,9 +56,14 @@ class EndToEndReport:
     train_accuracy: float  # over the last tenth of the steps, on the batches as trained
 
 
-def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str] = (),
-                        settings: EndToEndSettings = EndToEndSettings(),
-                        vectors: np.ndarray | None = None) -> EndToEndReport:
+def finetune_classifier(
+    encoder,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_scope: Sequence[str] = (),
+    settings: EndToEndSettings = EndToEndSettings(),
+    vectors: np.ndarray | None = None,
+) -> EndToEndReport:
     """Train `encoder.model` in place on (text, intent) pairs; the head is thrown away afterwards.
 
     `vectors`: the encoder's embeddings of `texts` in order when the caller has them (they initialise
@@ -88,9 +93,12 @@ def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], ou
     head = torch.nn.Parameter(torch.from_numpy(centres.astype(np.float32)))
     model, tokenizer = encoder.model, encoder.tokenizer
     _freeze_below(model, settings.train_layers)
-    optimizer = torch.optim.AdamW([
-        {"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.learning_rate},
-        {"params": [head], "lr": settings.head_learning_rate, "weight_decay": 0.0}])
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.learning_rate},
+            {"params": [head], "lr": settings.head_learning_rate, "weight_decay": 0.0},
+        ]
+    )
     total = settings.steps
     schedule = warmup_linear_decay(optimizer, total)
     targets = torch.tensor(y)
@@ -101,8 +109,13 @@ def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], ou
     try:
         for _ in range(total):
             picked = next(batches)
-            tokens = tokenizer([texts[i] for i in picked], padding=True, truncation=True,
-                               max_length=settings.max_length, return_tensors="pt")
+            tokens = tokenizer(
+                [texts[i] for i in picked],
+                padding=True,
+                truncation=True,
+                max_length=settings.max_length,
+                return_tensors="pt",
+            )
             embedded = pool(model(**tokens).last_hidden_state, tokens["attention_mask"], encoder.pooling)
             logits = settings.scale * embedded @ torch.nn.functional.normalize(head, dim=-1).T
             batch_y = targets[picked]
@@ -120,5 +133,10 @@ def finetune_classifier(encoder, texts: Sequence[str], labels: Sequence[str], ou
     seconds = time.perf_counter() - started
     tail = max(1, math.ceil(total / 10))
     log.info("end-to-end tuned encoder: %d steps in %.1fs, loss %.3f -> %.3f", total, seconds, losses[0], losses[-1])
-    return EndToEndReport(total, round(seconds, 2), round(losses[0], 4), round(float(np.mean(losses[-tail:])), 4),
-                          round(float(np.mean(hits[-tail:])), 4))
+    return EndToEndReport(
+        total,
+        round(seconds, 2),
+        round(losses[0], 4),
+        round(float(np.mean(losses[-tail:])), 4),
+        round(float(np.mean(hits[-tail:])), 4),
+    )

@@ -69,7 +69,9 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
             continue
         for key in data:
             if key not in ("examples", "out_of_scope"):
-                problems.append(Problem(display, line_of(data, key), f"unknown key '{key}': expected 'examples' or 'out_of_scope'"))
+                problems.append(
+                    Problem(display, line_of(data, key), f"unknown key '{key}': expected 'examples' or 'out_of_scope'")
+                )
         for index, item in enumerate(data.get("examples") or []):
             line = line_of(data["examples"], index)
             if item is None or (isinstance(item, dict) and not str(item.get("text") or "").strip()):
@@ -86,15 +88,24 @@ def load_test_split(paths: Sequence[Path], known: Sequence[str] | None = None) -
             labels.append(intent)
         for index, text in enumerate(data.get("out_of_scope") or []):
             if text is None or (isinstance(text, str) and not text.strip()):
-                warnings.append(f"{display}:{line_of(data['out_of_scope'], index) or '?'}: blank out_of_scope line skipped")
+                warnings.append(
+                    f"{display}:{line_of(data['out_of_scope'], index) or '?'}: blank out_of_scope line skipped"
+                )
                 continue
             if not isinstance(text, str):
-                problems.append(Problem(display, line_of(data["out_of_scope"], index), "out_of_scope entries are non-empty strings"))
+                problems.append(
+                    Problem(display, line_of(data["out_of_scope"], index), "out_of_scope entries are non-empty strings")
+                )
                 continue
             oos.append(text.strip())
     if not problems and not texts and not oos:
-        problems.append(Problem(", ".join(map(str, paths)) or "test split", None,
-                                "no test examples: add 'examples' ({text, intent}) or 'out_of_scope' texts"))
+        problems.append(
+            Problem(
+                ", ".join(map(str, paths)) or "test split",
+                None,
+                "no test examples: add 'examples' ({text, intent}) or 'out_of_scope' texts",
+            )
+        )
     if problems:
         raise ProjectError(problems)
     return TestSplit(tuple(texts), tuple(labels), tuple(oos), ", ".join(str(p) for p in paths), tuple(warnings))
@@ -108,8 +119,15 @@ def evaluate_classifier(classifier, split: TestSplit, encode: Encode) -> IntentE
     return _evaluation(truth, predictions, classifier.labels, f"test split {split.source}")
 
 
-def cross_validate(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str], encode: Encode,
-                   folds: int = 5, seed: int = 0, train=None) -> IntentEvaluation:
+def cross_validate(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_scope: Sequence[str],
+    encode: Encode,
+    folds: int = 5,
+    seed: int = 0,
+    train=None,
+) -> IntentEvaluation:
     """Stratified k-fold: each fold is predicted by a model trained (and calibrated) without it.
 
     Out-of-scope examples are split into folds too, so the ones scored were never used for calibration.
@@ -143,8 +161,9 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], out_of_scope: Se
         test_idx = np.flatnonzero(fold_of == fold).tolist()
         train_oos = [t for t, f in zip(out_of_scope, oos_fold) if f != fold]
         test_oos = [t for t, f in zip(out_of_scope, oos_fold) if f == fold]
-        model = train([texts[i] for i in train_idx], [labels[i] for i in train_idx], cached, seed=seed,
-                      out_of_scope=train_oos)
+        model = train(
+            [texts[i] for i in train_idx], [labels[i] for i in train_idx], cached, seed=seed, out_of_scope=train_oos
+        )
         batch = [texts[i] for i in test_idx] + test_oos
         if batch:
             predictions.extend(model.predict(cached(batch)))
@@ -156,8 +175,9 @@ def _evaluation(truth, predictions, labels, mode: str) -> IntentEvaluation:
     predicted = tuple(p.intent for p in predictions)
     top = tuple(p.top for p in predictions)
     metrics = intent_metrics(truth, predicted, top)
-    return IntentEvaluation(metrics, tuple(truth), predicted, top, tuple(-p.oos_score for p in predictions),
-                            tuple(labels), mode)
+    return IntentEvaluation(
+        metrics, tuple(truth), predicted, top, tuple(-p.oos_score for p in predictions), tuple(labels), mode
+    )
 
 
 def plot_confusion(evaluation: IntentEvaluation, path: Path) -> Path:

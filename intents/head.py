@@ -10,16 +10,24 @@ import numpy as np
 import torch
 
 
-def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, c: float = 10.0, seed: int = 0,
-                    max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def fit_linear_head(
+    x: np.ndarray, y: np.ndarray, n_classes: int, c: float = 10.0, seed: int = 0, max_iter: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (weight [k, d], bias [k]) minimising cross-entropy + ||W||^2 / (2 C n), like sklearn's C."""
     torch.manual_seed(seed)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).double()
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
     weight = torch.zeros(n_classes, xt.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-6,
+        tolerance_change=1e-9,
+    )
     l2 = 1.0 / (2.0 * c * len(yt))
 
     def closure():
@@ -64,8 +72,15 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, max_iter: int = 2
     sample = torch.where(yt > 0, len(yt) / (2 * max(positives, 1.0)), len(yt) / (2 * max(len(yt) - positives, 1.0)))
     weight = torch.zeros(xt.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-8, tolerance_change=1e-12)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-8,
+        tolerance_change=1e-12,
+    )
 
     def closure():
         optimizer.zero_grad()

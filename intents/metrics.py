@@ -45,10 +45,16 @@ class IntentMetrics:
     confusions: tuple[tuple[str, str, int], ...]  # (true, predicted, count), most frequent first
 
     def summary(self) -> dict[str, float]:
-        return {"accuracy": self.accuracy, "accuracy_no_reject": self.accuracy_no_reject,
-                "macro_f1": self.macro_f1, "oos_precision": self.oos_precision,
-                "oos_recall": self.oos_recall, "oos_f1": self.oos_f1,
-                "in_scope": self.in_scope, "out_of_scope": self.out_of_scope}
+        return {
+            "accuracy": self.accuracy,
+            "accuracy_no_reject": self.accuracy_no_reject,
+            "macro_f1": self.macro_f1,
+            "oos_precision": self.oos_precision,
+            "oos_recall": self.oos_recall,
+            "oos_f1": self.oos_f1,
+            "in_scope": self.in_scope,
+            "out_of_scope": self.out_of_scope,
+        }
 
 
 def _ratio(num: float, den: float) -> float:
@@ -59,8 +65,12 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def intent_metrics(truth: Sequence[str | None], predicted: Sequence[str | None],
-                   top: Sequence[str] | None = None, max_confusions: int = 10) -> IntentMetrics:
+def intent_metrics(
+    truth: Sequence[str | None],
+    predicted: Sequence[str | None],
+    top: Sequence[str] | None = None,
+    max_confusions: int = 10,
+) -> IntentMetrics:
     """Score predictions against the truth; `top` is the best-ranked intent before rejection, if known.
 
     >>> intent_metrics(["a", "b", None], ["a", None, None]).oos_recall
@@ -91,13 +101,26 @@ def intent_metrics(truth: Sequence[str | None], predicted: Sequence[str | None],
         if t != guess:
             key = (t if t is not OOS else "(out of scope)", guess if guess is not OOS else "(out of scope)")
             pairs[key] = pairs.get(key, 0) + 1
-    confusions = tuple((a, b, n) for (a, b), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:max_confusions])
-    return IntentMetrics(accuracy, accuracy_no_reject, macro_f1, oos_p, oos_r, _f1(oos_p, oos_r),
-                         len(in_scope), len(oos), tuple(rows), confusions)
+    confusions = tuple(
+        (a, b, n) for (a, b), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:max_confusions]
+    )
+    return IntentMetrics(
+        accuracy,
+        accuracy_no_reject,
+        macro_f1,
+        oos_p,
+        oos_r,
+        _f1(oos_p, oos_r),
+        len(in_scope),
+        len(oos),
+        tuple(rows),
+        confusions,
+    )
 
 
-def threshold_curve(correct: np.ndarray, in_scores: np.ndarray, oos_scores: np.ndarray,
-                    points: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def threshold_curve(
+    correct: np.ndarray, in_scores: np.ndarray, oos_scores: np.ndarray, points: int = 101
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """In-scope accuracy (rejects count as wrong) and OOS recall as the in-scope score threshold moves.
 
     Scores are "higher = more in scope"; returns (thresholds, in-scope accuracy, OOS recall).
@@ -109,8 +132,7 @@ def threshold_curve(correct: np.ndarray, in_scores: np.ndarray, oos_scores: np.n
     return thresholds, accuracy, recall
 
 
-def confusion_matrix(truth: Sequence[str | None], predicted: Sequence[str | None],
-                     labels: Sequence[str]) -> np.ndarray:
+def confusion_matrix(truth: Sequence[str | None], predicted: Sequence[str | None], labels: Sequence[str]) -> np.ndarray:
     """Counts [true, predicted] over `labels` plus a last row/column for out of scope."""
     index = {name: i for i, name in enumerate(labels)}
     oos = len(labels)

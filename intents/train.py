@@ -61,25 +61,32 @@ def check_training_data(texts: Sequence[str], labels: Sequence[str]) -> list[str
             raise TrainingError(f"empty example text in intent '{label}': remove it or write the example")
     names = sorted(set(labels))
     if len(names) < 2:
-        raise TrainingError(f"need at least two intents to train a classifier, got {names}: add another intent "
-                            "(or use out_of_scope examples for what the bot should not handle)")
+        raise TrainingError(
+            f"need at least two intents to train a classifier, got {names}: add another intent "
+            "(or use out_of_scope examples for what the bot should not handle)"
+        )
     owner: dict[str, str] = {}
     for text, label in zip(texts, labels):
         key = " ".join(text.casefold().split())
         if owner.setdefault(key, label) != label:
-            raise TrainingError(f"example {text!r} is given for both '{owner[key]}' and '{label}': "
-                                "keep it in one intent only")
+            raise TrainingError(
+                f"example {text!r} is given for both '{owner[key]}' and '{label}': keep it in one intent only"
+            )
     counts = {name: labels.count(name) for name in names}
     single = sorted(n for n, c in counts.items() if c < 2)
     if single:
-        raise TrainingError(f"intent(s) {', '.join(single)} have a single example: give each intent at least 2 "
-                            "(ideally 10 or more) so calibration can hold one out")
-    return [f"intent '{n}' has only {c} examples; 10 or more give reliable predictions"
-            for n, c in counts.items() if c < 5]
+        raise TrainingError(
+            f"intent(s) {', '.join(single)} have a single example: give each intent at least 2 "
+            "(ideally 10 or more) so calibration can hold one out"
+        )
+    return [
+        f"intent '{n}' has only {c} examples; 10 or more give reliable predictions" for n, c in counts.items() if c < 5
+    ]
 
 
-def fit_gaussian(x: np.ndarray, y: np.ndarray, n_classes: int,
-                 shrinkage: float = SHRINKAGE) -> tuple[np.ndarray, np.ndarray]:
+def fit_gaussian(
+    x: np.ndarray, y: np.ndarray, n_classes: int, shrinkage: float = SHRINKAGE
+) -> tuple[np.ndarray, np.ndarray]:
     """Class means and the precision of a tied covariance shrunk towards a scaled identity."""
     means = np.stack([x[y == k].mean(axis=0) for k in range(n_classes)]).astype(np.float64)
     return means.astype(np.float32), _shrunk_precision(x.astype(np.float64) - means[y], shrinkage)
@@ -99,9 +106,17 @@ def _shrunk_precision(resid: np.ndarray, shrinkage: float) -> np.ndarray:
     return np.linalg.inv(cov).astype(np.float32)
 
 
-def train_linear(texts: Sequence[str], labels: Sequence[str], encode: Encode, *, seed: int = 0,
-                 out_of_scope: Sequence[str] = (), validation: Validation | None = None, c: float = 10.0,
-                 keep: float = IN_SCOPE_KEEP) -> LinearIntentClassifier:
+def train_linear(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    encode: Encode,
+    *,
+    seed: int = 0,
+    out_of_scope: Sequence[str] = (),
+    validation: Validation | None = None,
+    c: float = 10.0,
+    keep: float = IN_SCOPE_KEEP,
+) -> LinearIntentClassifier:
     """Fit the head, then calibrate temperature and the out-of-scope policy on held-out data.
 
     `out_of_scope` examples (from intents files) are never trained on as a class here; they choose the
@@ -137,8 +152,12 @@ def train_linear(texts: Sequence[str], labels: Sequence[str], encode: Encode, *,
     means, precision = fit_gaussian(x, y, len(names))
     lost = _lost_to_out_of_scope(policy, held_raw, held_y, names) if len(oos_raw) else {}
     for name, share in lost.items():
-        log.warning("intent '%s': %.0f%% of its held-out examples are rejected as out of scope; some out_of_scope "
-                    "examples look like it: remove those, or give the intent more varied examples", name, 100 * share)
+        log.warning(
+            "intent '%s': %.0f%% of its held-out examples are rejected as out of scope; some out_of_scope "
+            "examples look like it: remove those, or give the intent more varied examples",
+            name,
+            100 * share,
+        )
     metrics = {
         "oos_combiner": chosen["combiner"],
         "held_out": "validation" if validation is not None else "out-of-fold",
@@ -152,15 +171,17 @@ def train_linear(texts: Sequence[str], labels: Sequence[str], encode: Encode, *,
         "examples": len(texts),
         "intents": len(names),
     }
-    return LinearIntentClassifier(names, weight, bias, temperature, x, means, precision, policy, metrics,
-                                  fit_background(x))
+    return LinearIntentClassifier(
+        names, weight, bias, temperature, x, means, precision, policy, metrics, fit_background(x)
+    )
 
 
 LOST_SHARE = 0.3  # an intent losing this share of its held-out examples to the out-of-scope check is named
 
 
-def _lost_to_out_of_scope(policy: OutOfScopePolicy, held_raw: np.ndarray, held_y: np.ndarray,
-                          names: Sequence[str]) -> dict[str, float]:
+def _lost_to_out_of_scope(
+    policy: OutOfScopePolicy, held_raw: np.ndarray, held_y: np.ndarray, names: Sequence[str]
+) -> dict[str, float]:
     """Intents whose held-out examples the chosen policy rejects most (share >= LOST_SHARE), worst first: the
     out_of_scope examples that chose the policy overlap them (CLINC150's "what does X mean" against
     `definition`)."""
@@ -171,8 +192,9 @@ def _lost_to_out_of_scope(policy: OutOfScopePolicy, held_raw: np.ndarray, held_y
     return {name: round(share, 3) for share, name in worst}
 
 
-def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray,
-                  keep: float = IN_SCOPE_KEEP) -> tuple[OutOfScopePolicy, dict]:
+def choose_policy(
+    held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray, keep: float = IN_SCOPE_KEEP
+) -> tuple[OutOfScopePolicy, dict]:
     """Standardise features on held-out in-scope data, then pick weights and threshold.
 
     With >= LOGISTIC_MIN_OOS out-of-scope examples the weights come from `combine_logistic` (all features);
@@ -206,8 +228,9 @@ def choose_policy(held_raw: np.ndarray, correct: np.ndarray, oos_raw: np.ndarray
                 best = (weights, point)
         assert best is not None  # the grid holds non-zero combinations
         weights, (threshold, accuracy, recall) = best
-    policy = OutOfScopePolicy(tuple(float(w) for w in weights), tuple(float(v) for v in center),
-                              tuple(float(v) for v in scale), threshold)
+    policy = OutOfScopePolicy(
+        tuple(float(w) for w in weights), tuple(float(v) for v in center), tuple(float(v) for v in scale), threshold
+    )
     return policy, {"accuracy": round(accuracy, 4), "oos_recall": round(recall, 4), "combiner": combiner}
 
 
@@ -258,9 +281,17 @@ def _fit(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, c: float) -> _
 
 def _raw(model: _Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logits and raw features (the logit features are refilled after temperature scaling)."""
-    clf = LinearIntentClassifier([str(i) for i in range(len(model.bias))], model.weight, model.bias, 1.0,
-                                 model.examples, model.means, model.precision, OutOfScopePolicy(),
-                                 background=model.background)
+    clf = LinearIntentClassifier(
+        [str(i) for i in range(len(model.bias))],
+        model.weight,
+        model.bias,
+        1.0,
+        model.examples,
+        model.means,
+        model.precision,
+        OutOfScopePolicy(),
+        background=model.background,
+    )
     if len(x) == 0:
         return np.zeros((0, len(model.bias)), np.float32), np.zeros((0, len(FEATURES)), np.float32)
     _, raw = clf.features(x)

@@ -78,9 +78,17 @@ class KnowledgeBase:
     'reset-password'
     """
 
-    def __init__(self, entries: Iterable[FaqEntry], rows: dict[int, tuple[str, str]], index: FaissIndex,
-                 bands: Bands, metrics: dict | None = None, next_row: int | None = None,
-                 confidence: ConfidenceModel | None = None, index_answers: bool = False):
+    def __init__(
+        self,
+        entries: Iterable[FaqEntry],
+        rows: dict[int, tuple[str, str]],
+        index: FaissIndex,
+        bands: Bands,
+        metrics: dict | None = None,
+        next_row: int | None = None,
+        confidence: ConfidenceModel | None = None,
+        index_answers: bool = False,
+    ):
         self.index_answers = index_answers  # each entry's answer text is one more row of it
         self._by_id = {entry.id: entry for entry in entries}
         self.rows = dict(rows)  # row id -> (entry id, phrasing text)
@@ -92,8 +100,10 @@ class KnowledgeBase:
         # handoff examples): "cancel my netflix subscription" is nearer to one of those than to our cancel entry
         self.offtopic = np.zeros((0, index.dim), dtype=np.float32)
         self.next_row = next_row if next_row is not None else (max(self.rows) + 1 if self.rows else 0)
-        self.lexical = LexicalMatcher({row: text for row, (_, text) in self.rows.items()},
-                                      {row: entry_id for row, (entry_id, _) in self.rows.items()})
+        self.lexical = LexicalMatcher(
+            {row: text for row, (_, text) in self.rows.items()},
+            {row: entry_id for row, (entry_id, _) in self.rows.items()},
+        )
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -119,8 +129,14 @@ class KnowledgeBase:
         return self.index_answers and text not in self._by_id[entry_id].phrasings
 
     @classmethod
-    def build(cls, entries: list[FaqEntry], encode: Encode, bands: Bands | None = None,
-              approx_above: int = APPROX_ABOVE, index_answers: bool = False) -> "KnowledgeBase":
+    def build(
+        cls,
+        entries: list[FaqEntry],
+        encode: Encode,
+        bands: Bands | None = None,
+        approx_above: int = APPROX_ABOVE,
+        index_answers: bool = False,
+    ) -> "KnowledgeBase":
         """Embed every phrasing of every entry (and its answer, with `index_answers`) and index it (exact or
         IVF by size)."""
         kb = cls(entries, {}, FaissIndex(1), bands or Bands(), index_answers=index_answers)
@@ -130,8 +146,10 @@ class KnowledgeBase:
             kb.index = FaissIndex.build(np.arange(len(texts)), vectors, approx_above=approx_above)
             kb.rows = dict(enumerate(texts))
             kb.next_row = len(texts)
-            kb.lexical = LexicalMatcher({row: text for row, (_, text) in kb.rows.items()},
-                                        {row: entry_id for row, (entry_id, _) in kb.rows.items()})
+            kb.lexical = LexicalMatcher(
+                {row: text for row, (_, text) in kb.rows.items()},
+                {row: entry_id for row, (entry_id, _) in kb.rows.items()},
+            )
         return kb
 
     # -- incremental updates -----------------------------------------------------------------------
@@ -219,15 +237,18 @@ class KnowledgeBase:
         entry = self._by_id[entry_id]
         return Hit(entry_id, score / 100.0, entry.question, matched, dense_score=0.0, lexical_score=score / 100.0)
 
-    def search(self, text: str, embedding: np.ndarray, k: int = 5, exclude_rows: frozenset[int] = frozenset()) -> list[Hit]:
+    def search(
+        self, text: str, embedding: np.ndarray, k: int = 5, exclude_rows: frozenset[int] = frozenset()
+    ) -> list[Hit]:
         """Top-k entries by calibrated confidence P(right) (by fused score when not calibrated)."""
         hits = self.candidates(text, embedding, max(k, CANDIDATES), exclude_rows)
         if self.confidence is not None:
             hits = self.confidence.rescore(hits, text)
         return hits[:k]
 
-    def candidates(self, text: str, embedding: np.ndarray, k: int = CANDIDATES,
-                   exclude_rows: frozenset[int] = frozenset()) -> list[Hit]:
+    def candidates(
+        self, text: str, embedding: np.ndarray, k: int = CANDIDATES, exclude_rows: frozenset[int] = frozenset()
+    ) -> list[Hit]:
         """Top-k entries by fused score (dense cosine blended with rapidfuzz WRatio): what the confidence reads."""
         if not len(self.index):
             return []
@@ -251,20 +272,33 @@ class KnowledgeBase:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.index.save(directory / "index.faiss")
-        (directory / "entries.json").write_text(json.dumps({
-            "entries": [asdict(e) for e in self._by_id.values()],
-            "rows": [[row, entry_id, text] for row, (entry_id, text) in self.rows.items()],
-            "next_row": self.next_row,
-        }))
-        (directory / "config.json").write_text(json.dumps({
-            "format_version": FORMAT_VERSION,
-            "bands": asdict(self.bands),
-            "index_answers": self.index_answers,
-            "index": {"kind": self.index.kind, "nprobe": self.index.nprobe, "ef_search": self.index.ef_search,
-                      "rows": len(self.index),
-                      "tombstones": self.index.tombstones},
-            "metrics": self.metrics,
-        }, indent=2))
+        (directory / "entries.json").write_text(
+            json.dumps(
+                {
+                    "entries": [asdict(e) for e in self._by_id.values()],
+                    "rows": [[row, entry_id, text] for row, (entry_id, text) in self.rows.items()],
+                    "next_row": self.next_row,
+                }
+            )
+        )
+        (directory / "config.json").write_text(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "bands": asdict(self.bands),
+                    "index_answers": self.index_answers,
+                    "index": {
+                        "kind": self.index.kind,
+                        "nprobe": self.index.nprobe,
+                        "ef_search": self.index.ef_search,
+                        "rows": len(self.index),
+                        "tombstones": self.index.tombstones,
+                    },
+                    "metrics": self.metrics,
+                },
+                indent=2,
+            )
+        )
         np.save(directory / "offtopic.npy", self.offtopic)
         confidence = directory / "confidence.json"
         if self.confidence is not None:
@@ -277,24 +311,43 @@ class KnowledgeBase:
         paths = [directory / name for name in ("index.faiss", "entries.json", "config.json")]
         missing = [p.name for p in paths if not p.exists()]
         if missing:
-            raise ArtifactError(f"knowledge artifacts missing in {directory} ({', '.join(missing)}): run `smallbot train`")
+            raise ArtifactError(
+                f"knowledge artifacts missing in {directory} ({', '.join(missing)}): run `smallbot train`"
+            )
         config = json.loads(paths[2].read_text())
         if config.get("format_version") != FORMAT_VERSION:
-            raise ArtifactError(f"{paths[2]} has format {config.get('format_version')}, expected {FORMAT_VERSION}: "
-                                "run `smallbot train --force`")
+            raise ArtifactError(
+                f"{paths[2]} has format {config.get('format_version')}, expected {FORMAT_VERSION}: "
+                "run `smallbot train --force`"
+            )
         data = json.loads(paths[1].read_text())
-        entries = [FaqEntry(**{**e, "alternates": tuple(e["alternates"]), "tags": tuple(e["tags"]),
-                               "links": tuple(e["links"])}) for e in data["entries"]]
+        entries = [
+            FaqEntry(
+                **{**e, "alternates": tuple(e["alternates"]), "tags": tuple(e["tags"]), "links": tuple(e["links"])}
+            )
+            for e in data["entries"]
+        ]
         rows = {int(row): (entry_id, text) for row, entry_id, text in data["rows"]}
         index = FaissIndex.load(paths[0])
         if len(index) != len(rows):
-            raise ArtifactError(f"{paths[0]} holds {len(index)} vectors but {paths[1]} lists {len(rows)} phrasings: "
-                                "run `smallbot train --force`")
+            raise ArtifactError(
+                f"{paths[0]} holds {len(index)} vectors but {paths[1]} lists {len(rows)} phrasings: "
+                "run `smallbot train --force`"
+            )
         confidence_path = directory / "confidence.json"
-        confidence = (ConfidenceModel.from_dict(json.loads(confidence_path.read_text()))
-                      if confidence_path.exists() else None)
-        kb = cls(entries, rows, index, Bands(**config["bands"]), config.get("metrics"), data.get("next_row"),
-                 confidence, bool(config.get("index_answers", False)))
+        confidence = (
+            ConfidenceModel.from_dict(json.loads(confidence_path.read_text())) if confidence_path.exists() else None
+        )
+        kb = cls(
+            entries,
+            rows,
+            index,
+            Bands(**config["bands"]),
+            config.get("metrics"),
+            data.get("next_row"),
+            confidence,
+            bool(config.get("index_answers", False)),
+        )
         if (directory / "offtopic.npy").exists():
             kb.set_offtopic(np.load(directory / "offtopic.npy"))
         return kb

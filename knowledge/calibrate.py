@@ -34,6 +34,7 @@ from .prior import Prior, load_prior
 
 BOUND_LEVEL = 0.9  # one-sided confidence of the wrong-rate upper bound that benchmarks report
 
+
 @dataclass(frozen=True)
 class HeldOut:
     """One held-out message and its raw (fused-score) candidates; truth None for an off-topic message."""
@@ -84,8 +85,9 @@ def excluded_rows(rows: int | frozenset[int] | None) -> frozenset[int]:
     return rows if isinstance(rows, frozenset) else frozenset([rows])
 
 
-def held_out_candidates(kb: KnowledgeBase, queries: list[Query],
-                        neg_texts: list[str], neg_vectors: np.ndarray) -> list[HeldOut]:
+def held_out_candidates(
+    kb: KnowledgeBase, queries: list[Query], neg_texts: list[str], neg_vectors: np.ndarray
+) -> list[HeldOut]:
     """Raw candidates of every held-out query (its left-out rows excluded), then of every negative."""
     items = []
     for text, truth, vector, rows in queries:
@@ -132,8 +134,9 @@ def out_of_fold(items: list[HeldOut], prior: Prior, folds: int = 5, seed: int = 
     return scored
 
 
-def expected_rates(scored: list[list[Hit]], truth: list[str | None], answer: float
-                   ) -> tuple[float | None, float | None, float | None, list[tuple[float, float, float]]]:
+def expected_rates(
+    scored: list[list[Hit]], truth: list[str | None], answer: float
+) -> tuple[float | None, float | None, float | None, list[tuple[float, float, float]]]:
     """(held-out phrasings answered, wrong among answered with negatives counted wrong, negatives answered,
     the curve over thresholds) for messages scored as they will be served."""
     top = np.array([hits[0].score if hits else 0.0 for hits in scored])
@@ -142,8 +145,13 @@ def expected_rates(scored: list[list[Hit]], truth: list[str | None], answer: flo
     curve = []
     for threshold in np.unique(top)[::-1]:
         answered = top >= threshold
-        curve.append((float(threshold), float(answered[positive].mean()) if positive.any() else 0.0,
-                      float((answered & ~right).sum() / max(int(answered.sum()), 1))))
+        curve.append(
+            (
+                float(threshold),
+                float(answered[positive].mean()) if positive.any() else 0.0,
+                float((answered & ~right).sum() / max(int(answered.sum()), 1)),
+            )
+        )
     answered = top >= answer
     answered_rate = float(answered[positive].mean()) if positive.any() else None
     offtopic = float(answered[~positive].mean()) if (~positive).any() else None
@@ -151,8 +159,7 @@ def expected_rates(scored: list[list[Hit]], truth: list[str | None], answer: flo
     return answered_rate, wrong, offtopic, sorted(curve)
 
 
-def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
-                seed: int = 0) -> list[HeldOut]:
+def typo_copies(kb: KnowledgeBase, queries: list[Query], encode, seed: int = 0) -> list[HeldOut]:
     """One typo'd copy of every held-out phrasing, so the confidence learns that a strong lexical match
     with a weak dense score (the encoder reads "pasword" badly) is usually still right."""
     rng = random.Random(seed)
@@ -161,12 +168,15 @@ def typo_copies(kb: KnowledgeBase, queries: list[Query], encode,
     if not typod:
         return []
     vectors = encode([text for text, _, _, _ in typod])
-    return [HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, excluded_rows(row))), i)
-            for n, (text, truth, row, i) in enumerate(typod)]
+    return [
+        HeldOut(text, truth, tuple(kb.candidates(text, vectors[n], CANDIDATES, excluded_rows(row))), i)
+        for n, (text, truth, row, i) in enumerate(typod)
+    ]
 
 
-def held_out_items(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str], neg_vectors: np.ndarray,
-                   seed: int = 0, encode=None) -> tuple[list[HeldOut], list[HeldOut]]:
+def held_out_items(
+    kb: KnowledgeBase, queries: list[Query], neg_texts: list[str], neg_vectors: np.ndarray, seed: int = 0, encode=None
+) -> tuple[list[HeldOut], list[HeldOut]]:
     """(measured: every held-out query then every negative, with its candidates; typo'd copies of the queries,
     each `source` an index into measured). The copies are empty without `encode`."""
     measured = held_out_candidates(kb, queries, neg_texts, neg_vectors)
@@ -174,17 +184,30 @@ def held_out_items(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str]
     return measured, typos
 
 
-def calibrate(kb: KnowledgeBase, queries: list[Query], neg_texts: list[str],
-              neg_vectors: np.ndarray, target_wrong_rate: float, seed: int = 0, encode=None,
-              prior: Prior | None = None) -> Calibration:
+def calibrate(
+    kb: KnowledgeBase,
+    queries: list[Query],
+    neg_texts: list[str],
+    neg_vectors: np.ndarray,
+    target_wrong_rate: float,
+    seed: int = 0,
+    encode=None,
+    prior: Prior | None = None,
+) -> Calibration:
     """Refit the confidence on held-out messages and set both thresholds; with `encode`, typo'd copies of
     the held-out phrasings join the fit (not the expected rates)."""
     measured, typos = held_out_items(kb, queries, neg_texts, neg_vectors, seed, encode)
     return calibrate_items(measured, typos, kb.bands, target_wrong_rate, seed, prior)
 
 
-def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, target_wrong_rate: float,
-                    seed: int = 0, prior: Prior | None = None) -> Calibration:
+def calibrate_items(
+    measured: list[HeldOut],
+    typos: list[HeldOut],
+    base: Bands,
+    target_wrong_rate: float,
+    seed: int = 0,
+    prior: Prior | None = None,
+) -> Calibration:
     """The confidence and the bands from held-out messages however they were searched (one index, or one per
     cross-validation fold): the prior refitted on `measured` + `typos`; the thresholds the prior's for the
     target, which keep their meaning because the refitted model still says P(right)."""
@@ -194,7 +217,7 @@ def calibrate_items(measured: list[HeldOut], typos: list[HeldOut], base: Bands, 
     confidence = fit_confidence(items, prior)
     answer = prior.answer_threshold(target_wrong_rate)
     bands = replace(base, answer=answer, suggest=prior.suggest_threshold(answer))
-    scored = out_of_fold(items, prior, seed=seed)[:len(measured)]
+    scored = out_of_fold(items, prior, seed=seed)[: len(measured)]
     answered, wrong, offtopic, curve = expected_rates(scored, [item.truth for item in measured], answer)
     return Calibration(bands, confidence, answered, wrong, offtopic, positives, len(measured) - positives, curve)
 
@@ -205,8 +228,9 @@ def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:
     return _held_out_queries(kb, encode, None, half_out=False)
 
 
-def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None,
-                        seed: int = 0) -> list[Query]:
+def calibration_queries(
+    kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None = None, seed: int = 0
+) -> list[Query]:
     """The held-out messages the bands are calibrated on when they are searched in the serving index.
 
     Untuned (`phrasings` None): every phrasing of an entry with two or more, searched with its own row AND a
@@ -220,8 +244,9 @@ def calibration_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, st
     return _held_out_queries(kb, encode, phrasings, half_out=phrasings is None, seed=seed)
 
 
-def _held_out_queries(kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None, half_out: bool,
-                      seed: int = 0) -> list[Query]:
+def _held_out_queries(
+    kb: KnowledgeBase, encode, phrasings: list[tuple[str, str]] | None, half_out: bool, seed: int = 0
+) -> list[Query]:
     """`phrasings` (every phrasing of an entry with two or more when None), each with its own row left out of
     the search, and with `half_out` a seeded random half of its entry's other phrasings too."""
     rng = random.Random(seed)

@@ -20,8 +20,7 @@ import numpy as np
 from smallbot.errors import ArtifactError
 from smallbot.types import Hit
 
-FEATURES = ("fused", "dense", "lexical", "margin", "dense_margin", "lexical_margin", "is_top", "both_top",
-            "log_words")
+FEATURES = ("fused", "dense", "lexical", "margin", "dense_margin", "lexical_margin", "is_top", "both_top", "log_words")
 CANDIDATES = 5  # entries the features compare a hit against; search fetches at least this many
 
 
@@ -49,8 +48,19 @@ def hit_features(hits: Sequence[Hit], text: str) -> np.ndarray:
     dense_top = np.arange(len(hits)) == int(np.argmax(dense))
     lexical_top = np.arange(len(hits)) == int(np.argmax(lexical))
     words = math.log1p(len(text.split()))
-    return np.column_stack([fused, dense, lexical, margin(fused), margin(dense), margin(lexical),
-                            np.arange(len(hits)) == 0, dense_top & lexical_top, np.full(len(hits), words)])
+    return np.column_stack(
+        [
+            fused,
+            dense,
+            lexical,
+            margin(fused),
+            margin(dense),
+            margin(lexical),
+            np.arange(len(hits)) == 0,
+            dense_top & lexical_top,
+            np.full(len(hits), words),
+        ]
+    )
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -68,8 +78,9 @@ class ConfidenceModel:
     features: tuple[str, ...] = FEATURES
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50,
-            prior: "ConfidenceModel | None" = None) -> "ConfidenceModel":
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50, prior: "ConfidenceModel | None" = None
+    ) -> "ConfidenceModel":
         """Maximum a posteriori logistic regression by Newton's method (a handful of features, a few thousand
         rows: under ten steps, and no training library at serve or train time).
 
@@ -93,6 +104,7 @@ class ConfidenceModel:
         penalty = np.full(z.shape[1], l2)
         if prior is None:
             penalty[-1] = 0.0
+
         def loss(w: np.ndarray) -> float:
             margin = z @ w
             return float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * penalty @ (w - centre) ** 2)
@@ -132,12 +144,19 @@ class ConfidenceModel:
         return [replace(hit, score=float(p[i])) for i, hit in enumerate(hits)]
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "bias": self.bias}
+        return {
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "weights": list(self.weights),
+            "bias": self.bias,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "ConfidenceModel":
         if tuple(data.get("features", ())) != FEATURES:
-            raise ArtifactError(f"confidence model features {data.get('features')} differ from {list(FEATURES)}: "
-                                "run `smallbot train --force`")
+            raise ArtifactError(
+                f"confidence model features {data.get('features')} differ from {list(FEATURES)}: "
+                "run `smallbot train --force`"
+            )
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["bias"]))

@@ -39,8 +39,7 @@ class Fold:
     held_out_negatives: tuple[str, ...]  # searched as unseen off-topic messages
 
 
-def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int = FOLDS,
-               seed: int = 0) -> list[Fold]:
+def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int = FOLDS, seed: int = 0) -> list[Fold]:
     """Deal every entry's distinct phrasings into `folds` parts (seeded), so each part holds about 1/folds of
     them and never all: an entry with one phrasing is never held out, and each fold keeps at least one
     phrasing of every entry to index. The negatives are dealt the same way."""
@@ -69,17 +68,30 @@ def fold_split(entries: Sequence[FaqEntry], negatives: Sequence[str], folds: int
             kept = [t for t, part in pairs if part != fold]
             held += [(t, entry.id) for t, part in pairs if part == fold]
             kept_entries.append(FaqEntry(entry.id, kept[0], tuple(kept[1:]), entry.answer))
-        result.append(Fold(tuple(kept_entries), tuple(held),
-                           tuple(t for n, t in enumerate(shuffled) if n % folds != fold),
-                           tuple(t for n, t in enumerate(shuffled) if n % folds == fold)))
+        result.append(
+            Fold(
+                tuple(kept_entries),
+                tuple(held),
+                tuple(t for n, t in enumerate(shuffled) if n % folds != fold),
+                tuple(t for n, t in enumerate(shuffled) if n % folds == fold),
+            )
+        )
     return result
 
 
-def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[str], encoder: Any,
-                             settings: FinetuneSettings, *, folds: int = FOLDS, seed: int = 0,
-                             serve_as: Callable[[Any], Any] = lambda e: e, progress: bool = False,
-                             say: Callable[[str], None] = lambda _: None,
-                             index_answers: bool = False) -> tuple[list[HeldOut], list[HeldOut]]:
+def cross_validated_held_out(
+    entries: Sequence[FaqEntry],
+    negatives: Sequence[str],
+    encoder: Any,
+    settings: FinetuneSettings,
+    *,
+    folds: int = FOLDS,
+    seed: int = 0,
+    serve_as: Callable[[Any], Any] = lambda e: e,
+    progress: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+    index_answers: bool = False,
+) -> tuple[list[HeldOut], list[HeldOut]]:
     """(measured, typo'd copies) from every fold, as `calibrate_items` takes them; `encoder` is not changed.
 
     Each fold's encoder copy is tuned with the same settings as the serving one (same steps: every fold
@@ -89,12 +101,19 @@ def cross_validated_held_out(entries: Sequence[FaqEntry], negatives: Sequence[st
     measured: list[HeldOut] = []
     typos: list[HeldOut] = []
     for n, fold in enumerate(fold_split(entries, negatives, folds, seed)):
-        say(f"knowledge: calibration fold {n + 1}/{folds}: tuning a copy of the encoder on the other "
+        say(
+            f"knowledge: calibration fold {n + 1}/{folds}: tuning a copy of the encoder on the other "
             f"{sum(len(e.phrasings) for e in fold.entries)} phrasings, searching {len(fold.held_out)} "
-            f"+ {len(fold.held_out_negatives)} off-topic as unseen")
+            f"+ {len(fold.held_out_negatives)} off-topic as unseen"
+        )
         copy = encoder.clone()
-        finetune_encoder(copy, [list(e.phrasings) for e in fold.entries], list(fold.negatives),
-                         [e.answer for e in fold.entries], settings)
+        finetune_encoder(
+            copy,
+            [list(e.phrasings) for e in fold.entries],
+            list(fold.negatives),
+            [e.answer for e in fold.entries],
+            settings,
+        )
         serving = serve_as(copy)
         encode = lambda texts, serving=serving: serving.encode(list(texts), progress=progress)  # noqa: E731
         kb = KnowledgeBase.build(list(fold.entries), encode, index_answers=index_answers)

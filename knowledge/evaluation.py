@@ -38,11 +38,18 @@ class KnowledgeEvaluation:
     misses: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (query, truth, top entry)
 
     def as_dict(self) -> dict:
-        return {"queries": self.queries, "negatives": self.negatives, "hit@1": round(self.hit_at_1, 4),
-                "hit@5": round(self.hit_at_5, 4), "mrr": round(self.mrr, 4),
-                "answer_threshold": self.answer_threshold, "answered_rate": round(self.answered_rate, 4),
-                "wrong_rate": round(self.wrong_rate, 4), "negatives_answered": round(self.negatives_answered, 4),
-                "figure": str(self.figure) if self.figure else None}
+        return {
+            "queries": self.queries,
+            "negatives": self.negatives,
+            "hit@1": round(self.hit_at_1, 4),
+            "hit@5": round(self.hit_at_5, 4),
+            "mrr": round(self.mrr, 4),
+            "answer_threshold": self.answer_threshold,
+            "answered_rate": round(self.answered_rate, 4),
+            "wrong_rate": round(self.wrong_rate, 4),
+            "negatives_answered": round(self.negatives_answered, 4),
+            "figure": str(self.figure) if self.figure else None,
+        }
 
 
 def rank_metrics(ranked: Sequence[Sequence[str]], truth: Sequence[str]) -> tuple[float, float, float]:
@@ -56,8 +63,12 @@ def rank_metrics(ranked: Sequence[Sequence[str]], truth: Sequence[str]) -> tuple
     return hit1, hit5, mrr
 
 
-def plot_curve(curve: Sequence[tuple[float, float, float]], path: Path, threshold: float | None = None,
-               title: str = "FAQ answers: answered vs wrong") -> Path:
+def plot_curve(
+    curve: Sequence[tuple[float, float, float]],
+    path: Path,
+    threshold: float | None = None,
+    title: str = "FAQ answers: answered vs wrong",
+) -> Path:
     """Write the answered-rate vs wrong-answer-rate curve as a PNG (matplotlib Agg, no display needed)."""
     import matplotlib
 
@@ -81,9 +92,14 @@ def plot_curve(curve: Sequence[tuple[float, float, float]], path: Path, threshol
     return path
 
 
-def evaluate_knowledge(kb: KnowledgeBase, encode: Callable[[list[str]], np.ndarray], out_dir: Path | None = None, *,
-                       queries: Sequence[tuple[str, str]] | None = None, negatives: Sequence[str] = ()
-                       ) -> KnowledgeEvaluation:
+def evaluate_knowledge(
+    kb: KnowledgeBase,
+    encode: Callable[[list[str]], np.ndarray],
+    out_dir: Path | None = None,
+    *,
+    queries: Sequence[tuple[str, str]] | None = None,
+    negatives: Sequence[str] = (),
+) -> KnowledgeEvaluation:
     """Measure retrieval on `queries` ((text, entry id) pairs) or, when None, on held-out phrasings.
 
     Negatives (off-topic messages) count as wrong whenever they would be answered. With `out_dir`
@@ -117,15 +133,24 @@ def evaluate_knowledge(kb: KnowledgeBase, encode: Callable[[list[str]], np.ndarr
         answered_neg = neg >= threshold
         n_answered = answered_pos.sum() + answered_neg.sum()
         wrong = (answered_pos & ~right).sum() + answered_neg.sum()
-        curve.append((float(threshold), float(answered_pos.mean()) if len(pos) else 0.0,
-                      float(wrong / max(n_answered, 1))))
+        curve.append(
+            (float(threshold), float(answered_pos.mean()) if len(pos) else 0.0, float(wrong / max(n_answered, 1)))
+        )
     t = kb.bands.answer
     answered_pos, answered_neg = pos >= t, neg >= t
     n_answered = answered_pos.sum() + answered_neg.sum()
     figure = plot_curve(curve, out_dir / "knowledge_curve.png", t) if out_dir is not None else None
     return KnowledgeEvaluation(
-        queries=len(items), negatives=len(neg_scores), hit_at_1=hit1, hit_at_5=hit5, mrr=mrr, answer_threshold=t,
+        queries=len(items),
+        negatives=len(neg_scores),
+        hit_at_1=hit1,
+        hit_at_5=hit5,
+        mrr=mrr,
+        answer_threshold=t,
         answered_rate=float(answered_pos.mean()) if len(pos) else 0.0,
         wrong_rate=float(((answered_pos & ~right).sum() + answered_neg.sum()) / max(n_answered, 1)),
         negatives_answered=float(answered_neg.mean()) if len(neg) else 0.0,
-        curve=tuple(curve), figure=figure, misses=tuple(misses))
+        curve=tuple(curve),
+        figure=figure,
+        misses=tuple(misses),
+    )

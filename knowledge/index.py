@@ -58,8 +58,7 @@ class FaissIndex:
     >>> index = FaissIndex(384); index.add(np.array([7]), vectors); index.search(query, 5)
     """
 
-    def __init__(self, dim: int, index: Any = None, approx_above: int = APPROX_ABOVE,
-                 approx: str = APPROX_KIND):
+    def __init__(self, dim: int, index: Any = None, approx_above: int = APPROX_ABOVE, approx: str = APPROX_KIND):
         if approx not in ("ivf", "hnsw"):
             raise ValueError(f"approx is {approx!r}: use 'ivf' or 'hnsw'")
         self.dim = dim
@@ -103,9 +102,18 @@ class FaissIndex:
     # -- building ----------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, *, approx_above: int = APPROX_ABOVE,
-              seed: int = 0, m: int = HNSW_M, ef_construction: int = EF_CONSTRUCTION,
-              target: float = TARGET_RECALL, approx: str = APPROX_KIND) -> "FaissIndex":
+    def build(
+        cls,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        approx_above: int = APPROX_ABOVE,
+        seed: int = 0,
+        m: int = HNSW_M,
+        ef_construction: int = EF_CONSTRUCTION,
+        target: float = TARGET_RECALL,
+        approx: str = APPROX_KIND,
+    ) -> "FaissIndex":
         """An index holding `vectors` under `ids`: exact up to `approx_above` rows, `approx` ('ivf' with nprobe
         tuned, or 'hnsw' with efSearch tuned) above."""
         vectors = _float32(vectors)
@@ -131,8 +139,9 @@ class FaissIndex:
         index.tune(vectors, ids, seed=seed, target=target)
         return index
 
-    def tune(self, vectors: np.ndarray, ids: np.ndarray, *, samples: int = 500, seed: int = 0,
-             target: float = TARGET_RECALL) -> int:
+    def tune(
+        self, vectors: np.ndarray, ids: np.ndarray, *, samples: int = 500, seed: int = 0, target: float = TARGET_RECALL
+    ) -> int:
         """Smallest nprobe (powers of two) or efSearch (`EF_STEPS`) whose recall@10 vs exact reaches `target`
         (+ margin) on perturbed stored samples."""
         if self.kind == "flat":
@@ -206,8 +215,11 @@ class FaissIndex:
     def compact(self, seed: int = 0) -> None:
         """Rebuild from the live rows: drops tombstones; picks flat or HNSW by the current size."""
         ids, vectors = self.live()
-        rebuilt = FaissIndex.build(ids, vectors, approx_above=self.approx_above, seed=seed, approx=self.approx) \
-            if len(ids) else FaissIndex(self.dim, approx_above=self.approx_above, approx=self.approx)
+        rebuilt = (
+            FaissIndex.build(ids, vectors, approx_above=self.approx_above, seed=seed, approx=self.approx)
+            if len(ids)
+            else FaissIndex(self.dim, approx_above=self.approx_above, approx=self.approx)
+        )
         self._index, self._inner, self._dead, self._params = rebuilt._index, rebuilt._inner, 0, None
 
     # -- incremental updates -----------------------------------------------------------------------
@@ -281,7 +293,7 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 6
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, len(vectors), chunk):
-        scores = queries @ vectors[start:start + chunk].T
+        scores = queries @ vectors[start : start + chunk].T
         take = min(k, scores.shape[1])
         part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         best_s = np.concatenate([best_s, np.take_along_axis(scores, part, 1)], axis=1)

@@ -45,8 +45,9 @@ class LexicalMatcher:
         """(entry id, score, phrasing) of the closest phrasing, or None below the cutoff."""
         if not self.choices:
             return None
-        found = process.extractOne(normalise_for_match(text), self.choices, scorer=fuzz.ratio,
-                                   processor=None, score_cutoff=score_cutoff)
+        found = process.extractOne(
+            normalise_for_match(text), self.choices, scorer=fuzz.ratio, processor=None, score_cutoff=score_cutoff
+        )
         if found is None:
             return None
         choice, score, row = found
@@ -55,5 +56,6 @@ class LexicalMatcher:
     def scores_for(self, text: str, rows: list[int]) -> list[float]:
         """WRatio of the query against the given phrasing rows (for fusing with dense scores)."""
         query = normalise_for_match(text)
-        return [fuzz.WRatio(query, self.choices[row], processor=utils.default_process) if query else 0.0
-                for row in rows]
+        return [
+            fuzz.WRatio(query, self.choices[row], processor=utils.default_process) if query else 0.0 for row in rows
+        ]

@@ -21,15 +21,18 @@ _CSV_SEP = "|"
 SUFFIXES = (".yml", ".yaml", ".csv", ".md")
 
 
-def load_knowledge(paths: list[Path], problems: list[Problem], root: Path | None = None,
-                   warnings: list[Problem] | None = None) -> list[FaqEntry]:
+def load_knowledge(
+    paths: list[Path], problems: list[Problem], root: Path | None = None, warnings: list[Problem] | None = None
+) -> list[FaqEntry]:
     """Load all knowledge files; duplicate ids across files are problems, near-duplicates warnings."""
     entries: list[FaqEntry] = []
     for path in paths:
         display = str(path.relative_to(root)) if root else str(path)
         loader = _LOADERS.get(path.suffix.lower())
         if loader is None:
-            problems.append(Problem(display, None, f"unsupported knowledge file type '{path.suffix}': use .yml, .csv or .md"))
+            problems.append(
+                Problem(display, None, f"unsupported knowledge file type '{path.suffix}': use .yml, .csv or .md")
+            )
             continue
         entries.extend(loader(path, display, problems))
     seen: dict[str, FaqEntry] = {}
@@ -37,8 +40,13 @@ def load_knowledge(paths: list[Path], problems: list[Problem], root: Path | None
     for entry in entries:
         if entry.id in seen:
             first = seen[entry.id]
-            problems.append(Problem(entry.file, entry.line,
-                f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line}): ids must be unique"))
+            problems.append(
+                Problem(
+                    entry.file,
+                    entry.line,
+                    f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line}): ids must be unique",
+                )
+            )
             continue
         seen[entry.id] = entry
         unique.append(entry)
@@ -56,8 +64,13 @@ def find_duplicate_phrasings(entries: list[FaqEntry]) -> list[Problem]:
             key = _fold(text)
             other = owner.setdefault(key, entry)
             if other.id != entry.id:
-                found.append(Problem(entry.file, entry.line,
-                    f"'{entry.id}' and '{other.id}' ({other.file}:{other.line}) share the phrasing {text!r}"))
+                found.append(
+                    Problem(
+                        entry.file,
+                        entry.line,
+                        f"'{entry.id}' and '{other.id}' ({other.file}:{other.line}) share the phrasing {text!r}",
+                    )
+                )
     return found
 
 
@@ -66,24 +79,40 @@ def _always(line: int | None) -> Callable[[str], int | None]:
     return lambda _key: line
 
 
-def _entry_from_mapping(item: dict[str, Any], file: str, line: int | None, problems: list[Problem],
-                        key_line: Callable[[str], int | None]) -> FaqEntry | None:
+def _entry_from_mapping(
+    item: dict[str, Any], file: str, line: int | None, problems: list[Problem], key_line: Callable[[str], int | None]
+) -> FaqEntry | None:
     before = len(problems)
     for key in item:
         if key not in _ENTRY_KEYS:
-            problems.append(Problem(file, key_line(key), f"unknown key '{key}' in FAQ entry: allowed are {', '.join(sorted(_ENTRY_KEYS))}"))
+            problems.append(
+                Problem(
+                    file,
+                    key_line(key),
+                    f"unknown key '{key}' in FAQ entry: allowed are {', '.join(sorted(_ENTRY_KEYS))}",
+                )
+            )
     entry_id = item.get("id")
     if entry_id is None or not _ID.match(str(entry_id)):
-        problems.append(Problem(file, key_line("id") if "id" in item else line,
-            f"FAQ entry needs an 'id' of letters, digits, '-', '_' or '.', got {entry_id!r}"))
+        problems.append(
+            Problem(
+                file,
+                key_line("id") if "id" in item else line,
+                f"FAQ entry needs an 'id' of letters, digits, '-', '_' or '.', got {entry_id!r}",
+            )
+        )
     entry_id = str(entry_id)
     question = item.get("question")
     if not isinstance(question, str) or not question.strip():
-        problems.append(Problem(file, key_line("question") if "question" in item else line, f"FAQ '{entry_id}' has no question"))
+        problems.append(
+            Problem(file, key_line("question") if "question" in item else line, f"FAQ '{entry_id}' has no question")
+        )
         question = ""
     answer = item.get("answer")
     if not isinstance(answer, str) or not answer.strip():
-        problems.append(Problem(file, key_line("answer") if "answer" in item else line, f"FAQ '{entry_id}' has an empty answer"))
+        problems.append(
+            Problem(file, key_line("answer") if "answer" in item else line, f"FAQ '{entry_id}' has an empty answer")
+        )
         answer = ""
     alternates = _strings(item.get("alternates"), "alternates", entry_id, file, key_line, problems)
     tags = _strings(item.get("tags"), "tags", entry_id, file, key_line, problems)
@@ -99,8 +128,9 @@ def _entry_from_mapping(item: dict[str, Any], file: str, line: int | None, probl
     return FaqEntry(entry_id, question.strip(), alternates, answer.strip(), tags, links, dict(metadata), file, line)
 
 
-def _strings(raw: Any, key: str, entry_id: str, file: str, key_line: Callable[[str], int | None],
-             problems: list[Problem]) -> tuple[str, ...]:
+def _strings(
+    raw: Any, key: str, entry_id: str, file: str, key_line: Callable[[str], int | None], problems: list[Problem]
+) -> tuple[str, ...]:
     if raw is None:
         return ()
     if isinstance(raw, str):
@@ -116,12 +146,19 @@ def _load_yaml_file(path: Path, display: str, problems: list[Problem]) -> list[F
     if data is None:
         return []
     if not isinstance(data, dict) or "faqs" not in data:
-        problems.append(Problem(display, line_of(data, 0) if isinstance(data, list) else None,
-            "a knowledge YAML file is a mapping with a 'faqs:' list"))
+        problems.append(
+            Problem(
+                display,
+                line_of(data, 0) if isinstance(data, list) else None,
+                "a knowledge YAML file is a mapping with a 'faqs:' list",
+            )
+        )
         return []
     for key in data:
         if key != "faqs":
-            problems.append(Problem(display, line_of(data, key), f"unknown key '{key}': a knowledge file holds only 'faqs'"))
+            problems.append(
+                Problem(display, line_of(data, key), f"unknown key '{key}': a knowledge file holds only 'faqs'")
+            )
     items = data["faqs"] or []
     if not isinstance(items, list):
         problems.append(Problem(display, line_of(data, "faqs"), "'faqs' must be a list of entries"))
@@ -161,7 +198,9 @@ def _load_csv_file(path: Path, display: str, problems: list[Problem]) -> list[Fa
     line = 2
     for row in rows:
         if None in row:
-            problems.append(Problem(display, line, "row has more fields than the header (quote fields that contain commas)"))
+            problems.append(
+                Problem(display, line, "row has more fields than the header (quote fields that contain commas)")
+            )
             line += 1
             continue
         item = {k: v for k, v in row.items() if v not in (None, "")}

@@ -47,18 +47,30 @@ class Prior:
         return min(self.suggest, answer * 0.8)
 
     def to_dict(self) -> dict:
-        return {"format": PRIOR_FORMAT, "source": self.source, "model": self.model.to_dict(),
-                "strength": self.strength, "answer": [list(pair) for pair in self.answer],
-                "suggest": self.suggest}
+        return {
+            "format": PRIOR_FORMAT,
+            "source": self.source,
+            "model": self.model.to_dict(),
+            "strength": self.strength,
+            "answer": [list(pair) for pair in self.answer],
+            "suggest": self.suggest,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "Prior":
         if data.get("format") != PRIOR_FORMAT:
-            raise ArtifactError(f"FAQ confidence prior has format {data.get('format')}, expected {PRIOR_FORMAT}: "
-                                "reinstall smallbot or refit it with benchmarks/fit_prior.py")
+            raise ArtifactError(
+                f"FAQ confidence prior has format {data.get('format')}, expected {PRIOR_FORMAT}: "
+                "reinstall smallbot or refit it with benchmarks/fit_prior.py"
+            )
         answer = tuple(sorted((float(t), float(a)) for t, a in data["answer"]))
-        return cls(ConfidenceModel.from_dict(data["model"]), float(data["strength"]), answer,
-                   float(data["suggest"]), str(data.get("source", "")))
+        return cls(
+            ConfidenceModel.from_dict(data["model"]),
+            float(data["strength"]),
+            answer,
+            float(data["suggest"]),
+            str(data.get("source", "")),
+        )
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -46,11 +46,22 @@ def _memoised(encode: Callable[[list[str]], np.ndarray]) -> Callable[[Sequence[s
     return cached
 
 
-def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder: Any, *,
-                         finetune: FinetuneSettings | None, target_wrong_rate: float, calibration: str,
-                         seed: int = 0, say: Callable[[str], None] = lambda _: None, owns_encoder: bool = False,
-                         progress: bool = True, index_answers: bool = False, prior: Prior | None = None,
-                         serve_as: Callable[[Any], Any] = lambda e: e) -> KnowledgeTraining:
+def train_knowledge_base(
+    entries: list[FaqEntry],
+    negatives: list[str],
+    encoder: Any,
+    *,
+    finetune: FinetuneSettings | None,
+    target_wrong_rate: float,
+    calibration: str,
+    seed: int = 0,
+    say: Callable[[str], None] = lambda _: None,
+    owns_encoder: bool = False,
+    progress: bool = True,
+    index_answers: bool = False,
+    prior: Prior | None = None,
+    serve_as: Callable[[Any], Any] = lambda e: e,
+) -> KnowledgeTraining:
     """Tune (when `finetune` asks for steps), index every phrasing, calibrate the bands.
 
     `encoder` is cloned before tuning unless `owns_encoder` (it is already a private copy, e.g. tuned on
@@ -67,14 +78,24 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
     report, tuned, held, kept_out = None, owns_encoder, None, None
     if finetune is not None and finetune.steps > 0 and len(entries) >= 2:
         if calibration == "cross_validation":
-            held = cross_validated_held_out(entries, negatives, encoder, finetune, seed=seed,
-                                            serve_as=serve_as, progress=progress, say=say,
-                                            index_answers=index_answers)
+            held = cross_validated_held_out(
+                entries,
+                negatives,
+                encoder,
+                finetune,
+                seed=seed,
+                serve_as=serve_as,
+                progress=progress,
+                say=say,
+                index_answers=index_answers,
+            )
             groups = [list(dict.fromkeys(e.phrasings)) for e in entries]
         else:
             groups, kept_out = hold_out_split(entries, seed)
-        say(f"knowledge: fine-tuning the encoder for {finetune.steps} steps on {sum(len(g) for g in groups)} "
-            f"phrasings" + (f" ({len(kept_out)} held out for calibration)" if kept_out is not None else ""))
+        say(
+            f"knowledge: fine-tuning the encoder for {finetune.steps} steps on {sum(len(g) for g in groups)} "
+            f"phrasings" + (f" ({len(kept_out)} held out for calibration)" if kept_out is not None else "")
+        )
         if not owns_encoder:
             encoder = encoder.clone()
         report = finetune_encoder(encoder, groups, negatives, [e.answer for e in entries], finetune)
@@ -94,5 +115,4 @@ def train_knowledge_base(entries: list[FaqEntry], negatives: list[str], encoder:
         measured = held[0] + held_out_candidates(kb, [], generic, encode(generic))
         result = calibrate_items(measured, held[1], kb.bands, target_wrong_rate, seed=seed, prior=prior)
         kb.bands, kb.confidence = result.bands, result.confidence
-    return KnowledgeTraining(kb, result, encoder, serving, tuned, report,
-                             len(kept_out) if kept_out is not None else 0)
+    return KnowledgeTraining(kb, result, encoder, serving, tuned, report, len(kept_out) if kept_out is not None else 0)

@@ -18,8 +18,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # import name -> source folder, as [tool.setuptools] package-dir says (subpackages live inside their folder)
-LAYOUT = {"smallbot": "bot", "smallbot/intents": "intents", "smallbot/knowledge": "knowledge",
-          "smallbot/connectors": "connectors"}
+LAYOUT = {
+    "smallbot": "bot",
+    "smallbot/intents": "intents",
+    "smallbot/knowledge": "knowledge",
+    "smallbot/connectors": "connectors",
+}
 
 
 def lay_out(root: Path) -> None:
@@ -41,10 +45,21 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="smallbot-mypy-") as tmp:
         root = Path(tmp)
         lay_out(root)
-        command = [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
-                   "--cache-dir", str(REPO / ".mypy_cache"), "-p", "smallbot", *argv]
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True,
-                              env={**os.environ, "MYPYPATH": str(root)})
+        command = [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--cache-dir",
+            str(REPO / ".mypy_cache"),
+            "-p",
+            "smallbot",
+            *argv,
+        ]
+        done = subprocess.run(
+            command, cwd=root, capture_output=True, text=True, env={**os.environ, "MYPYPATH": str(root)}
+        )
         output = done.stdout + done.stderr
         # report repository paths, not the temporary layout (longest import path first)
         for target in sorted(LAYOUT, key=len, reverse=True):

@@ -48,10 +48,20 @@ class EvalContext:
 def register(sub) -> None:
     parser = sub.add_parser("eval", help="measure the bot and write an HTML report", description=__doc__)
     parser.add_argument("dir", type=Path, help="bot project directory")
-    parser.add_argument("--test", type=Path, action="append", default=None,
-                        help="test split YAML ({examples: [{text, intent}], out_of_scope: [...]}); repeatable")
-    parser.add_argument("--cv", type=int, default=None, metavar="K",
-                        help="k-fold cross-validation on the intents' own examples instead of a test split")
+    parser.add_argument(
+        "--test",
+        type=Path,
+        action="append",
+        default=None,
+        help="test split YAML ({examples: [{text, intent}], out_of_scope: [...]}); repeatable",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=None,
+        metavar="K",
+        help="k-fold cross-validation on the intents' own examples instead of a test split",
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -80,8 +90,14 @@ def _pct(value: float) -> str:
 
 def intents_section(context: EvalContext) -> Section | None:
     """Accuracy, macro-F1, out-of-scope P/R/F1, per-intent table, worst confusions and two figures."""
-    from smallbot.intents.evaluate import (cross_validate, evaluate_classifier, load_test_split, plot_confusion,
-                                           plot_threshold_curve, threshold_curve_note)
+    from smallbot.intents.evaluate import (
+        cross_validate,
+        evaluate_classifier,
+        load_test_split,
+        plot_confusion,
+        plot_threshold_curve,
+        threshold_curve_note,
+    )
 
     project, args = context.project, context.args
     dataset = project.intents
@@ -108,43 +124,71 @@ def intents_section(context: EvalContext) -> Section | None:
             say(f"no tests/*.yml and no --test: using {folds}-fold cross-validation")
         say(f"intents: {folds}-fold cross-validation over {len(texts)} examples")
         if project.config.intents.finetune_steps > 0:
-            say("note: the serving encoder was tuned on every intent example, so cross-validated figures are "
-                "optimistic; a test split (tests/*.yml) measures the tuned bot fairly")
-        evaluation = cross_validate(texts, labels, dataset.out_of_scope, context.encode, folds=folds,
-                                    seed=project.config.seed)
+            say(
+                "note: the serving encoder was tuned on every intent example, so cross-validated figures are "
+                "optimistic; a test split (tests/*.yml) measures the tuned bot fairly"
+            )
+        evaluation = cross_validate(
+            texts, labels, dataset.out_of_scope, context.encode, folds=folds, seed=project.config.seed
+        )
     m = evaluation.metrics
     confusion_png = plot_confusion(evaluation, context.out_dir / "intents_confusion.png")
     curve_png = plot_threshold_curve(evaluation, context.out_dir / "intents_threshold.png")
-    context.summary["intents"] = {"mode": evaluation.mode, **m.summary(),
-                                  "per_intent": {r.intent: {"support": r.support, "precision": r.precision,
-                                                            "recall": r.recall, "f1": r.f1} for r in m.rows},
-                                  "confusions": [list(c) for c in m.confusions]}
-    summary = Table("Summary", ("metric", "value"), (
-        ("evaluated on", evaluation.mode),
-        ("in-scope messages", str(m.in_scope)),
-        ("out-of-scope messages", str(m.out_of_scope)),
-        ("accuracy (rejects count as wrong)", _pct(m.accuracy)),
-        ("accuracy ignoring the out-of-scope flag", _pct(m.accuracy_no_reject)),
-        ("macro-F1", f"{m.macro_f1:.3f}"),
-        ("out-of-scope precision", _pct(m.oos_precision)),
-        ("out-of-scope recall", _pct(m.oos_recall)),
-        ("out-of-scope F1", f"{m.oos_f1:.3f}"),
-    ))
-    per_intent = Table("Per intent", ("intent", "support", "precision", "recall", "F1"),
-                       tuple((r.intent, str(r.support), _pct(r.precision), _pct(r.recall), f"{r.f1:.3f}")
-                             for r in sorted(m.rows, key=lambda r: (r.f1, r.intent))))
-    confusions = Table("Worst confusions", ("true", "predicted", "count"),
-                       tuple((a, b, str(n)) for a, b, n in m.confusions) or (("(none)", "", "0"),))
+    context.summary["intents"] = {
+        "mode": evaluation.mode,
+        **m.summary(),
+        "per_intent": {
+            r.intent: {"support": r.support, "precision": r.precision, "recall": r.recall, "f1": r.f1} for r in m.rows
+        },
+        "confusions": [list(c) for c in m.confusions],
+    }
+    summary = Table(
+        "Summary",
+        ("metric", "value"),
+        (
+            ("evaluated on", evaluation.mode),
+            ("in-scope messages", str(m.in_scope)),
+            ("out-of-scope messages", str(m.out_of_scope)),
+            ("accuracy (rejects count as wrong)", _pct(m.accuracy)),
+            ("accuracy ignoring the out-of-scope flag", _pct(m.accuracy_no_reject)),
+            ("macro-F1", f"{m.macro_f1:.3f}"),
+            ("out-of-scope precision", _pct(m.oos_precision)),
+            ("out-of-scope recall", _pct(m.oos_recall)),
+            ("out-of-scope F1", f"{m.oos_f1:.3f}"),
+        ),
+    )
+    per_intent = Table(
+        "Per intent",
+        ("intent", "support", "precision", "recall", "F1"),
+        tuple(
+            (r.intent, str(r.support), _pct(r.precision), _pct(r.recall), f"{r.f1:.3f}")
+            for r in sorted(m.rows, key=lambda r: (r.f1, r.intent))
+        ),
+    )
+    confusions = Table(
+        "Worst confusions",
+        ("true", "predicted", "count"),
+        tuple((a, b, str(n)) for a, b, n in m.confusions) or (("(none)", "", "0"),),
+    )
     axes = confusion_axes_table(evaluation.labels)
     tables = (summary, per_intent, confusions) + ((axes,) if axes else ())
     matrix_caption = "rows are true intents, last one out of scope" + (
-        "; axis numbers are the rows of the 'Confusion matrix axes' table" if axes else "")
+        "; axis numbers are the rows of the 'Confusion matrix axes' table" if axes else ""
+    )
     note = threshold_curve_note(evaluation)
-    return Section("Intents", "Out of scope counts as its own class; a rejected in-scope message counts as wrong.",
-                   tables,
-                   (Figure("Confusion matrix", confusion_png.name, matrix_caption),
-                    Figure("Threshold trade-off", curve_png.name, note or
-                           "in-scope accuracy against out-of-scope recall; the dot is the stored threshold")))
+    return Section(
+        "Intents",
+        "Out of scope counts as its own class; a rejected in-scope message counts as wrong.",
+        tables,
+        (
+            Figure("Confusion matrix", confusion_png.name, matrix_caption),
+            Figure(
+                "Threshold trade-off",
+                curve_png.name,
+                note or "in-scope accuracy against out-of-scope recall; the dot is the stored threshold",
+            ),
+        ),
+    )
 
 
 def confusion_axes_table(labels) -> Table | None:
@@ -173,20 +217,38 @@ def knowledge_section(context: EvalContext) -> Section | None:
         bot.close()
     context.summary["knowledge"] = ev.as_dict()
     answer = ev.answer_threshold
-    table = Table("Summary", ("metric", "value"), (
-        ("held-out phrasings / off-topic messages", f"{ev.queries} / {ev.negatives}"),
-        ("hit@1 / hit@5 / MRR", f"{ev.hit_at_1:.3f} / {ev.hit_at_5:.3f} / {ev.mrr:.3f}"),
-        ("answer threshold (confidence)", "never answers" if answer > 1 else f"{answer:.3f}"),
-        ("held-out phrasings answered", _pct(ev.answered_rate)),
-        ("wrong answers among answered", _pct(ev.wrong_rate)),
-        ("off-topic messages answered", _pct(ev.negatives_answered)),
-    ))
-    figures = (Figure("Answered vs wrong", ev.figure.name,
-                      "share of held-out phrasings answered against wrong answers among answered, as the answer "
-                      "threshold on the confidence moves; the dot is the stored threshold"),) if ev.figure else ()
-    return Section("FAQ retrieval", "Each phrasing is searched with its own row left out of the index; off-topic "
-                   "messages (small talk, out of scope) count as wrong whenever answered. The confidence model was "
-                   "fitted on these same held-out phrasings, so the rates are slightly optimistic.", (table,), figures)
+    table = Table(
+        "Summary",
+        ("metric", "value"),
+        (
+            ("held-out phrasings / off-topic messages", f"{ev.queries} / {ev.negatives}"),
+            ("hit@1 / hit@5 / MRR", f"{ev.hit_at_1:.3f} / {ev.hit_at_5:.3f} / {ev.mrr:.3f}"),
+            ("answer threshold (confidence)", "never answers" if answer > 1 else f"{answer:.3f}"),
+            ("held-out phrasings answered", _pct(ev.answered_rate)),
+            ("wrong answers among answered", _pct(ev.wrong_rate)),
+            ("off-topic messages answered", _pct(ev.negatives_answered)),
+        ),
+    )
+    figures = (
+        (
+            Figure(
+                "Answered vs wrong",
+                ev.figure.name,
+                "share of held-out phrasings answered against wrong answers among answered, as the answer "
+                "threshold on the confidence moves; the dot is the stored threshold",
+            ),
+        )
+        if ev.figure
+        else ()
+    )
+    return Section(
+        "FAQ retrieval",
+        "Each phrasing is searched with its own row left out of the index; off-topic "
+        "messages (small talk, out of scope) count as wrong whenever answered. The confidence model was "
+        "fitted on these same held-out phrasings, so the rates are slightly optimistic.",
+        (table,),
+        figures,
+    )
 
 
 SECTIONS: list[SectionBuilder] = [intents_section, knowledge_section]

@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     review = project.root / REVIEW_FILE
     proposals = forget_texts(review, sorted(texts - still_asked))
-    print(f"erased conversation {args.conversation_id}: {erased.messages} messages, {erased.feedback} feedback, "
-          f"{erased.handoffs} handoffs" + (f", {proposals} proposals in {REVIEW_FILE}" if proposals else ""))
+    print(
+        f"erased conversation {args.conversation_id}: {erased.messages} messages, {erased.feedback} feedback, "
+        f"{erased.handoffs} handoffs" + (f", {proposals} proposals in {REVIEW_FILE}" if proposals else "")
+    )
     return 0

@@ -11,16 +11,25 @@ from smallbot.cli import say
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("learn", help="propose new alternates and examples from unanswered questions",
-                            description=__doc__)
+    parser = sub.add_parser(
+        "learn", help="propose new alternates and examples from unanswered questions", description=__doc__
+    )
     parser.add_argument("dir", type=Path, help="bot project directory")
     parser.add_argument("--apply", action="store_true", help="merge the accepted proposals into the project files")
     parser.add_argument("--review", type=Path, default=None, help="review file (default: DIR/learn/review.yml)")
-    parser.add_argument("--min-similarity", type=float, default=0.5,
-                        help="unused by the command (kept for scripts): the trained bot's out-of-scope check, "
-                             "intent classifier and calibrated FAQ confidence decide what is off-topic")
-    parser.add_argument("--cluster-threshold", type=float, default=0.7,
-                        help="cosine similarity for two questions to count as one (default: 0.7)")
+    parser.add_argument(
+        "--min-similarity",
+        type=float,
+        default=0.5,
+        help="unused by the command (kept for scripts): the trained bot's out-of-scope check, "
+        "intent classifier and calibrated FAQ confidence decide what is off-topic",
+    )
+    parser.add_argument(
+        "--cluster-threshold",
+        type=float,
+        default=0.7,
+        help="cosine similarity for two questions to count as one (default: 0.7)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -34,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         applied = apply_review(project.root, review)
         for reason in applied.skipped:
             say(f"skipped {reason}")
-        print(f"added {applied.faq_alternates} FAQ alternates and {applied.intent_examples} intent examples"
-              + (f" to {', '.join(applied.files)}" if applied.files else ""))
+        print(
+            f"added {applied.faq_alternates} FAQ alternates and {applied.intent_examples} intent examples"
+            + (f" to {', '.join(applied.files)}" if applied.files else "")
+        )
         if applied.files:
             say(f"run `smallbot train {args.dir}` so the bot learns them")
         return 0
@@ -48,9 +59,15 @@ def run(args: argparse.Namespace) -> int:
     bot = Bot.load(project, train=True, report=say, with_store=False)
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))
     try:
-        proposals = propose(project, store, bot.encoder.encode, cluster_threshold=args.cluster_threshold,
-                            min_similarity=args.min_similarity, judge=bot_judge(bot),
-                            intent_threshold=bot.config.thresholds.intent)
+        proposals = propose(
+            project,
+            store,
+            bot.encoder.encode,
+            cluster_threshold=args.cluster_threshold,
+            min_similarity=args.min_similarity,
+            judge=bot_judge(bot),
+            intent_threshold=bot.config.thresholds.intent,
+        )
     finally:
         store.close()
         bot.close()
@@ -59,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     write_review(review, proposals)
     by_kind = {kind: sum(p.add_to == kind for p in proposals) for kind in ("faq", "intent", "new")}
-    print(f"{len(proposals)} proposals ({by_kind['faq']} FAQ alternates, {by_kind['intent']} intent examples, "
-          f"{by_kind['new']} without a match) in {review}")
+    print(
+        f"{len(proposals)} proposals ({by_kind['faq']} FAQ alternates, {by_kind['intent']} intent examples, "
+        f"{by_kind['new']} without a match) in {review}"
+    )
     say("set `accept: true` on the right ones, then run `smallbot learn DIR --apply`")
     return 0

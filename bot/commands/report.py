@@ -10,12 +10,17 @@ from smallbot.cli import say
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("report", help="write an HTML report of what the bot answered and missed",
-                            description=__doc__)
+    parser = sub.add_parser(
+        "report", help="write an HTML report of what the bot answered and missed", description=__doc__
+    )
     parser.add_argument("dir", type=Path, help="bot project directory")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: DIR/.smallbot/report)")
-    parser.add_argument("--cluster-threshold", type=float, default=0.7,
-                        help="cosine similarity for two questions to count as one (default: 0.7)")
+    parser.add_argument(
+        "--cluster-threshold",
+        type=float,
+        default=0.7,
+        help="cosine similarity for two questions to count as one (default: 0.7)",
+    )
     parser.set_defaults(func=run)
 
 

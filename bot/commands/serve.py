@@ -18,10 +18,15 @@ def register(sub) -> None:
     parser.add_argument("dir", type=Path, help="bot project directory")
     parser.add_argument("--host", default=None, help="address to listen on (default: web.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: web.port, 8080; 0 picks a free one)")
-    parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
-                        help="server processes sharing the port (SO_REUSEPORT), each with its share of the cores "
-                             "and its own copy of the models (default auto: 2 with 2 or more cores and the "
-                             "generator off, else 1)")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N|auto",
+        help="server processes sharing the port (SO_REUSEPORT), each with its share of the cores "
+        "and its own copy of the models (default auto: 2 with 2 or more cores and the "
+        "generator off, else 1)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
     bot = load_bot(args.dir)
     try:
         if not bot.config.connector("slack").enabled:
-            raise ConfigError(f"{args.dir}/bot.yml: slack.enabled is false; set `slack: {{enabled: true, ...}}` "
-                              "(see the README's Slack section)")
+            raise ConfigError(
+                f"{args.dir}/bot.yml: slack.enabled is false; set `slack: {{enabled: true, ...}}` "
+                "(see the README's Slack section)"
+            )
         asyncio.run(_serve(bot, args.host, args.port))
     finally:
         bot.close()
@@ -57,8 +59,11 @@ async def _serve(bot: BotService, host: str, port: int) -> None:
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
         mode = "Socket Mode and " if config.socket_mode else ""
-        print(f"{bot.config.name}: {mode}Slack endpoints on http://{bound_host}:{bound_port}/slack/events "
-              "(/slack/interactions, /slack/commands); Ctrl-C stops", flush=True)
+        print(
+            f"{bot.config.name}: {mode}Slack endpoints on http://{bound_host}:{bound_port}/slack/events "
+            "(/slack/interactions, /slack/commands); Ctrl-C stops",
+            flush=True,
+        )
         await stop.wait()
         say("stopping")
     finally:

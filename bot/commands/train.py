@@ -24,8 +24,13 @@ def run(args: argparse.Namespace) -> int:
     for warning in project.warnings:
         say(f"warning: {warning}")
     result = train_project(project, force=args.force, report=say)
-    summary = {"build_dir": str(result.build_dir), "trained": list(result.trained), "skipped": list(result.skipped),
-               "seconds": round(result.seconds, 2), "metrics": result.metrics}
+    summary = {
+        "build_dir": str(result.build_dir),
+        "trained": list(result.trained),
+        "skipped": list(result.skipped),
+        "seconds": round(result.seconds, 2),
+        "metrics": result.metrics,
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
     elif result.trained:

@@ -26,9 +26,23 @@ from .parse import clean_text, parse, parse_action, parse_command
 from .render import render, to_mrkdwn
 from .state import EventDeduplicator, MemorySlackState, SlackState, StoreSlackState
 
-__all__ = ["SLACK", "EventDeduplicator", "MemorySlackState", "SlackConfig", "SlackConnector", "SlackState",
-           "StoreSlackState",
-           "clean_text", "make_client", "parse", "parse_action", "parse_command", "render", "setup", "to_mrkdwn"]
+__all__ = [
+    "SLACK",
+    "EventDeduplicator",
+    "MemorySlackState",
+    "SlackConfig",
+    "SlackConnector",
+    "SlackState",
+    "StoreSlackState",
+    "clean_text",
+    "make_client",
+    "parse",
+    "parse_action",
+    "parse_command",
+    "render",
+    "setup",
+    "to_mrkdwn",
+]
 
 SLACK = web.AppKey("smallbot_slack", SlackConnector)
 
@@ -40,11 +54,15 @@ def setup(app: web.Application, bot: BotService, config: SlackConfig, *, clock: 
     name. `clock` is for tests (the signature's 5-minute window is checked against it).
     """
     if config.socket_mode and config.app_token is None:
-        raise ConfigError("bot.yml: slack.socket_mode is true but slack.app_token is missing; set it to "
-                          "${SLACK_APP_TOKEN} (an xapp-... token with connections:write)")
+        raise ConfigError(
+            "bot.yml: slack.socket_mode is true but slack.app_token is missing; set it to "
+            "${SLACK_APP_TOKEN} (an xapp-... token with connections:write)"
+        )
     if not config.socket_mode and config.signing_secret is None:
-        raise ConfigError("bot.yml: slack.signing_secret is missing; set it to ${SLACK_SIGNING_SECRET} (Basic "
-                          "Information page of your Slack app), or use socket_mode: true with an app_token")
+        raise ConfigError(
+            "bot.yml: slack.signing_secret is missing; set it to ${SLACK_SIGNING_SECRET} (Basic "
+            "Information page of your Slack app), or use socket_mode: true with an app_token"
+        )
     connector = SlackConnector(bot, config, make_client(config))
     app[SLACK] = connector
     if config.signing_secret is not None:
@@ -64,7 +82,8 @@ def setup(app: web.Application, bot: BotService, config: SlackConfig, *, clock: 
                 await connector.close()
                 raise ConnectorError(
                     f"Slack refused to open a Socket Mode connection ({_reason(exc)}): check that SLACK_APP_TOKEN "
-                    "is an app-level token (xapp-...) with the connections:write scope") from exc
+                    "is an app-level token (xapp-...) with the connections:write scope"
+                ) from exc
             socket = socket_mode_client(connector, app_token)
             await socket.connect()
         yield

@@ -32,12 +32,21 @@ def read_slack_config(section: Section) -> SlackConfig:
     if not config.enabled:
         return config
     if config.bot_token is None:
-        section.problem("'slack.bot_token' is missing: set it to ${SLACK_BOT_TOKEN} (the xoxb-... token from your "
-                        "Slack app's OAuth & Permissions page)", key="enabled")
+        section.problem(
+            "'slack.bot_token' is missing: set it to ${SLACK_BOT_TOKEN} (the xoxb-... token from your "
+            "Slack app's OAuth & Permissions page)",
+            key="enabled",
+        )
     if config.socket_mode and config.app_token is None:
-        section.problem("'slack.app_token' is missing but slack.socket_mode is true: set it to ${SLACK_APP_TOKEN} "
-                        "(an xapp-... token with connections:write)", key="socket_mode")
+        section.problem(
+            "'slack.app_token' is missing but slack.socket_mode is true: set it to ${SLACK_APP_TOKEN} "
+            "(an xapp-... token with connections:write)",
+            key="socket_mode",
+        )
     if not config.socket_mode and config.signing_secret is None:
-        section.problem("'slack.signing_secret' is missing: set it to ${SLACK_SIGNING_SECRET} (Basic Information "
-                        "page of your Slack app), or use socket_mode: true with an app_token", key="enabled")
+        section.problem(
+            "'slack.signing_secret' is missing: set it to ${SLACK_SIGNING_SECRET} (Basic Information "
+            "page of your Slack app), or use socket_mode: true with an app_token",
+            key="enabled",
+        )
     return config

@@ -26,8 +26,18 @@ from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
 from .config import SlackConfig
-from .parse import FEEDBACK, RESOLVE, SUGGEST, Action, CHANNEL, conversation_id, parse, parse_action, \
-    parse_command, split_conversation_id
+from .parse import (
+    FEEDBACK,
+    RESOLVE,
+    SUGGEST,
+    Action,
+    CHANNEL,
+    conversation_id,
+    parse,
+    parse_action,
+    parse_command,
+    split_conversation_id,
+)
 from .render import escape, fallback_text, render, render_handoff, render_resolved
 from .state import EventDeduplicator, Handoff, SlackState, slack_state
 
@@ -43,10 +53,15 @@ def make_client(config: SlackConfig) -> AsyncWebClient:
     whereas a retried 5xx or dropped connection might.
     """
     if config.bot_token is None:
-        raise ConfigError("bot.yml: slack.bot_token is missing; set it to ${SLACK_BOT_TOKEN} and export the "
-                          "bot token (xoxb-...) from your Slack app's OAuth & Permissions page")
-    return AsyncWebClient(token=config.bot_token.get(), base_url=config.api_base_url,
-                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)])
+        raise ConfigError(
+            "bot.yml: slack.bot_token is missing; set it to ${SLACK_BOT_TOKEN} and export the "
+            "bot token (xoxb-...) from your Slack app's OAuth & Permissions page"
+        )
+    return AsyncWebClient(
+        token=config.bot_token.get(),
+        base_url=config.api_base_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
 
 
 class SlackConnector:
@@ -134,8 +149,12 @@ class SlackConnector:
         if not command.text:
             usage = f"Ask me a question: `{command.command or '/ask'} how do I ...?`"
             return {"response_type": "ephemeral", "text": usage}
-        self._spawn(self._guarded(self._answer_command(command.text, command.user, command.channel, command.team),
-                                  f"command in {command.channel}"))
+        self._spawn(
+            self._guarded(
+                self._answer_command(command.text, command.user, command.channel, command.team),
+                f"command in {command.channel}",
+            )
+        )
         return None
 
     def accept_action(self, payload: Mapping[str, Any]) -> None:
@@ -187,17 +206,26 @@ class SlackConnector:
         """Post a reply in a thread; returns the new message's ts. `ref` is the logged turn's reference,
         carried by the feedback buttons so a click is stored against this reply."""
         # no link previews: an answer's links would otherwise fill the thread with unfurls
-        response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                      text=fallback_text(reply), blocks=self.render(reply, ref=ref),
-                                                      unfurl_links=False, unfurl_media=False)
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=fallback_text(reply),
+            blocks=self.render(reply, ref=ref),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         return str(response.get("ts", ""))
 
     async def _answer_event(self, event_id: str, message: Message) -> None:
         try:
             await self.answer(message, event_id)
         except Exception as exc:
-            log.error("slack event %s failed (%s: %s); Slack's retry will be taken", event_id,
-                      type(exc).__name__, _slack_error(exc))
+            log.error(
+                "slack event %s failed (%s: %s); Slack's retry will be taken",
+                event_id,
+                type(exc).__name__,
+                _slack_error(exc),
+            )
             await self._finish(event_id, ok=False)
         else:
             await self._finish(event_id, ok=True)
@@ -207,31 +235,55 @@ class SlackConnector:
         try:
             await self.state.finish(event_id, ok)
         except Exception as exc:  # the claim's lease runs out instead, and a later retry is taken
-            log.error("slack event %s: could not record it as %s (%s)", event_id, "done" if ok else "failed",
-                      type(exc).__name__)
+            log.error(
+                "slack event %s: could not record it as %s (%s)",
+                event_id,
+                "done" if ok else "failed",
+                type(exc).__name__,
+            )
 
     async def _answer_command(self, text: str, user: str, channel: str, team: str) -> None:
         # the question becomes the parent of a thread, so the conversation goes on there
         posted = await self.client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(text)}")
         ts = str(posted["ts"])
-        await self.answer(Message(conversation_id(team, channel, ts), text, user=user, channel=CHANNEL,
-                                  metadata={"team": team, "channel": channel, "thread_ts": ts, "ts": ts,
-                                            "command": True}))
+        await self.answer(
+            Message(
+                conversation_id(team, channel, ts),
+                text,
+                user=user,
+                channel=CHANNEL,
+                metadata={"team": team, "channel": channel, "thread_ts": ts, "ts": ts, "command": True},
+            )
+        )
 
     async def _act(self, action: Action) -> None:
         team, channel, thread_ts = split_conversation_id(action.conversation_id)
         if action.kind == SUGGEST:
             # the suggestion's text goes through the bot as a follow-up: it picks the offered entry,
             # or, if the offer is stale, matches the FAQ question itself
-            await self.answer(Message(action.conversation_id, action.value, user=action.user, channel=CHANNEL,
-                                      metadata={"team": team, "channel": channel, "thread_ts": thread_ts,
-                                                "ts": action.message_ts, "clicked": action.entry_id}))
+            await self.answer(
+                Message(
+                    action.conversation_id,
+                    action.value,
+                    user=action.user,
+                    channel=CHANNEL,
+                    metadata={
+                        "team": team,
+                        "channel": channel,
+                        "thread_ts": thread_ts,
+                        "ts": action.message_ts,
+                        "clicked": action.entry_id,
+                    },
+                )
+            )
         elif action.kind == FEEDBACK:
-            log.info("slack feedback %s on entry %s in %s", action.value, action.entry_id or "-",
-                     action.conversation_id)
+            log.info(
+                "slack feedback %s on entry %s in %s", action.value, action.entry_id or "-", action.conversation_id
+            )
             await self._store_feedback(action)
-            await self.client.chat_postEphemeral(channel=channel, user=action.user, thread_ts=thread_ts,
-                                                 text="Thanks for the feedback!")
+            await self.client.chat_postEphemeral(
+                channel=channel, user=action.user, thread_ts=thread_ts, text="Thanks for the feedback!"
+            )
         elif action.kind == RESOLVE:
             await self.resolve(action.conversation_id, action.user, action.message_channel, action.message_ts)
 
@@ -258,10 +310,17 @@ class SlackConnector:
         link = await self.client.chat_getPermalink(channel=channel, message_ts=thread_ts)
         permalink = str(link.get("permalink", ""))
         notice = await self.client.chat_postMessage(
-            channel=support, text=f"<@{message.user}> asked for a person: {permalink}",
-            blocks=render_handoff(message.user, message.text, permalink, cid), unfurl_links=False)
-        await self.state.pause(cid, Handoff(message.user, message.text, permalink,
-                                            str(notice.get("channel", support)), str(notice.get("ts", ""))))
+            channel=support,
+            text=f"<@{message.user}> asked for a person: {permalink}",
+            blocks=render_handoff(message.user, message.text, permalink, cid),
+            unfurl_links=False,
+        )
+        await self.state.pause(
+            cid,
+            Handoff(
+                message.user, message.text, permalink, str(notice.get("channel", support)), str(notice.get("ts", ""))
+            ),
+        )
         log.info("slack conversation %s handed to a person", cid)
 
     async def resolve(self, cid: str, resolver: str, notice_channel: str = "", notice_ts: str = "") -> None:
@@ -272,12 +331,17 @@ class SlackConnector:
             log.info("slack conversation %s was already resolved", cid)  # a second click
             return
         await self.client.chat_update(
-            channel=notice_channel or handoff.notice_channel, ts=notice_ts or handoff.notice_ts,
-            text="Resolved", blocks=render_resolved(handoff.user, handoff.question, handoff.permalink, resolver))
+            channel=notice_channel or handoff.notice_channel,
+            ts=notice_ts or handoff.notice_ts,
+            text="Resolved",
+            blocks=render_resolved(handoff.user, handoff.question, handoff.permalink, resolver),
+        )
         _, channel, thread_ts = split_conversation_id(cid)
         await self.client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts,
-            text=f"<@{resolver}> marked this resolved. I'm back: ask me anything here.")
+            channel=channel,
+            thread_ts=thread_ts,
+            text=f"<@{resolver}> marked this resolved. I'm back: ask me anything here.",
+        )
 
     # -- plumbing ----------------------------------------------------------------------------------
 

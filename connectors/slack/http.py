@@ -32,8 +32,9 @@ class SlackRoutes:
         except ValueError:  # a timestamp that is not a number
             ok = False
         if not ok:
-            raise web.HTTPUnauthorized(text=json.dumps({"ok": False, "error": "invalid signature"}),
-                                       content_type="application/json")
+            raise web.HTTPUnauthorized(
+                text=json.dumps({"ok": False, "error": "invalid signature"}), content_type="application/json"
+            )
         return body
 
     async def events(self, request: web.Request) -> web.Response:

@@ -94,10 +94,19 @@ def parse(payload: Mapping[str, Any], bot_user_id: str | None = None) -> Message
     team = event.get("team") or payload.get("team_id") or ""
     thread_ts = event.get("thread_ts") or ts
     return Message(
-        conversation_id(team, channel, thread_ts), text, user=user, channel=CHANNEL,
-        metadata={"team": team, "channel": channel, "thread_ts": thread_ts, "ts": ts,
-                  "event_id": payload.get("event_id") or "", "channel_type": event.get("channel_type") or "",
-                  "thread_reply": thread_reply},
+        conversation_id(team, channel, thread_ts),
+        text,
+        user=user,
+        channel=CHANNEL,
+        metadata={
+            "team": team,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "ts": ts,
+            "event_id": payload.get("event_id") or "",
+            "channel_type": event.get("channel_type") or "",
+            "thread_reply": thread_reply,
+        },
     )
 
 
@@ -121,8 +130,13 @@ class Command:
 
 def parse_command(form: Mapping[str, str]) -> Command:
     """Slash-command form fields -> Command; https://api.slack.com/interactivity/slash-commands."""
-    return Command(form.get("command", ""), clean_text(form.get("text", "")), form.get("user_id", ""),
-                   form.get("channel_id", ""), form.get("team_id", ""))
+    return Command(
+        form.get("command", ""),
+        clean_text(form.get("text", "")),
+        form.get("user_id", ""),
+        form.get("channel_id", ""),
+        form.get("team_id", ""),
+    )
 
 
 # action ids our blocks carry; anything else is someone else's button
@@ -179,6 +193,13 @@ def parse_action(payload: Mapping[str, Any]) -> Action | None:
         if not (channel and thread_ts):
             return None
         cid = conversation_id(team, channel, thread_ts)
-    return Action(kind, cid, str(value.get("text") or value.get("vote") or ""),
-                  (payload.get("user") or {}).get("id") or "", channel, message_ts, str(value.get("id") or ""),
-                  str(value.get("ref") or "")[:64])
+    return Action(
+        kind,
+        cid,
+        str(value.get("text") or value.get("vote") or ""),
+        (payload.get("user") or {}).get("id") or "",
+        channel,
+        message_ts,
+        str(value.get("id") or ""),
+        str(value.get("ref") or "")[:64],
+    )

@@ -75,22 +75,45 @@ def render(reply: Reply, ref: str = "") -> list[dict[str, Any]]:
             where = f"<{source.links[0]}|{label}>" if source.links else label
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Source: {where}"}]})
         entry_id = reply.sources[0].entry_id if reply.sources else ""
-        blocks.append({"type": "actions", "block_id": "smallbot_feedback", "elements": [
-            _button("👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id, **({"ref": ref} if ref else {})}),
-            _button("👎 Not helpful", f"{FEEDBACK}:down",
-                    {"vote": "down", "id": entry_id, **({"ref": ref} if ref else {})}),
-        ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "smallbot_feedback",
+                "elements": [
+                    _button(
+                        "👍 Helpful", f"{FEEDBACK}:up", {"vote": "up", "id": entry_id, **({"ref": ref} if ref else {})}
+                    ),
+                    _button(
+                        "👎 Not helpful",
+                        f"{FEEDBACK}:down",
+                        {"vote": "down", "id": entry_id, **({"ref": ref} if ref else {})},
+                    ),
+                ],
+            }
+        )
         if reply.suggestions:  # "Related" questions under the answer, picked like suggestions
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Related:"}]})
-            blocks.append({"type": "actions", "block_id": "smallbot_related", "elements": [
-                _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
-                for i, s in enumerate(reply.suggestions, start=1)
-            ]})
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": "smallbot_related",
+                    "elements": [
+                        _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
+                        for i, s in enumerate(reply.suggestions, start=1)
+                    ],
+                }
+            )
     elif reply.kind is ReplyKind.SUGGEST and reply.suggestions:
-        blocks.append({"type": "actions", "block_id": "smallbot_suggestions", "elements": [
-            _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
-            for i, s in enumerate(reply.suggestions, start=1)
-        ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "smallbot_suggestions",
+                "elements": [
+                    _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
+                    for i, s in enumerate(reply.suggestions, start=1)
+                ],
+            }
+        )
     return blocks
 
 
@@ -105,9 +128,13 @@ def render_handoff(user: str, question: str, permalink: str, conversation: str) 
     quote = "\n".join(f">{line}" for line in escape(question).splitlines() or [""])
     return [
         _section(f":raising_hand: <@{user}> asked for a person in {where}:\n{quote}"),
-        {"type": "actions", "block_id": "smallbot_handoff", "elements": [
-            _button("Mark resolved", RESOLVE, {"conversation": conversation}, style="primary"),
-        ]},
+        {
+            "type": "actions",
+            "block_id": "smallbot_handoff",
+            "elements": [
+                _button("Mark resolved", RESOLVE, {"conversation": conversation}, style="primary"),
+            ],
+        },
     ]
 
 
@@ -125,9 +152,12 @@ def _section(text: str) -> dict[str, Any]:
 def _button(label: str, action_id: str, value: dict[str, str], style: str | None = None) -> dict[str, Any]:
     if len(label) > BUTTON_LABEL_LIMIT:
         label = label[: BUTTON_LABEL_LIMIT - 1] + "…"
-    button = {"type": "button", "action_id": action_id,
-              "text": {"type": "plain_text", "text": label, "emoji": True},
-              "value": json.dumps(value, ensure_ascii=False)[:BUTTON_VALUE_LIMIT]}
+    button = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": json.dumps(value, ensure_ascii=False)[:BUTTON_VALUE_LIMIT],
+    }
     if style:
         button["style"] = style
     return button

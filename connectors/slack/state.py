@@ -137,8 +137,14 @@ class StoreSlackState:
     True
     """
 
-    def __init__(self, store: ConnectorState, log: ConversationLog | None = None, *,
-                 keep_seconds: float = DEDUP_SECONDS, lease_seconds: float = HANDLING_LEASE_SECONDS):
+    def __init__(
+        self,
+        store: ConnectorState,
+        log: ConversationLog | None = None,
+        *,
+        keep_seconds: float = DEDUP_SECONDS,
+        lease_seconds: float = HANDLING_LEASE_SECONDS,
+    ):
         self.store = store
         self.log = log
         self.keep_seconds = keep_seconds

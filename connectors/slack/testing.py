@@ -74,7 +74,8 @@ class SlackAPIStandIn:
     def rate_limit_next(self, method: str, retry_after: int = 1) -> None:
         """Answer the next call of `method` with HTTP 429 and ``Retry-After: retry_after``."""
         self._scripted.setdefault(method, []).append(
-            _Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}))
+            _Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+        )
 
     def fail_next(self, method: str, error: str = "internal_error", status: int = 200) -> None:
         """Answer the next call of `method` with ``{"ok": false, "error": error}`` (and `status`)."""
@@ -88,9 +89,12 @@ class SlackAPIStandIn:
 
     def posts(self, channel: str | None = None, thread_ts: str | None = None) -> list[APICall]:
         """Messages successfully posted, optionally only those in one channel and thread."""
-        return [c for c in self.calls_to("chat.postMessage")
-                if (channel is None or c.args.get("channel") == channel)
-                and (thread_ts is None or c.args.get("thread_ts") == thread_ts)]
+        return [
+            c
+            for c in self.calls_to("chat.postMessage")
+            if (channel is None or c.args.get("channel") == channel)
+            and (thread_ts is None or c.args.get("thread_ts") == thread_ts)
+        ]
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[APICall]:
         """Wait until `count` successful calls of `method` arrived; a safety timeout, not a speed check."""
@@ -100,15 +104,20 @@ class SlackAPIStandIn:
 
     # -- Socket Mode -------------------------------------------------------------------------------
 
-    async def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
-                          timeout: float = 30.0) -> str:
+    async def socket_send(
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, timeout: float = 30.0
+    ) -> str:
         """Push one envelope (``events_api``, ``interactive``, ``slash_commands``) to the connected app;
         returns its envelope id. Waits (up to `timeout`, a safety net) for the app to connect."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._sockets)), timeout)
         envelope_id = f"env-{next(self._envelopes)}"
-        envelope = {"type": kind, "envelope_id": envelope_id, "payload": payload,
-                    "accepts_response_payload": kind == "slash_commands"}
+        envelope = {
+            "type": kind,
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "accepts_response_payload": kind == "slash_commands",
+        }
         if kind == "events_api":
             envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
         await self._sockets[-1].send_str(json.dumps(envelope))
@@ -117,15 +126,18 @@ class SlackAPIStandIn:
     async def wait_for_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """The app's acknowledgement of one envelope (a safety timeout, not a speed check)."""
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(
-                lambda: any(a.get("envelope_id") == envelope_id for a in self.socket_acks)), timeout)
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: any(a.get("envelope_id") == envelope_id for a in self.socket_acks)),
+                timeout,
+            )
         return next(a for a in self.socket_acks if a.get("envelope_id") == envelope_id)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
-        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
-                                          "connection_info": {"app_id": "A0TEST"}}))
+        await socket.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
+        )
         async with self._changed:
             self._sockets.append(socket)
             self._changed.notify_all()
@@ -201,8 +213,14 @@ class SlackAPIStandIn:
             if not channel:
                 return {"ok": False, "error": "channel_not_found"}
             ts = self._next_ts()
-            message = {"type": "message", "text": args.get("text", ""), "user": self.bot_user, "bot_id": BOT_ID,
-                       "ts": ts, "blocks": args.get("blocks", [])}
+            message = {
+                "type": "message",
+                "text": args.get("text", ""),
+                "user": self.bot_user,
+                "bot_id": BOT_ID,
+                "ts": ts,
+                "blocks": args.get("blocks", []),
+            }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -212,21 +230,32 @@ class SlackAPIStandIn:
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.getPermalink":
             ts = str(args.get("message_ts", ""))
-            return {"ok": True, "channel": channel,
-                    "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+            return {
+                "ok": True,
+                "channel": channel,
+                "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+            }
         if method == "apps.connections.open":
             return {"ok": True, "url": self.base_url.replace("http://", "ws://").replace("/api/", "/socket")}
         if method == "auth.test":
-            return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "team_id": self.team,
-                    "user": "smallbot", "user_id": self.bot_user, "bot_id": BOT_ID}
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "team_id": self.team,
+                "user": "smallbot",
+                "user_id": self.bot_user,
+                "bot_id": BOT_ID,
+            }
         return {"ok": False, "error": "unknown_method"}
 
     def _next_ts(self) -> str:
         return f"{1700000000 + next(self._ts)}.000100"
 
 
-def signed_headers(body: bytes | str, signing_secret: str, timestamp: int | None = None,
-                   retry_num: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes | str, signing_secret: str, timestamp: int | None = None, retry_num: int | None = None
+) -> dict[str, str]:
     """Headers Slack sends with a request: timestamp and v0 signature made by the SDK's verifier."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
@@ -238,17 +267,41 @@ def signed_headers(body: bytes | str, signing_secret: str, timestamp: int | None
     return headers
 
 
-def event_body(text: str, *, channel: str = "C0SUPPORT", user: str = "U0ALICE", ts: str = "1690000000.000100",
-               thread_ts: str | None = None, event_id: str = "Ev0001", kind: str = "app_mention",
-               team: str = TEAM, **extra: Any) -> bytes:
+def event_body(
+    text: str,
+    *,
+    channel: str = "C0SUPPORT",
+    user: str = "U0ALICE",
+    ts: str = "1690000000.000100",
+    thread_ts: str | None = None,
+    event_id: str = "Ev0001",
+    kind: str = "app_mention",
+    team: str = TEAM,
+    **extra: Any,
+) -> bytes:
     """A JSON Events API ``event_callback`` body like Slack's, for tests."""
-    event: dict[str, Any] = {"type": kind, "user": user, "text": text, "ts": ts, "channel": channel,
-                             "team": team, "event_ts": ts, **extra}
+    event: dict[str, Any] = {
+        "type": kind,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "team": team,
+        "event_ts": ts,
+        **extra,
+    }
     if kind == "message":
         event.setdefault("channel_type", "im")
     if thread_ts:
         event["thread_ts"] = thread_ts
-    payload = {"token": "unused", "team_id": team, "api_app_id": "A0TEST", "type": "event_callback",
-               "event_id": event_id, "event_time": int(float(ts)), "event": event,
-               "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}]}
+    payload = {
+        "token": "unused",
+        "team_id": team,
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(float(ts)),
+        "event": event,
+        "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
+    }
     return json.dumps(payload).encode()

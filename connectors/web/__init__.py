@@ -10,5 +10,17 @@ from .mount import CONNECTORS, HttpConnector, mount_connectors
 from .protocol import BadRequest, Feedback, parse, parse_feedback, render
 from .settings import WebConfig, WebSettings
 
-__all__ = ["CONNECTORS", "STATE", "BadRequest", "Feedback", "HttpConnector", "WebConfig", "WebSettings",
-           "create_app", "mount_connectors", "parse", "parse_feedback", "render"]
+__all__ = [
+    "CONNECTORS",
+    "STATE",
+    "BadRequest",
+    "Feedback",
+    "HttpConnector",
+    "WebConfig",
+    "WebSettings",
+    "create_app",
+    "mount_connectors",
+    "parse",
+    "parse_feedback",
+    "render",
+]

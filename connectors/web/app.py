@@ -109,10 +109,16 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
-    log.info("web connector for %s ready (origins: %s)", state.bot.config.name,
-             ", ".join(state.settings.allowed_origins) or "same origin only")
-    watcher = (asyncio.get_running_loop().create_task(_watch_knowledge(state.bot, state.settings.reload_seconds))
-               if state.settings.reload_seconds > 0 and state.bot.root is not None else None)
+    log.info(
+        "web connector for %s ready (origins: %s)",
+        state.bot.config.name,
+        ", ".join(state.settings.allowed_origins) or "same origin only",
+    )
+    watcher = (
+        asyncio.get_running_loop().create_task(_watch_knowledge(state.bot, state.settings.reload_seconds))
+        if state.settings.reload_seconds > 0 and state.bot.root is not None
+        else None
+    )
     yield
     if watcher is not None:
         watcher.cancel()
@@ -135,8 +141,12 @@ async def _watch_knowledge(bot: BotService, every: float) -> None:
             continue
         last_error = ""
         if result is not None and not result.empty:
-            log.info("knowledge reloaded: %d added, %d changed, %d deleted",
-                     len(result.added), len(result.changed), len(result.deleted))
+            log.info(
+                "knowledge reloaded: %d added, %d changed, %d deleted",
+                len(result.added),
+                len(result.changed),
+                len(result.deleted),
+            )
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
@@ -157,8 +167,9 @@ _CORS_METHODS = "GET, POST, OPTIONS"
 
 
 @web.middleware
-async def _guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                 ) -> web.StreamResponse:
+async def _guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     state = request.app[STATE]
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     origin = request.headers.get("Origin")
@@ -166,13 +177,20 @@ async def _guard(request: web.Request, handler: Callable[[web.Request], Awaitabl
     allowed = state.origins.allows(origin, f"{request.scheme}://{request.host}")
     try:
         if api and not allowed:
-            raise BadRequest(403, "origin_not_allowed",
-                             f"origin {origin} may not use this bot: add it to web.allowed_origins in bot.yml")
+            raise BadRequest(
+                403,
+                "origin_not_allowed",
+                f"origin {origin} may not use this bot: add it to web.allowed_origins in bot.yml",
+            )
         if api and request.method == "OPTIONS":  # CORS preflight for JSON POSTs
-            response: web.StreamResponse = web.Response(status=204, headers={
-                "Access-Control-Allow-Methods": _CORS_METHODS,
-                "Access-Control-Allow-Headers": "Content-Type",
-                "Access-Control-Max-Age": "600"})
+            response: web.StreamResponse = web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Methods": _CORS_METHODS,
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600",
+                },
+            )
         else:
             response = await handler(request)
     except BadRequest as exc:
@@ -182,13 +200,16 @@ async def _guard(request: web.Request, handler: Callable[[web.Request], Awaitabl
         if not api:
             state.metrics.request(route, exc.status)
             raise
-        response = web.json_response({"error": "http_error", "reason": exc.reason, "status": exc.status},
-                                     status=exc.status, headers={k: v for k, v in exc.headers.items()
-                                                                 if k.lower() == "allow"})
+        response = web.json_response(
+            {"error": "http_error", "reason": exc.reason, "status": exc.status},
+            status=exc.status,
+            headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
+        )
     except Exception:
         log.exception("%s %s failed", request.method, route)
-        response = web.json_response({"error": "internal_error", "reason": "the server failed; it is logged",
-                                      "status": 500}, status=500)
+        response = web.json_response(
+            {"error": "internal_error", "reason": "the server failed; it is logged", "status": 500}, status=500
+        )
     if api and origin and allowed and not response.prepared:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
@@ -209,15 +230,17 @@ def _rate_limit(request: web.Request) -> None:
     state = request.app[STATE]
     wait = state.limiter.check(request.remote or "unknown")
     if wait > 0:
-        raise BadRequest(429, "rate_limited", f"too many messages from this address; retry in {wait:.1f} s",
-                         retry_after=wait)
+        raise BadRequest(
+            429, "rate_limited", f"too many messages from this address; retry in {wait:.1f} s", retry_after=wait
+        )
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
     """Read at most `limit` bytes, refusing larger bodies before reading them where the length is known."""
     if request.content_length is not None and request.content_length > limit:
-        raise BadRequest(413, "request_too_large",
-                         f"request body is {request.content_length} bytes; the limit is {limit}")
+        raise BadRequest(
+            413, "request_too_large", f"request body is {request.content_length} bytes; the limit is {limit}"
+        )
     chunks, size = [], 0
     try:
         async with asyncio.timeout(request.app[STATE].settings.body_timeout):  # aiohttp has no body deadline
@@ -233,18 +256,24 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 # -- pages and static files -------------------------------------------------------------------------------
 
+
 async def _demo_page(request: web.Request) -> web.Response:
     state = request.app[STATE]
     bot = state.bot
     html = state.templates.get_template("demo.html").render(
-        bot_name=bot.config.name, description=bot.config.description,
-        questions=bot.sample_questions(4), base_url=f"{request.scheme}://{request.host}")
+        bot_name=bot.config.name,
+        description=bot.config.description,
+        questions=bot.sample_questions(4),
+        base_url=f"{request.scheme}://{request.host}",
+    )
     # the Host header is the client's: only a plain host[:port] may name the WebSocket source ('self'
     # covers ws: in CSP Level 3 browsers; the explicit sources are for older ones)
     host = request.host if _PLAIN_HOST.fullmatch(request.host or "") else ""
     sockets = f" ws://{host} wss://{host}" if host else ""
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-           f"connect-src 'self'{sockets}; frame-ancestors 'self'; base-uri 'none'")
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'{sockets}; frame-ancestors 'self'; base-uri 'none'"
+    )
     return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": csp})
 
 
@@ -253,8 +282,9 @@ def _static(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
     async def handler(request: web.Request) -> web.Response:
         # read per request: small files, and edits show without a restart while developing a theme
-        return web.Response(body=path.read_bytes(), content_type=content_type,
-                            headers={"Cache-Control": "public, max-age=300"})
+        return web.Response(
+            body=path.read_bytes(), content_type=content_type, headers={"Cache-Control": "public, max-age=300"}
+        )
 
     return handler
 
@@ -272,11 +302,16 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[STATE].metrics.render(), content_type="text/plain",
-                        headers={"X-Prometheus-Format": "0.0.4"}, charset="utf-8")
+    return web.Response(
+        text=request.app[STATE].metrics.render(),
+        content_type="text/plain",
+        headers={"X-Prometheus-Format": "0.0.4"},
+        charset="utf-8",
+    )
 
 
 # -- REST -------------------------------------------------------------------------------------------------
+
 
 async def _post_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
@@ -312,15 +347,22 @@ def _conversation_id(request: web.Request, raw: dict) -> str | None:
     if auth is not None:
         given = auth.removeprefix("Bearer ").strip()
         if state.api_key is None or not hmac.compare_digest(given.encode(), state.api_key.encode()):
-            raise BadRequest(401, "bad_api_key", "the Authorization header does not hold this server's API key "
-                                                 "(web.api_key in bot.yml); browsers send none")
+            raise BadRequest(
+                401,
+                "bad_api_key",
+                "the Authorization header does not hold this server's API key "
+                "(web.api_key in bot.yml); browsers send none",
+            )
     value = raw.get("conversation_id")
     if value is None or value == "":
         return state.ids.issue()
     if auth is None and isinstance(value, str) and not state.ids.verify(value):
-        raise BadRequest(403, "unknown_conversation",
-                         "conversation_id was not issued by this server: leave it out to start a conversation, "
-                         "then send back the conversation_id its reply gave you")
+        raise BadRequest(
+            403,
+            "unknown_conversation",
+            "conversation_id was not issued by this server: leave it out to start a conversation, "
+            "then send back the conversation_id its reply gave you",
+        )
     return None
 
 
@@ -351,6 +393,7 @@ def _failure(state: WebState, message: Message) -> Reply:
 
 # -- WebSocket --------------------------------------------------------------------------------------------
 
+
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
     """One socket per widget; messages on it are answered in order, refusals are "error" frames."""
     state = request.app[STATE]
@@ -370,11 +413,18 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
                 except Exception:  # an error escaping here would write an HTTP 500 into the upgraded socket
                     log.exception("websocket frame failed")
                     if not ws.closed:
-                        await ws.send_json({"type": "error", "error": "internal_error",
-                                            "reason": "the server failed; it is logged", "status": 500})
+                        await ws.send_json(
+                            {
+                                "type": "error",
+                                "error": "internal_error",
+                                "reason": "the server failed; it is logged",
+                                "status": 500,
+                            }
+                        )
             elif frame.type is WSMsgType.BINARY:
-                await ws.send_json({"type": "error", **BadRequest(
-                    400, "bad_json", "send JSON text frames, not binary").to_dict()})
+                await ws.send_json(
+                    {"type": "error", **BadRequest(400, "bad_json", "send JSON text frames, not binary").to_dict()}
+                )
             elif frame.type is WSMsgType.ERROR:
                 log.info("websocket closed with error: %s", ws.exception())
                 break
@@ -390,7 +440,7 @@ async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, da
         _rate_limit(request)
         raw = decode_json(data, state.settings.max_request_bytes)
         if raw.get("type", "message") != "message":
-            raise BadRequest(400, "bad_request", "frames must have \"type\": \"message\"")
+            raise BadRequest(400, "bad_request", 'frames must have "type": "message"')
         message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     except BadRequest as exc:
         state.metrics.refuse(exc.error)

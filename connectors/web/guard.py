@@ -45,8 +45,9 @@ class RateLimiter:
     (0.0, 0.0, True)
     """
 
-    def __init__(self, per_minute: float, burst: int, *, capacity: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, per_minute: float, burst: int, *, capacity: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ):
         if per_minute <= 0 or burst < 1:
             raise ValueError("rate limit needs per_minute > 0 and burst >= 1")
         self.rate = per_minute / 60.0

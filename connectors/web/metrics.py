@@ -36,17 +36,31 @@ class WebMetrics:
         # (so several applications in one process, as in tests, never share counters)
         self._registry = None if self._directory is not None else CollectorRegistry(auto_describe=True)
         registry = self._registry
-        self._requests = Counter("smallbot_http_requests", "HTTP requests by route and status.",
-                                 ("route", "status"), registry=registry)
-        self._replies = Counter("smallbot_replies", "Bot replies by kind (REST and WebSocket).", ("kind",),
-                                registry=registry)
-        self._latency = Histogram("smallbot_reply_seconds", "Time from a parsed message to its final reply.",
-                                  buckets=LATENCY_BUCKETS, registry=registry)
-        self._refused = Counter("smallbot_refused", "Requests refused, by error code (bad_json, rate_limited, ...).",
-                                ("error",), registry=registry)
+        self._requests = Counter(
+            "smallbot_http_requests", "HTTP requests by route and status.", ("route", "status"), registry=registry
+        )
+        self._replies = Counter(
+            "smallbot_replies", "Bot replies by kind (REST and WebSocket).", ("kind",), registry=registry
+        )
+        self._latency = Histogram(
+            "smallbot_reply_seconds",
+            "Time from a parsed message to its final reply.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._refused = Counter(
+            "smallbot_refused",
+            "Requests refused, by error code (bad_json, rate_limited, ...).",
+            ("error",),
+            registry=registry,
+        )
         self._feedback = Counter("smallbot_feedback", "Thumbs up and down on replies.", ("score",), registry=registry)
-        self._websockets = Gauge("smallbot_websockets_open", "WebSocket connections open now.",
-                                 registry=registry, multiprocess_mode="livesum")
+        self._websockets = Gauge(
+            "smallbot_websockets_open",
+            "WebSocket connections open now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
 
     def request(self, route: str, status: int) -> None:
         self._requests.labels(route, str(status)).inc()

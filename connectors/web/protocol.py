@@ -67,13 +67,16 @@ def decode_json(body: bytes | str, max_bytes: int) -> dict[str, Any]:
     except RecursionError:  # json's C scanner recurses per nesting level; a few KB of "[[[[" exhausts it
         raise BadRequest(400, "bad_json", "request body is nested too deeply: send a flat JSON object") from None
     if not isinstance(data, dict):
-        raise BadRequest(400, "bad_json", "request body must be a JSON object like {\"text\": \"...\"}")
+        raise BadRequest(400, "bad_json", 'request body must be a JSON object like {"text": "..."}')
     where = _lone_surrogate(data)
     if where is not None:
         # JSON's \ud800 escapes decode to text that is not Unicode: no tokenizer or UTF-8 store can take it,
         # so it is refused here rather than acknowledged and then lost
-        raise BadRequest(400, "bad_request", f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape): "
-                                             "send valid Unicode text")
+        raise BadRequest(
+            400,
+            "bad_request",
+            f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape): send valid Unicode text",
+        )
     return data
 
 
@@ -109,16 +112,16 @@ def parse(raw: dict[str, Any], max_message_chars: int, *, new_id: str | None = N
     if not isinstance(text, str):
         raise BadRequest(400, "bad_request", "field 'text' is required and must be a string")
     if len(text) > max_message_chars:
-        raise BadRequest(422, "message_too_long",
-                         f"message is {len(text)} characters; the limit is {max_message_chars}")
+        raise BadRequest(
+            422, "message_too_long", f"message is {len(text)} characters; the limit is {max_message_chars}"
+        )
     conversation_id = _conversation_id(raw.get("conversation_id"), new_id)
     user = raw.get("user", "")
     if not isinstance(user, str) or len(user) > _MAX_USER_CHARS:
         raise BadRequest(400, "bad_request", f"field 'user' must be a string of at most {_MAX_USER_CHARS} characters")
     if not text.strip():
         return None
-    return Message(conversation_id, text, user=user, channel=CHANNEL,
-                   metadata={"message_ref": uuid.uuid4().hex})
+    return Message(conversation_id, text, user=user, channel=CHANNEL, metadata={"message_ref": uuid.uuid4().hex})
 
 
 def parse_feedback(raw: dict[str, Any]) -> Feedback:
@@ -134,10 +137,12 @@ def parse_feedback(raw: dict[str, Any]) -> Feedback:
     scores = {"up": 1, "down": -1, 1: 1, -1: -1}
     score = scores.get(raw_score) if isinstance(raw_score, (str, int)) and not isinstance(raw_score, bool) else None
     if score is None:
-        raise BadRequest(400, "bad_request", "field 'score' must be \"up\" or \"down\" (or 1 / -1)")
+        raise BadRequest(400, "bad_request", 'field \'score\' must be "up" or "down" (or 1 / -1)')
     comment = raw.get("comment", "")
     if not isinstance(comment, str) or len(comment) > _MAX_COMMENT_CHARS:
-        raise BadRequest(400, "bad_request", f"field 'comment' must be a string of at most {_MAX_COMMENT_CHARS} characters")
+        raise BadRequest(
+            400, "bad_request", f"field 'comment' must be a string of at most {_MAX_COMMENT_CHARS} characters"
+        )
     return Feedback(conversation_id, ref, score, comment)
 
 
@@ -161,6 +166,9 @@ def _conversation_id(value: Any, new_id: str | None) -> str:
     if value is None or value == "":
         return new_id or uuid.uuid4().hex
     if not isinstance(value, str) or not _CONVERSATION_ID.match(value):
-        raise BadRequest(400, "bad_request",
-                         "field 'conversation_id' must be 8-64 letters, digits, - or _ (or left out to start one)")
+        raise BadRequest(
+            400,
+            "bad_request",
+            "field 'conversation_id' must be 8-64 letters, digits, - or _ (or left out to start one)",
+        )
     return value

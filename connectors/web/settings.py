@@ -30,8 +30,9 @@ def read_web_config(section: Section) -> WebConfig:
     """The section as a WebConfig; limits the server would refuse at start-up are reported now, with the line."""
     config = section.read(WebConfig)
     if config.max_request_bytes < 256:
-        section.problem(f"'web.max_request_bytes' is {config.max_request_bytes}; use at least 256",
-                        key="max_request_bytes")
+        section.problem(
+            f"'web.max_request_bytes' is {config.max_request_bytes}; use at least 256", key="max_request_bytes"
+        )
     if config.rate_limit_per_minute <= 0:
         section.problem("'web.rate_limit_per_minute' must be > 0", key="rate_limit_per_minute")
     if config.rate_limit_burst < 1:
@@ -77,8 +78,11 @@ class WebSettings:
     def server_options(self) -> dict[str, Any]:
         """What every process serving the app passes to aiohttp (`web.run_app` or `web.AppRunner`), so no
         worker runs with aiohttp's defaults (an `AppRunner` keeps idle and half-sent connections 3,630 s)."""
-        return {"keepalive_timeout": self.keepalive_timeout, "shutdown_timeout": self.shutdown_timeout,
-                "access_log": access_logger()}
+        return {
+            "keepalive_timeout": self.keepalive_timeout,
+            "shutdown_timeout": self.shutdown_timeout,
+            "access_log": access_logger(),
+        }
 
     @classmethod
     def from_config(cls, config: BotConfig, **overrides: Any) -> "WebSettings":

@@ -59,9 +59,17 @@ def auto_workers(generator_enabled: bool, cores: int | None = None) -> int:
     return max(1, min(AUTO_MAX_WORKERS, cores if cores is not None else available_cores()))
 
 
-def serve(directory: Path, *, workers: int | None = None, host: str | None = None, port: int | None = None,
-          overrides: dict[str, Any] | None = None, threads: int | None = None, report: Callable[[str], None] = print,
-          announce: Callable[[str], None] = print) -> int:
+def serve(
+    directory: Path,
+    *,
+    workers: int | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    threads: int | None = None,
+    report: Callable[[str], None] = print,
+    announce: Callable[[str], None] = print,
+) -> int:
     """Serve the bot in `directory` until Ctrl-C / SIGTERM (blocking); returns the exit status.
 
     `report` gets progress lines (training), `announce` aiohttp's "Running on http://host:port" line;
@@ -86,8 +94,10 @@ def serve(directory: Path, *, workers: int | None = None, host: str | None = Non
     try:
         if workers is None:
             workers = auto_workers(bot.config.generator.enabled)
-            report(f"serving from {workers} worker process{'es' if workers > 1 else ''} (--workers auto: "
-                   f"{available_cores()} cores, generator {'on' if bot.config.generator.enabled else 'off'})")
+            report(
+                f"serving from {workers} worker process{'es' if workers > 1 else ''} (--workers auto: "
+                f"{available_cores()} cores, generator {'on' if bot.config.generator.enabled else 'off'})"
+            )
         if workers > 1 and not os.environ.get(MULTIPROC_ENV):
             # every worker (they inherit the variable) counts into files here; any scrape adds them all up
             metrics_dir = tempfile.mkdtemp(prefix="smallbot-metrics-")
@@ -134,11 +144,22 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 
 def start_worker(directory: Path, settings: WebSettings, workers: int, threads: int | None) -> subprocess.Popen:
-    spec = json.dumps({"directory": str(directory), "settings": dataclasses.asdict(settings),
-                       "workers": workers, "threads": threads, "parent": os.getpid(),
-                       "log_level": logging.getLogger().getEffectiveLevel()})
-    return subprocess.Popen([sys.executable, "-m", "smallbot.connectors.web.workers", spec],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    spec = json.dumps(
+        {
+            "directory": str(directory),
+            "settings": dataclasses.asdict(settings),
+            "workers": workers,
+            "threads": threads,
+            "parent": os.getpid(),
+            "log_level": logging.getLogger().getEffectiveLevel(),
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "smallbot.connectors.web.workers", spec],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def wait_ready(child: subprocess.Popen) -> None:
