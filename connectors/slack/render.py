@@ -93,28 +93,22 @@ def render(reply: Reply, ref: str = "") -> list[dict[str, Any]]:
         )
         if reply.suggestions:  # "Related" questions under the answer, picked like suggestions
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Related:"}]})
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "smallbot_related",
-                    "elements": [
-                        _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
-                        for i, s in enumerate(reply.suggestions, start=1)
-                    ],
-                }
-            )
+            blocks.append(_suggestion_buttons(reply, "smallbot_related"))
     elif reply.kind is ReplyKind.SUGGEST and reply.suggestions:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "smallbot_suggestions",
-                "elements": [
-                    _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
-                    for i, s in enumerate(reply.suggestions, start=1)
-                ],
-            }
-        )
+        blocks.append(_suggestion_buttons(reply, "smallbot_suggestions"))
     return blocks
+
+
+def _suggestion_buttons(reply: Reply, block_id: str) -> dict[str, Any]:
+    """Numbered buttons carrying each suggested question: a click sends it through the bot as a follow-up."""
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            _button(f"{i}. {s.text}", f"{SUGGEST}:{i}", {"id": s.entry_id, "text": s.text[:1500]})
+            for i, s in enumerate(reply.suggestions, start=1)
+        ],
+    }
 
 
 def fallback_text(reply: Reply) -> str:
