@@ -23,6 +23,7 @@ def main() -> int:
     from smallbot.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.calibrate import held_out_candidates, leave_one_out_queries, out_of_fold, typo_copies
+    from smallbot.knowledge.prior import load_prior
     from smallbot.project import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
@@ -33,7 +34,7 @@ def main() -> int:
     items = held_out_candidates(kb, queries, negatives, encoder.encode(negatives))
     measured = len(items)
     items += typo_copies(kb, queries, encoder.encode)
-    scored = out_of_fold(items)[:measured]
+    scored = out_of_fold(items, load_prior())[:measured]
     top = np.array([hits[0].score for hits in scored])
     right = np.array([hits[0].entry_id == item.truth for hits, item in zip(scored, items)])
     off_topic = np.array([item.truth is None for item in items[:measured]])
