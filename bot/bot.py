@@ -503,7 +503,7 @@ class Bot:
         except InputRejected as exc:
             return Reply(
                 ReplyKind.FALLBACK,
-                f"Sorry, I can't read that message: {exc}.",
+                self.config.messages.unreadable.replace("{reason}", str(exc)),
                 reason=f"{REJECTED_PREFIX} {exc}",
                 timings={"total": _ms(started)},
             )
@@ -512,7 +512,7 @@ class Bot:
             self.conversations.reset(message.conversation_id)
             return Reply(
                 ReplyKind.RESPOND,
-                "OK, let's start over. What can I help you with?",
+                self.config.messages.start_over,
                 reason=RESET_REASON,
                 timings={"total": _ms(started)},
             )
@@ -527,7 +527,7 @@ class Bot:
                 return self._render(message, decision, timings, started)
             return Reply(
                 ReplyKind.RESPOND,
-                "OK. Could you tell me a bit more, in other words?",
+                self.config.messages.declined,
                 reason="declined suggestions",
                 timings={"total": _ms(started)},
             )
@@ -571,10 +571,12 @@ class Bot:
         elif kind is ReplyKind.SUGGEST:
             suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
             if len(suggestions) == 1:
-                text = f'Did you mean: "{suggestions[0].text}"?'
+                text = self.config.messages.did_you_mean.replace("{question}", suggestions[0].text)
             else:
-                text = "Did you mean one of these?\n" + "\n".join(
-                    f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1)
+                text = (
+                    self.config.messages.did_you_mean_many
+                    + "\n"
+                    + "\n".join(f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1))
                 )
         elif kind is ReplyKind.RESPOND:
             text = self._compiled[decision.intent].render(user=message.user, bot_name=self.config.name).strip()

@@ -81,6 +81,18 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class MessagesConfig:
+    """What the bot itself says (besides `fallback` and `handoff`), so a bot in another language says it in its
+    own. `{question}` and `{reason}` are replaced where they appear; any other text is kept as written."""
+
+    did_you_mean: str = 'Did you mean: "{question}"?'  # one suggestion
+    did_you_mean_many: str = "Did you mean one of these?"  # followed by the numbered questions
+    start_over: str = "OK, let's start over. What can I help you with?"  # the reply to "reset"
+    declined: str = "OK. Could you tell me a bit more, in other words?"  # the reply to "no" after suggestions
+    unreadable: str = "Sorry, I can't read that message: {reason}."  # an empty or over-long message
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     enabled: bool = False
     model: str = "smollm2-135m"
@@ -143,6 +155,7 @@ class BotConfig:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    messages: MessagesConfig = field(default_factory=MessagesConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)

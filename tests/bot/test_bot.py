@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 
 from smallbot.bot import Bot
 from smallbot.build import is_up_to_date, train_project
+from smallbot.config import MessagesConfig
 from smallbot.conversation import ConversationState
 from smallbot.errors import ArtifactError
 from smallbot.project import load_project
@@ -164,3 +166,15 @@ def test_train_skips_unchanged_and_retrains_only_what_changed(tiny_copy, encoder
     path = root / "intents" / "basics.yml"
     path.write_text(path.read_text().replace("hiya, ", "hiya, yo, "))
     assert set(train_project(load_project(root), encoder=encoder).trained) == {"intents", "knowledge"}
+
+
+def test_the_bot_says_its_messages_in_the_words_of_bot_yml(bot):
+    bot.config = dataclasses.replace(bot.config, messages=MessagesConfig(
+        did_you_mean='Meinten Sie „{question}“?', did_you_mean_many="Meinten Sie eine dieser Fragen?",
+        start_over="Gut, fangen wir von vorne an.", unreadable="Das kann ich nicht lesen ({reason})."))
+    assert ask(bot, "reset", "m1").text == "Gut, fangen wir von vorne an."
+    assert ask(bot, "   ", "m1").text == "Das kann ich nicht lesen (empty message)."
+    suggesting(bot)
+    offered = ask(bot, "money back for my purchase", "m2")
+    assert offered.kind is ReplyKind.SUGGEST and offered.text.split("\n")[0] in (
+        "Meinten Sie eine dieser Fragen?", f"Meinten Sie „{offered.suggestions[0].text}“?")

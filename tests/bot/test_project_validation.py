@@ -145,3 +145,21 @@ def test_secret_must_be_env_reference_and_is_redacted(tmp_path, monkeypatch):
     config = load_project(root).config
     assert config.connector("slack").bot_token.get() == "xoxb-secret"
     assert "xoxb-secret" not in repr(config)
+
+
+def test_what_the_bot_says_is_set_in_bot_yml_and_a_misspelt_message_is_named(tmp_path):
+    root = write_project(tmp_path / "ok", {**TINY_BOT, "bot.yml": """
+        name: Tiny
+        messages:
+          start_over: "Gut, fangen wir von vorne an."
+          did_you_mean: 'Meinten Sie „{question}“?'
+    """})
+    messages = load_project(root).config.messages
+    assert messages.start_over == "Gut, fangen wir von vorne an."
+    assert messages.declined == "OK. Could you tell me a bit more, in other words?"  # the English default stays
+    message = problems_of(tmp_path, **{"bot.yml": """
+        name: Tiny
+        messages:
+          start_ovr: "Gut"
+    """})
+    assert "bot.yml:3: unknown key 'messages.start_ovr': did you mean 'messages.start_over'?" in message
