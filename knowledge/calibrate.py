@@ -56,12 +56,11 @@ class Calibration:
     offtopic_answered: float | None  # negatives answered
     positives: int  # held-out phrasings of the bot's own
     negatives: int  # off-topic messages: the bot's own and the generic ones
-    curve: list[tuple[float, float, float]]  # (threshold, answered rate, wrong rate among answered)
 
     @classmethod
     def uncalibrated(cls, bands: Bands, negatives: int = 0) -> "Calibration":
         """Nothing to calibrate (no entries): the bands stay as they are, no confidence model."""
-        return cls(bands, None, None, None, None, 0, negatives, [])
+        return cls(bands, None, None, None, None, 0, negatives)
 
 
 def wilson_upper(wrong: int, n: int, level: float = BOUND_LEVEL) -> float:
@@ -136,27 +135,17 @@ def out_of_fold(items: list[HeldOut], prior: Prior, folds: int = 5, seed: int = 
 
 def expected_rates(
     scored: list[list[Hit]], truth: list[str | None], answer: float
-) -> tuple[float | None, float | None, float | None, list[tuple[float, float, float]]]:
-    """(held-out phrasings answered, wrong among answered with negatives counted wrong, negatives answered,
-    the curve over thresholds) for messages scored as they will be served."""
+) -> tuple[float | None, float | None, float | None]:
+    """(held-out phrasings answered, wrong among answered with negatives counted wrong, negatives answered) for
+    messages scored as they will be served."""
     top = np.array([hits[0].score if hits else 0.0 for hits in scored])
     right = np.array([bool(hits) and hits[0].entry_id == t for hits, t in zip(scored, truth)], dtype=bool)
     positive = np.array([t is not None for t in truth], dtype=bool)
-    curve = []
-    for threshold in np.unique(top)[::-1]:
-        answered = top >= threshold
-        curve.append(
-            (
-                float(threshold),
-                float(answered[positive].mean()) if positive.any() else 0.0,
-                float((answered & ~right).sum() / max(int(answered.sum()), 1)),
-            )
-        )
     answered = top >= answer
     answered_rate = float(answered[positive].mean()) if positive.any() else None
     offtopic = float(answered[~positive].mean()) if (~positive).any() else None
     wrong = float((answered & ~right).sum() / answered.sum()) if answered.any() else None
-    return answered_rate, wrong, offtopic, sorted(curve)
+    return answered_rate, wrong, offtopic
 
 
 def typo_copies(kb: KnowledgeBase, queries: list[Query], encode, seed: int = 0) -> list[HeldOut]:
@@ -218,8 +207,8 @@ def calibrate_items(
     answer = prior.answer_threshold(target_wrong_rate)
     bands = replace(base, answer=answer, suggest=prior.suggest_threshold(answer))
     scored = out_of_fold(items, prior, seed=seed)[: len(measured)]
-    answered, wrong, offtopic, curve = expected_rates(scored, [item.truth for item in measured], answer)
-    return Calibration(bands, confidence, answered, wrong, offtopic, positives, len(measured) - positives, curve)
+    answered, wrong, offtopic = expected_rates(scored, [item.truth for item in measured], answer)
+    return Calibration(bands, confidence, answered, wrong, offtopic, positives, len(measured) - positives)
 
 
 def leave_one_out_queries(kb: KnowledgeBase, encode) -> list[Query]:

@@ -7,7 +7,7 @@ from smallbot.knowledge.calibrate import Calibration
 
 def _calibration(answered: float | None, wrong: float | None = 0.0, offtopic: float | None = 0.0,
                  positives: int = 125) -> Calibration:
-    return Calibration(Bands(answer=0.72, suggest=0.3), None, answered, wrong, offtopic, positives, 300, [])
+    return Calibration(Bands(answer=0.72, suggest=0.3), None, answered, wrong, offtopic, positives, 300)
 
 
 def test_a_plain_faq_list_is_told_the_prior_serves_and_to_add_alternates():
