@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge import load_stackfaq, oos_plus_extras  # benchmarks/knowledge.py
 
     from smallbot.encoder import Encoder
-    from smallbot.knowledge.base import KnowledgeBase
+    from smallbot.knowledge.base import KnowledgeBase, memoised
     from smallbot.knowledge.calibrate import _rows
     from smallbot.knowledge.confidence import ConfidenceModel
     from smallbot.knowledge.entries import FaqEntry
@@ -119,13 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     from smallbot.knowledge.train import train_knowledge_base
 
     encoder = Encoder("all-MiniLM-L6-v2").load()
-    cache: dict[str, np.ndarray] = {}
-
-    def encode(texts) -> np.ndarray:  # every setting re-reads the same texts: encode each once
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            cache.update(zip(missing, encoder.encode(missing, progress=True)))
-        return np.stack([cache[t] for t in texts]) if len(texts) else np.zeros((0, 384), np.float32)
+    # every setting re-reads the same texts: encode each once
+    encode = memoised(lambda texts: encoder.encode(texts, progress=True))
 
     class Cached:  # the encoder as train_knowledge_base takes it
         def encode(self, texts, progress=False):

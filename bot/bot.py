@@ -194,6 +194,7 @@ class Bot:
         calibrated bands stay as trained; run `smallbot train` to recalibrate after large changes.
         A broken file raises ProjectError and leaves the running knowledge untouched.
         """
+        from smallbot.knowledge.base import memoised
         from smallbot.knowledge.loaders import load_knowledge
         from smallbot.errors import ProjectError
 
@@ -209,16 +210,8 @@ class Bot:
         with self._reload_lock:
             # encode new phrasings before taking the search lock, so messages are not held up by the encoder
             known = set(self.knowledge.rows.values())
-            fresh = list(
-                dict.fromkeys(t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known)
-            )
-            vectors = dict(zip(fresh, self.encoder.encode(fresh))) if fresh else {}
-
-            def encode(texts: list[str]) -> np.ndarray:
-                missing = [t for t in texts if t not in vectors]
-                vectors.update(zip(missing, self.encoder.encode(missing)) if missing else ())
-                return np.stack([vectors[t] for t in texts])
-
+            encode = memoised(self.encoder.encode)
+            encode([t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known])
             with self._knowledge_lock:
                 result = self.knowledge.sync(entries, encode)
                 self._knowledge_stamp = _stamp(files)

@@ -34,6 +34,20 @@ _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]")
 Encode = Callable[[list[str]], np.ndarray]
 
 
+def memoised(encode: Encode) -> Encode:
+    """`encode` that embeds each distinct text once: training searches the phrasings it has just indexed, and a
+    reload encodes new phrasings before it takes the search lock and must not encode them again under it."""
+    seen: dict[str, np.ndarray] = {}
+
+    def cached(texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in seen]
+        if missing:
+            seen.update(zip(missing, encode(missing)))
+        return np.stack([seen[t] for t in texts]) if len(texts) else encode([])
+
+    return cached
+
+
 @dataclass(frozen=True)
 class Bands:
     """Confidence thresholds: >= answer gives one verbatim answer, >= suggest offers 'did you mean'.

@@ -8,11 +8,10 @@ train-time threshold is the one a bot gets, not a re-creation of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-import numpy as np
 
-from .base import KnowledgeBase
+from .base import KnowledgeBase, memoised
 from .calibrate import Calibration, calibrate_items, calibration_queries, held_out_candidates, held_out_items
 from .crossval import cross_validated_held_out
 from .entries import FaqEntry
@@ -31,19 +30,6 @@ class KnowledgeTraining:
     tuned: bool
     finetune: FinetuneReport | None
     held_out: int  # alternates kept out of the one tuning run for calibration (0 with cross-validation)
-
-
-def _memoised(encode: Callable[[list[str]], np.ndarray]) -> Callable[[Sequence[str]], np.ndarray]:
-    """Encode each text once: calibration searches the phrasings the index was just built from."""
-    seen: dict[str, np.ndarray] = {}
-
-    def cached(texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in seen]
-        if missing:
-            seen.update(zip(missing, encode(missing)))
-        return np.stack([seen[t] for t in texts]) if len(texts) else encode([])
-
-    return cached
 
 
 def train_knowledge_base(
@@ -101,7 +87,7 @@ def train_knowledge_base(
         report = finetune_encoder(encoder, groups, negatives, [e.answer for e in entries], finetune)
         tuned = True
     serving = serve_as(encoder)
-    encode = _memoised(lambda texts: serving.encode(list(texts), progress=progress))
+    encode = memoised(lambda texts: serving.encode(list(texts), progress=progress))
     say(f"knowledge: indexing {sum(len(e.phrasings) for e in entries)} phrasings of {len(entries)} FAQ entries")
     kb = KnowledgeBase.build(entries, encode, index_answers=index_answers)
     if negatives:
