@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 from smallbot import __version__
 from smallbot.encoding.encoder import Encoder
 from smallbot.encoding.serving import TUNED_ENCODER
+from smallbot.encoding.onnx_encoder import ONNX_DIR
 from smallbot.encoding.torchscript import EXPORT_DIR
 from smallbot.intents.classifier import FORMAT_VERSION as INTENT_MODEL_FORMAT
 from smallbot.errors import ArtifactError
@@ -39,6 +40,8 @@ FORMAT_VERSION = 2  # 2: the FAQ confidence starts from the shipped prior; older
 INTENTS_FORMAT = INTENT_MODEL_FORMAT  # a new intent model format retrains old builds
 # knowledge first: it may fine-tune the shared encoder, and the intent head must fit the tuned embeddings
 COMPONENTS = ("knowledge", "intents")
+EXPORT_FORMAT = 2  # 2: ONNX for serving (1 was TorchScript only); a change re-exports old builds
+CHECKED_PHRASINGS = 32  # the bot's own phrasings checked, besides the fixed messages, when exporting
 
 Report = Callable[[str], None]
 
@@ -52,6 +55,7 @@ class BuildResult:
     skipped: tuple[str, ...]
     seconds: float
     metrics: dict = field(default_factory=dict)
+    exported: bool = False  # the serving encoder was (re-)exported
 
 
 def tunes_encoder(project: Project) -> bool:
@@ -131,7 +135,10 @@ def read_manifest(build_dir: Path) -> dict:
 def is_up_to_date(project: Project) -> bool:
     manifest = read_manifest(project.build_dir)
     hashes = input_hashes(project)
-    return all(manifest.get("components", {}).get(c, {}).get("inputs") == hashes[c] for c in COMPONENTS)
+    # a build whose serving export is missing, failed or stale is not ready to serve
+    components = all(manifest.get("components", {}).get(c, {}).get("inputs") == hashes[c] for c in COMPONENTS)
+    export = manifest.get("export", {}).get("inputs") == export_inputs(project, hashes)
+    return components and export and _export_present(project)
 
 
 def negative_examples(project: Project) -> list[str]:
@@ -195,46 +202,93 @@ def train_project(
                 "metrics": metrics[name],
             }
             say(f"{name}: trained in {seconds:.1f}s")
-    export_dir = build_dir / EXPORT_DIR
-    # THE encoder changes only with the knowledge component (base model ref, fine-tuning settings or data)
-    if "knowledge" in todo or not (export_dir / "export.json").exists():
-        encoder = _export_serving_encoder(project, encoder, export_dir, say)
-    (build_dir / MANIFEST).write_text(
-        json.dumps(
-            {
-                "format_version": FORMAT_VERSION,
-                "smallbot_version": __version__,
-                "encoder": project.config.models.encoder,
-                "components": components,
-            },
-            indent=2,
-        )
-    )
-    return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
+    written = {
+        "format_version": FORMAT_VERSION,
+        "smallbot_version": __version__,
+        "encoder": project.config.models.encoder,
+        "components": components,
+    }
+    export = dict(manifest.get("export", {}))
+    inputs = export_inputs(project, hashes)
+    if force or export.get("inputs") != inputs or not _export_present(project):
+        # the old export goes first: a failed export must leave no stale encoder for serving to pick up
+        shutil.rmtree(build_dir / ONNX_DIR, ignore_errors=True)
+        shutil.rmtree(build_dir / EXPORT_DIR, ignore_errors=True)
+        _write_manifest(build_dir, written)
+        t0 = time.perf_counter()
+        encoder, export = _export_serving_encoder(project, encoder, say)
+        export.update(inputs=inputs, seconds=round(time.perf_counter() - t0, 2))
+        exported = True
+    else:
+        exported = False
+        say("serving encoder: up to date")
+    _write_manifest(build_dir, {**written, "export": export})
+    return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics, exported)
 
 
-def _export_serving_encoder(project: Project, encoder: Encoder | None, export_dir: Path, say: Report) -> Encoder:
-    """Trace THE encoder (fine-tuned when there is one) so serving never imports transformers."""
-    from smallbot.encoding.torchscript import export_encoder
+def _write_manifest(build_dir: Path, manifest: dict) -> None:
+    (build_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
+
+def export_inputs(project: Project, hashes: dict[str, str]) -> str:
+    """The serving export's inputs: THE encoder (its reference, and the knowledge inputs when training tunes
+    it) and its precision. FAQ or intent edits that leave the encoder as it is do not re-export it."""
+    from smallbot.encoding.onnx_encoder import FORMAT_VERSION as ONNX_FORMAT
+
+    cfg = project.config
+    tuned = hashes["knowledge"] if tunes_encoder(project) else ""
+    return _digest(EXPORT_FORMAT, ONNX_FORMAT, cfg.models.encoder, cfg.models.quantize, tuned)
+
+
+def _export_present(project: Project) -> bool:
+    """Whether the files of the export this bot serves with are there (ONNX, or TorchScript for torch int8)."""
+    from smallbot.encoding.onnx_encoder import OnnxEncoder
+    from smallbot.encoding.torchscript import ExportedEncoder
+
+    if project.config.models.quantize == "none":
+        return OnnxEncoder.available(project.build_dir / ONNX_DIR)
+    return ExportedEncoder.available(project.build_dir / EXPORT_DIR)
+
+
+def _export_serving_encoder(project: Project, encoder: Encoder | None, say: Report) -> tuple[Encoder, dict]:
+    """Export THE encoder (fine-tuned when there is one) so serving imports neither torch nor transformers.
+
+    Unquantised bots get ONNX, verified against the eager encoder (ExportError fails the build). torch's
+    dynamic int8 does not export to ONNX, so `models.quantize` bots get the TorchScript trace as before."""
     tuned = project.build_dir / TUNED_ENCODER
     if tuned.is_dir():
         if encoder is None or encoder.path != tuned:
             encoder = Encoder(tuned).load()
     elif encoder is None:
         encoder = Encoder(project.config.models.encoder, project.root).load()
-    shutil.rmtree(export_dir, ignore_errors=True)
     texts = [t for e in project.knowledge for t in e.phrasings] + project.intents.texts_and_labels()[0]
     mode = project.config.models.quantize
-    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[:: max(1, len(texts) // 200)], quantize=mode):
-        say(
-            "serving encoder exported (TorchScript"
-            + (f", {mode}" if mode != "none" else "")
-            + "): answering will not import transformers"
+    if mode == "none":
+        from smallbot.encoding.onnx_export import export_onnx
+        from smallbot.knowledge.base import KnowledgeBase
+
+        kb = KnowledgeBase.load(project.build_dir / "knowledge")
+        rows, vectors = kb.index.live()
+        check = export_onnx(
+            encoder,
+            project.build_dir / ONNX_DIR,
+            vectors,
+            [kb.rows[int(row)][0] for row in rows],
+            extra=texts[:: max(1, len(texts) // CHECKED_PHRASINGS)][:CHECKED_PHRASINGS],
         )
-    else:
-        say("serving encoder could not be exported exactly; the bot will load it with transformers")
-    return encoder
+        say(
+            f"serving encoder exported (ONNX, cosine >= {check.worst_cosine:.7f} to the trained encoder on "
+            f"{check.messages} messages, same FAQ ranking): answering will not import torch"
+        )
+        return encoder, {"kind": "onnx", "check": dataclasses.asdict(check)}
+    from smallbot.encoding.torchscript import export_encoder
+
+    export_dir = project.build_dir / EXPORT_DIR
+    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[:: max(1, len(texts) // 200)], quantize=mode):
+        say(f"serving encoder exported (TorchScript, {mode}): answering will not import transformers")
+        return encoder, {"kind": "torchscript"}
+    say("serving encoder could not be exported exactly; the bot will load it with transformers")
+    return encoder, {"kind": "none"}
 
 
 FAQ_INTENT = "_faq"  # internal intent for FAQ phrasings no faq-route intent claims by tag

@@ -19,8 +19,7 @@ from smallbot.errors import ConfigError
 from smallbot.analytics.eval_report import Figure, Section, Table, write_report
 
 if TYPE_CHECKING:
-    from smallbot.encoding.encoder import Encoder
-    from smallbot.encoding.torchscript import ExportedEncoder
+    from smallbot.encoding.serving import ServingEncoder
 
 SectionBuilder = Callable[["EvalContext"], "Section | None"]
 CONFUSION_NAMED_TICKS = 40  # above this many classes the matrix PNG numbers its axes (smallbot.intents.evaluate)
@@ -34,7 +33,7 @@ class EvalContext:
         self.args = args
         self.out_dir = out_dir
         self.summary: dict = {}
-        self._encoder: Encoder | ExportedEncoder | None = None
+        self._encoder: ServingEncoder | None = None
 
     def encode(self, texts):
         """Embed with the build's serving encoder (fine-tuned when the bot is), as the head was fitted on it."""

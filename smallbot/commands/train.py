@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
         "build_dir": str(result.build_dir),
         "trained": list(result.trained),
         "skipped": list(result.skipped),
+        "exported": result.exported,
         "seconds": round(result.seconds, 2),
         "metrics": result.metrics,
     }
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     elif result.trained:
         say(f"trained {', '.join(result.trained)} in {result.seconds:.1f}s -> {result.build_dir}")
+    elif result.exported:
+        say(f"exported the serving encoder in {result.seconds:.1f}s -> {result.build_dir}")
     else:
         say("nothing changed; the build is up to date")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -158,11 +158,26 @@ def encode_in_batches(
     batch_size: int = 64,
     progress: bool = False,
 ) -> np.ndarray:
-    """The batching loop both encoders share: longest texts first (little padding), `forward(batch)` returns a
-    tensor of embeddings, results come back in input order. `threads` (0 = torch's default) is applied in the
-    calling thread, since torch's thread count is per thread."""
+    """`sorted_batches` for the torch encoders: `forward(batch)` returns a tensor, run without autograd on
+    `threads` torch threads (0 = torch's default), applied in the calling thread since torch's thread count
+    is per thread."""
     import torch
 
+    with lock, torch.inference_mode():
+        if threads and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return sorted_batches(texts, dim, lambda batch: forward(batch).float().numpy(), batch_size, progress)
+
+
+def sorted_batches(
+    texts: Sequence[str],
+    dim: int,
+    forward: Callable[[list[str]], np.ndarray],
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """The batching loop every encoder shares (torch-free, so the ONNX encoder uses it too): longest texts
+    first (little padding), `forward(batch)` returns the batch's embeddings, results in input order."""
     if len(texts) == 0:
         return np.zeros((0, dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -172,12 +187,9 @@ def encode_in_batches(
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="encoding", unit="batch", leave=False)
-    with lock, torch.inference_mode():
-        if threads and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-        for start in starts:
-            idx = order[start : start + batch_size]
-            out[idx] = forward([texts[i] for i in idx]).float().numpy()
+    for start in starts:
+        idx = order[start : start + batch_size]
+        out[idx] = forward([texts[i] for i in idx])
     return out
 
 

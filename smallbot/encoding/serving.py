@@ -2,53 +2,75 @@
 
 Every command that embeds text for a built bot (serving, `eval`, `report`, `learn`) gets it here, so none
 of them embeds with the packaged base model while the head was fitted on a fine-tuned one.
+
+A built bot serves with the ONNX export `smallbot train` verified (onnxruntime, no torch import). The
+TorchScript export is the fallback for what ONNX does not carry: builds quantised with torch's dynamic
+int8 (`models.quantize`), and builds made before the ONNX export existed (until the next `smallbot train`).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from smallbot.encoding.encoder import Encoder
-from smallbot.errors import ArtifactError
-from smallbot.encoding.torchscript import EXPORT_DIR, ExportedEncoder
+from smallbot.encoding.onnx_encoder import ONNX_DIR, OnnxEncoder
 from smallbot.encoding.quantize import quantized_encoder
+from smallbot.encoding.torchscript import EXPORT_DIR, ExportedEncoder
+from smallbot.errors import ArtifactError
 
 if TYPE_CHECKING:
     from smallbot.project.loader import Project
 
+log = logging.getLogger(__name__)
+
 # where `smallbot train` keeps a fine-tuned encoder, inside the build directory
 TUNED_ENCODER = Path("knowledge") / "encoder"
 
+ServingEncoder = Union[Encoder, ExportedEncoder, OnnxEncoder]
 
-def serving_encoder(project: "Project", encoder: Encoder | ExportedEncoder | None = None) -> Encoder | ExportedEncoder:
+
+def serving_encoder(project: "Project", encoder: ServingEncoder | None = None) -> ServingEncoder:
     """The loaded encoder a built `project` serves with, at the precision it was fitted with.
 
-    Preference: the TorchScript export made at train time (no transformers import); else the fine-tuned
-    encoder in the build; else `encoder` (an already loaded base encoder, to share one) or the packaged
-    model bot.yml names. An untrained project gets the base encoder, which is what training will start from.
+    Preference: the ONNX export made at train time (imports neither torch nor transformers); else the
+    TorchScript export (int8 builds, older builds; imports torch); else the fine-tuned encoder in the
+    build; else `encoder` (an already loaded encoder, to share one, e.g. just after training in this
+    process) or the packaged model bot.yml names. An untrained project gets the base encoder, which is
+    what training will start from.
 
     >>> serving_encoder(load_project("examples/helpdesk")).encode(["hello"]).shape
     (1, 384)
     """
     build = project.build_dir
-    exported = build / EXPORT_DIR
-    tuned = build / TUNED_ENCODER
-    if (encoder is None or not encoder.loaded) and ExportedEncoder.available(exported):
+    onnx_dir, exported, tuned = build / ONNX_DIR, build / EXPORT_DIR, build / TUNED_ENCODER
+    threads = project.config.models.threads
+    fresh = encoder is None or not encoder.loaded
+    if fresh and OnnxEncoder.available(onnx_dir):
+        encoder = OnnxEncoder(onnx_dir, threads=threads)
+    elif fresh and ExportedEncoder.available(exported):
+        if project.config.models.quantize == "none":
+            log.warning(
+                "%s was built before ONNX serving: serving with TorchScript, which imports torch; "
+                "run `smallbot train %s` to serve with onnxruntime",
+                build,
+                project.root,
+            )
         encoder = ExportedEncoder(exported)
     elif tuned.is_dir() and (encoder is None or encoder.path != tuned):
         encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too
-    encoder = (encoder or Encoder(project.config.models.encoder, project.root)).load()
-    encoder = _at_build_precision(encoder, project.config.models.quantize)
-    if project.config.models.threads:
-        encoder.set_threads(project.config.models.threads)
-    return encoder
+    loaded = (encoder or Encoder(project.config.models.encoder, project.root)).load()
+    loaded = _at_build_precision(loaded, project.config.models.quantize)
+    if threads:
+        loaded.set_threads(threads)
+    return loaded
 
 
-def _at_build_precision(encoder, mode: str):
-    """A traced export already is at the build's precision (and must match bot.yml); an eager encoder (no
+def _at_build_precision(encoder: ServingEncoder, mode: str) -> ServingEncoder:
+    """An export already is at the build's precision (and must match bot.yml); an eager encoder (no
     export, or one just trained in this process) is quantised here."""
-    if isinstance(encoder, ExportedEncoder):
+    if isinstance(encoder, (ExportedEncoder, OnnxEncoder)):
         if encoder.quantize != mode:
             raise ArtifactError(
                 f"the serving encoder in {encoder.path} was exported with quantize "

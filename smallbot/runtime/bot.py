@@ -37,10 +37,9 @@ from smallbot.runtime.conversation import (
 )
 from smallbot.encoding.encoder import Encoder
 from smallbot.errors import ArtifactError, NotReadyError, SmallbotError
-from smallbot.encoding.torchscript import ExportedEncoder
 from smallbot.project.loader import BUILD_DIR, Project, load_project
 from smallbot.runtime.router import InputRejected, Policy, decide, normalise
-from smallbot.encoding.serving import serving_encoder
+from smallbot.encoding.serving import ServingEncoder, serving_encoder
 from smallbot.store import ConnectorState, ConversationLog, open_store
 from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
@@ -80,7 +79,7 @@ class Bot:
     def __init__(
         self,
         config: BotConfig,
-        encoder: Encoder | ExportedEncoder,
+        encoder: ServingEncoder,
         knowledge,
         classifier,
         routes: dict,
@@ -153,9 +152,7 @@ class Bot:
         return cls.from_build(project, encoder=encoder, with_store=with_store)
 
     @classmethod
-    def from_build(
-        cls, project: Project, *, encoder: Encoder | ExportedEncoder | None = None, with_store: bool = True
-    ) -> "Bot":
+    def from_build(cls, project: Project, *, encoder: ServingEncoder | None = None, with_store: bool = True) -> "Bot":
         from smallbot.intents.classifier import LinearIntentClassifier
         from smallbot.knowledge.base import KnowledgeBase
 

@@ -81,9 +81,9 @@ def test_fine_tuned_encoder_becomes_the_bots_encoder(tiny_copy, encoder):
     bot = Bot.load(root)
     try:
         from smallbot.encoding.encoder import Encoder
-        from smallbot.encoding.torchscript import ExportedEncoder
+        from smallbot.encoding.onnx_encoder import OnnxEncoder
 
-        assert isinstance(bot.encoder, ExportedEncoder) and bot.encoder.source == tuned_dir  # served traced
+        assert isinstance(bot.encoder, OnnxEncoder) and bot.encoder.source == tuned_dir  # served from ONNX
         texts = ["I want my money back", "hello"]
         assert np.abs(bot.encoder.encode(texts) - Encoder(tuned_dir).load().encode(texts)).max() < 1e-4
         reply = bot.handle(Message("c1", "I want my money back"))
