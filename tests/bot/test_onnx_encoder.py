@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from importlib import metadata
 import os
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from smallbot.project.loader import load_project
 from smallbot.runtime.bot import Bot
 from smallbot.types import Message, ReplyKind
 
+REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["hi", "how do I reset my password, I forgot it yesterday", "refund?", "word " * 300, "Ünïcödé tèxt ✓", ""]
 
 
@@ -157,7 +160,10 @@ SERVE_WITHOUT_TORCH = textwrap.dedent(
         rc = main(["ask", root, "when are you open"])
     import smallbot.commands.chat, smallbot.commands.serve, smallbot.commands.slack  # noqa: F401
     import smallbot.connectors.slack, smallbot.connectors.terminal  # noqa: F401
-    print(json.dumps({"encoder": kind, "sync": sync.kind.value, "web": web, "encoded": encoded, "ask_rc": rc,
+    from importlib.metadata import packages_distributions
+    owners = packages_distributions()
+    used = sorted({d for name in list(sys.modules) if "." not in name for d in owners.get(name, [])})
+    print(json.dumps({"used": used, "encoder": kind, "sync": sync.kind.value, "web": web, "encoded": encoded, "ask_rc": rc,
                       "ask": out.getvalue(), "torch": "torch" in sys.modules,
                       "transformers": "transformers" in sys.modules}))
     """
@@ -175,6 +181,32 @@ def test_serving_imports_neither_torch_nor_transformers(tiny_copy):
     assert result["sync"] == "answer" and result["web"].count("answer") >= 3 and result["encoded"] > 0
     assert result["ask_rc"] == 0 and "monday to friday" in result["ask"].lower()
     assert result["torch"] is False and result["transformers"] is False
+    listed = _requirements_closure(REPO / "requirements-serve.txt")
+    # setuptools' distutils shim is loaded by a .pth file in every virtual environment
+    used = {_norm(d) for d in result["used"]} - {"smallbot", "setuptools"}
+    assert used <= listed, f"requirements-serve.txt misses {sorted(used - listed)}"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements_closure(path: Path) -> set[str]:
+    """The distributions a `pip install -r path` brings: those listed and, recursively, what they require."""
+    todo = [re.split(r"[ <>=!~;\[]", line.strip(), maxsplit=1)[0] for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    seen: set[str] = set()
+    while todo:
+        name = _norm(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [re.split(r"[ <>=!~;\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r]
+    return seen
 
 
 def test_a_trained_bot_answers_with_the_onnx_encoder(tiny_copy):
