@@ -1,22 +1,23 @@
-"""The speed suite: every serving cost of the example bot against its floor, same run, one command.
+"""The speed suite: the example bot served from ONNX (onnxruntime, no torch) and from TorchScript, side by side,
+every figure against its floor in the same run, one command.
 
-    python benchmarks/speed.py [--data benchmarks/data] [--quick] [--parts train,latency,floor,web,startup,rss]
+    python benchmarks/speed.py [--data benchmarks/data] [--runs 5] [--quick] [--parts train,startup,rss,latency,web]
 
-Parts (each a fresh process, so one part's caches do not flatter the next; the existing scripts are run
-as they are and their JSON in benchmarks/out/ is read back):
-  train    `smallbot train` of a fresh copy of examples/helpdesk (encoder fine-tuning included), seconds
-  latency  benchmarks/latency.py: in-process `Bot.handle` p50/p99 vs a bare `Encoder.encode([text])`
-  floor    the batched-encode floor: sentences/s of the bot's encoder, `Encoder.encode` in batches of 32,
-           on the 320 CLINC150 messages the web load sends (a superset in --quick), 5 runs, measured both
-           before and after the web load (the machine may be shared: the ratio uses the median of both)
-  web      benchmarks/web_load.py (REST, 1/16/64 closed-loop clients against `create_app` in a child
-           process, so the micro-batcher serves concurrent requests); msg/s as a ratio of the floor
-  startup  benchmarks/startup.py: `smallbot chat` in a pty to the first answer vs `import torch, transformers`
-  rss      peak RSS of a process serving the bot (FAQ, intent and small-talk messages) without and with the
-           generator loaded (`generator.enabled: true`, `load: startup`)
-Targets: FAQ p50 <= 1.2x bare encoder and p99 <= 20 ms; 64 web clients >= 400 msg/s and >= 0.6 of the
-floor with p99 <= 250 ms; cold start <= 3 s; peak RSS with the generator <= 1.2 GB.
-Results: a table on stdout and benchmarks/out/speed.json (load averages recorded: the machine may be shared).
+The example bot is trained once; a copy of its build is re-exported to TorchScript (`export_serving_encoder`),
+so both paths serve the very same index, calibration and intent head. Parts (each measurement a fresh process,
+paths interleaved run by run so that a busy spell on a shared machine hits both):
+  train    `smallbot train` of a fresh copy of examples/helpdesk, seconds
+  startup  wall time of a whole `smallbot ask DIR "how do I reset my password"` process, per path, against
+           the floor `python -c "import torch"`; target (ONNX) <= 0.5x the floor
+  rss      peak RSS of one serving worker without the generator (the web app over loopback, answering FAQ,
+           intent and small-talk messages), per path; target (ONNX) <= 300 MB
+  latency  in-process `Bot.handle` p50/p99 of FAQ-style messages, per path, against a bare
+           sentence-transformers `encode` of one sentence (same process, same texts, alternated); target
+           (ONNX) p50 <= 0.7x the bare encode
+  web      benchmarks/web_load.py (REST, 1/16/64 closed-loop clients against `create_app` in a child process),
+           per path, each with its own batched-encode floor; target: ONNX x64 replies/s >= 1.5x TorchScript's
+Every figure is the median of --runs runs. Results: a table on stdout and benchmarks/out/speed.json, with the
+load averages (a shared machine disturbs every figure: run it on a quiet one).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -33,27 +33,28 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, REPO, median, save  # noqa: E402
+from _common import OUT, REPO, median, percentile, save  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("train", "latency", "floor", "web", "startup", "rss")
+PARTS = ("train", "startup", "rss", "latency", "web")
+PATHS = ("onnx", "torchscript")
+ASK = "how do I reset my password"
 SERVE_MESSAGES = ["how do I reset my password?", "can I get a refund for last month?", "hello there",
                   "what's your favourite movie?", "tell me something fun about yourself", "talk to a human"]
 
 
+def _env() -> dict:
+    return {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+
+
 def _python(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run([sys.executable, *args], check=True, capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
+                          env=_env(), cwd=REPO)
 
 
 def _child_json(*args: str) -> dict:
     """Run this script in child mode; the child's last stdout line is its JSON result."""
     return json.loads(_python(__file__, *args).stdout.strip().splitlines()[-1])
-
-
-def _read(name: str) -> dict:
-    return json.loads((OUT / f"{name}.json").read_text())
 
 
 def _copy_bot(bot: Path, into: Path, with_build: bool) -> Path:
@@ -63,6 +64,21 @@ def _copy_bot(bot: Path, into: Path, with_build: bool) -> Path:
     for db in root.glob(".smallbot/*.sqlite*"):
         db.unlink()
     return root
+
+
+def prepare_paths(bot: Path, into: Path) -> dict[str, Path]:
+    """Train `bot` once (ONNX export), then a second copy of the build re-exported to TorchScript."""
+    _python("-m", "smallbot", "train", str(bot))
+    roots = {path: _copy_bot(bot, into / path, with_build=True) for path in PATHS}
+    _python("-c", "import sys; from smallbot.build.pipeline import export_serving_encoder; "
+                  "from smallbot.project.loader import load_project; "
+                  "export_serving_encoder(load_project(sys.argv[1]), 'torchscript')", str(roots["torchscript"]))
+    for path, root in roots.items():  # each copy really serves the way it is named
+        kind = _child_json("--_kind", str(root))["encoder"]
+        want = {"onnx": "OnnxEncoder", "torchscript": "ExportedEncoder"}[path]
+        if kind != want:
+            raise SystemExit(f"the {path} copy serves with {kind}, not {want}")
+    return roots
 
 
 # -- parts ----------------------------------------------------------------------------------------------
@@ -78,121 +94,177 @@ def part_train(bot: Path, runs: int) -> dict:
     return {"runs": seconds, "median_s": median(seconds)}
 
 
-def part_latency(bot: Path, runs: int) -> dict:
-    _python(str(HERE / "latency.py"), "--bot", str(bot), "--runs", str(runs))
-    return _read("latency")
+def _wall(*args: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([*args], check=True, capture_output=True, env=_env(), cwd=REPO, timeout=600)
+    return time.perf_counter() - t0
 
 
-def child_floor(bot: Path, data: Path, count: int, runs: int) -> dict:
-    """Child: the bot's own encoder, batches of 32, over the messages web_load sends."""
-    import web_load
+def part_startup(roots: dict[str, Path], runs: int) -> dict:
+    """Whole `smallbot ask` processes against `python -c "import torch"`, interleaved run by run."""
+    smallbot = str(Path(sys.executable).with_name("smallbot"))
+    for root in roots.values():  # untimed: the first process after a copy pays for cold file caches
+        _wall(smallbot, "ask", str(root), ASK)
+    floor: list[float] = []
+    times: dict[str, list[float]] = {path: [] for path in roots}
+    for _ in range(runs):
+        floor.append(_wall(sys.executable, "-c", "import torch"))
+        for path, root in roots.items():
+            times[path].append(_wall(smallbot, "ask", str(root), ASK))
+    out: dict = {"floor_runs": floor, "floor_median_s": median(floor)}
+    for path, values in times.items():
+        out[path] = {"runs": values, "median_s": median(values), "ratio": median(values) / median(floor)}
+    return out
+
+
+def child_kind(root: Path) -> dict:
     from smallbot.runtime.bot import Bot
 
-    texts = web_load.load_messages(data, count)
-    from concurrent.futures import ThreadPoolExecutor
+    bot = Bot.load(root, with_store=False)
+    kind = type(bot.encoder).__name__
+    bot.close()
+    return {"encoder": kind}
 
-    encoder = Bot.load(bot, with_store=False).encoder
-    # on one worker thread, as the server's micro-batcher runs it (a main-thread pass measured far slower
-    # under CPU contention: RESULTS.md, "## Speed")
-    pool = ThreadPoolExecutor(1)
-    encode = lambda: pool.submit(encoder.encode, texts, 32).result()  # noqa: E731
-    encode()  # warm-up: first calls at new lengths are slow
-    rates = []
+
+def child_rss(root: Path) -> dict:
+    """Child: one serving worker (the web app on loopback) answers messages of every kind; its peak RSS."""
+    import asyncio
+    import resource
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from smallbot.connectors.web import create_app
+    from smallbot.runtime.bot import Bot
+
+    bot = Bot.load(root, with_store=True)
+
+    async def answer() -> list[str]:
+        async with TestClient(TestServer(create_app(bot), host="127.0.0.1")) as client:
+            kinds = []
+            for text in SERVE_MESSAGES:
+                kinds.append((await (await client.post("/api/messages", json={"text": text})).json())["kind"])
+            return kinds
+
+    kinds = asyncio.run(answer())
+    bot.close()
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "kinds": kinds,
+            "torch_imported": "torch" in sys.modules}
+
+
+def part_rss(roots: dict[str, Path], runs: int) -> dict:
+    samples: dict[str, list[dict]] = {path: [] for path in roots}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        encode()
-        rates.append(len(texts) / (time.perf_counter() - t0))
-    pool.shutdown()
-    return {"messages": len(texts), "runs": rates, "median_sentences_per_s": median(rates)}
+        for path, root in roots.items():
+            samples[path].append(_child_json("--_rss", str(root)))
+    return {path: {"runs": [s["peak_rss_mb"] for s in got], "median_peak_rss_mb": median([s["peak_rss_mb"] for s in got]),
+                   "kinds": got[0]["kinds"], "torch_imported": got[0]["torch_imported"]}
+            for path, got in samples.items()}
 
 
-def part_web(bot: Path, data: Path, quick: bool) -> dict:
-    args = [str(HERE / "web_load.py"), "--data", str(data), "--bot", str(bot), "--modes", "rest",
-            "--levels", "1,16,64"]
-    _python(*args, *(["--quick"] if quick else []))
-    return _read("web_load")
+def child_latency(root: Path, count: int) -> dict:
+    """Child: `Bot.handle` of FAQ-style paraphrases against a bare sentence-transformers encode of the same
+    sentence, alternated message by message (the floor's torch import does not touch the bot's path)."""
+    import yaml
 
-
-def part_startup(bot: Path, runs: int) -> dict:
-    _python(str(HERE / "startup.py"), "--bot", str(bot), "--runs", str(runs))
-    return _read("startup")
-
-
-def child_rss(bot_copy: Path) -> dict:
-    """Child: load the (copied, trained) bot, answer a few messages of every kind, report peak RSS."""
     from smallbot.runtime.bot import Bot
     from smallbot.types import Message
 
-    bot = Bot.load(bot_copy, with_store=True)
-    kinds = [bot.handle(Message(f"rss-{i}", text)).kind.value for i, text in enumerate(SERVE_MESSAGES)]
-    generator_loaded = bot.generator is not None and bot.generator_error is None
+    bot = Bot.load(root, with_store=False)
+    kind = type(bot.encoder).__name__
+    from sentence_transformers import SentenceTransformer
+
+    from smallbot.weights import resolve_model
+
+    bare = SentenceTransformer(str(resolve_model(bot.config.models.encoder, root)), device="cpu")
+    data = yaml.safe_load((REPO / "tests" / "data" / "helpdesk_paraphrases.yml").read_text())
+    texts = [p["text"] for p in data["paraphrases"]][:count]
+    for text in texts[:10]:  # warm-up: first calls at new lengths are slow
+        bot.handle(Message("warm", text))
+        bare.encode([text])
+    floor, message = [], []
+    for i, text in enumerate(texts):
+        t0 = time.perf_counter()
+        bare.encode([text])
+        floor.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        bot.handle(Message(f"m{i}", text))
+        message.append((time.perf_counter() - t0) * 1000)
     bot.close()
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "kinds": kinds,
-            "generator": generator_loaded}
+    return {"encoder": kind, "messages": len(texts), "msg_p50": percentile(message, 50),
+            "msg_p99": percentile(message, 99), "floor_p50": percentile(floor, 50),
+            "floor_p99": percentile(floor, 99)}
 
 
-def part_rss(bot: Path, runs: int) -> dict:
-    out: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for variant in ("without_generator", "with_generator"):
-            root = _copy_bot(bot, Path(tmp) / variant, with_build=True)
-            if variant == "with_generator":  # not part of the build hash: the copied build stays valid
-                with open(root / "bot.yml", "a") as f:
-                    f.write("\ngenerator:\n  enabled: true\n  load: startup\n")
-            _child_json("--_rss", str(root))  # warm-up (first run converts the GGUF into the cache)
-            samples = [_child_json("--_rss", str(root)) for _ in range(runs)]
-            out[variant] = {"runs": [s["peak_rss_mb"] for s in samples], "kinds": samples[0]["kinds"],
-                            "generator": samples[0]["generator"],
-                            "median_peak_rss_mb": median([s["peak_rss_mb"] for s in samples])}
+def part_latency(roots: dict[str, Path], runs: int, count: int) -> dict:
+    samples: dict[str, list[dict]] = {path: [] for path in roots}
+    for _ in range(runs):
+        for path, root in roots.items():
+            samples[path].append(_child_json("--_latency", str(root), "--count", str(count)))
+    out = {}
+    for path, got in samples.items():
+        summary = {key: median([s[key] for s in got]) for key in ("msg_p50", "msg_p99", "floor_p50", "floor_p99")}
+        summary["ratio_p50"] = median([s["msg_p50"] / s["floor_p50"] for s in got])
+        summary["ratio_p99"] = median([s["msg_p99"] / s["floor_p99"] for s in got])
+        out[path] = {"runs": got, "median": summary}
+    return out
+
+
+def part_web(roots: dict[str, Path], data: Path, runs: int, quick: bool) -> dict:
+    """web_load.py per path, `runs` repeats each (its own median), paths one after the other."""
+    out = {}
+    for path, root in roots.items():
+        _python(str(HERE / "web_load.py"), "--data", str(data), "--bot", str(root), "--modes", "rest",
+                "--levels", "1,16,64", "--repeats", str(runs), *(["--quick"] if quick else []))
+        out[path] = json.loads((OUT / "web_load.json").read_text())
     return out
 
 
 # -- report ---------------------------------------------------------------------------------------------
 
-def report(results: dict) -> list[str]:
-    rows = ["| measure | figure | same-run baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
+def _web64(result: dict) -> dict:
+    return next(s for s in result["summary"] if s["mode"] == "rest" and s["clients"] == 64)
 
-    def row(name, figure, base="", ratio="", target="", met=None):
-        rows.append(f"| {name} | {figure} | {base} | {ratio} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+
+def report(results: dict) -> list[str]:
+    rows = ["| measure | path | figure | same-run floor | ratio | target | met |", "|---|---|---|---|---|---|---|"]
+
+    def row(name, path, figure, base="", ratio="", target="", met=None):
+        rows.append(f"| {name} | {path} | {figure} | {base} | {ratio} | {target} | "
+                    f"{'' if met is None else ('yes' if met else 'NO')} |")
 
     if "train" in results:
-        row("train examples/helpdesk", f"{results['train']['median_s']:.1f} s")
-    if "latency" in results:
-        m = results["latency"]["median"]
-        row("in-process FAQ message p50", f"{m['msg_p50']:.2f} ms", f"bare encoder p50 {m['bare_p50']:.2f} ms",
-            f"{m['ratio_p50']:.2f}x", "<= 1.2x", m["ratio_p50"] <= 1.2)
-        row("in-process FAQ message p99", f"{m['msg_p99']:.2f} ms", f"bare encoder p99 {m['bare_p99']:.2f} ms",
-            f"{m['msg_p99'] / m['bare_p99']:.2f}x", "<= 20 ms", m["msg_p99"] <= 20)
-    floor_runs = results.get("floor", {}).get("runs", []) + results.get("floor_after", {}).get("runs", [])
-    floor = median(floor_runs) if floor_runs else None
-    if floor:
-        row("batched-encode floor (batch 32)", f"{floor:.0f} sentences/s",
-            f"runs {min(floor_runs):.0f}-{max(floor_runs):.0f}"
-            + (", before and after the web load" if "floor_after" in results else ""))
-    if "web" in results:
-        for s in results["web"]["summary"]:
-            if s["mode"] != "rest":
-                continue
-            ratio = f"{s['msgs_per_s'] / floor:.2f}x floor" if floor else ""
-            base = f"floor {floor:.0f}/s" if floor else ""
-            if s["clients"] == 64:
-                ok = s["msgs_per_s"] >= 400 and (not floor or s["msgs_per_s"] >= 0.6 * floor) and s["p99_ms"] <= 250
-                row("web x64 msg/s, p50/p99", f"{s['msgs_per_s']:.0f}/s, {s['p50_ms']:.0f}/{s['p99_ms']:.0f} ms",
-                    base, ratio, ">= 400/s, >= 0.6x, p99 <= 250 ms", ok)
-            else:
-                row(f"web x{s['clients']} msg/s, p50/p99",
-                    f"{s['msgs_per_s']:.0f}/s, {s['p50_ms']:.1f}/{s['p99_ms']:.1f} ms", base, ratio)
+        row("train examples/helpdesk", "", f"{results['train']['median_s']:.1f} s")
     if "startup" in results:
         st = results["startup"]
-        chat, imp = st["median_chat_to_first_answer_s"], st["median_import_floor_s"]
-        row("cold start to first answer", f"{chat:.2f} s", f"import torch+transformers {imp:.2f} s",
-            f"{chat / imp:.2f}x", "<= 3 s", chat <= 3)
+        for path in PATHS:
+            ratio = st[path]["ratio"]
+            row("cold start, whole `smallbot ask`", path, f"{st[path]['median_s']:.2f} s",
+                f"import torch {st['floor_median_s']:.2f} s", f"{ratio:.2f}x",
+                "<= 0.5x" if path == "onnx" else "", ratio <= 0.5 if path == "onnx" else None)
     if "rss" in results:
-        without = results["rss"]["without_generator"]["median_peak_rss_mb"]
-        with_gen = results["rss"]["with_generator"]["median_peak_rss_mb"]
-        row("peak RSS serving, no generator", f"{without:.0f} MB")
-        row("peak RSS serving, generator loaded", f"{with_gen:.0f} MB", f"no generator {without:.0f} MB",
-            f"{with_gen / without:.2f}x", "<= 1.2 GB", with_gen <= 1200 and results["rss"]["with_generator"]["generator"])
+        for path in PATHS:
+            mb = results["rss"][path]["median_peak_rss_mb"]
+            torch_note = ", torch imported" if results["rss"][path]["torch_imported"] else ", no torch"
+            row("peak RSS, one serving worker, no generator", path, f"{mb:.0f} MB{torch_note}", "", "",
+                "<= 300 MB" if path == "onnx" else "", mb <= 300 if path == "onnx" else None)
+    if "latency" in results:
+        for path in PATHS:
+            m = results["latency"][path]["median"]
+            row("in-process FAQ message p50", path, f"{m['msg_p50']:.2f} ms",
+                f"bare ST encode p50 {m['floor_p50']:.2f} ms", f"{m['ratio_p50']:.2f}x",
+                "<= 0.7x" if path == "onnx" else "", m["ratio_p50"] <= 0.7 if path == "onnx" else None)
+            row("in-process FAQ message p99", path, f"{m['msg_p99']:.2f} ms",
+                f"bare ST encode p99 {m['floor_p99']:.2f} ms", f"{m['ratio_p99']:.2f}x")
+    if "web" in results:
+        web = results["web"]
+        for path in PATHS:
+            s = _web64(web[path])
+            floor = web[path]["floor_msgs_per_s"]
+            row("web x64 replies/s, p50/p99", path, f"{s['msgs_per_s']:.0f}/s, {s['p50_ms']:.0f}/{s['p99_ms']:.0f} ms",
+                f"batched-encode floor {floor:.0f}/s", f"{s['msgs_per_s'] / floor:.2f}x floor")
+        onnx, ts = _web64(web["onnx"])["msgs_per_s"], _web64(web["torchscript"])["msgs_per_s"]
+        row("web x64 replies/s, ONNX vs TorchScript", "both", f"{onnx:.0f}/s vs {ts:.0f}/s", "", f"{onnx / ts:.2f}x",
+            ">= 1.5x", onnx / ts >= 1.5)
     return rows
 
 
@@ -200,44 +272,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")
     parser.add_argument("--bot", type=Path, default=REPO / "examples" / "helpdesk")
-    parser.add_argument("--quick", action="store_true", help="fewer runs and messages")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (medians reported)")
+    parser.add_argument("--quick", action="store_true", help="2 runs, fewer messages: a smoke run, not figures")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
-    parser.add_argument("--_floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=120, help=argparse.SUPPRESS)
     parser.add_argument("--_rss", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--_kind", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--_latency", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    runs = 3 if args.quick else 5
     if args._rss:
         print(json.dumps(child_rss(args._rss)))
         return 0
-    if args._floor:
-        print(json.dumps(child_floor(args.bot, args.data, 320, 5)))
+    if args._kind:
+        print(json.dumps(child_kind(args._kind)))
         return 0
+    if args._latency:
+        print(json.dumps(child_latency(args._latency, args.count)))
+        return 0
+    runs = min(args.runs, 2) if args.quick else args.runs
+    count = 20 if args.quick else args.count
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     command = " ".join(["python", "benchmarks/speed.py", *(argv if argv is not None else sys.argv[1:])])
-    results: dict = {"command": command, "quick": args.quick, "load_avg": {"start": os.getloadavg()}}
+    results: dict = {"command": command, "quick": args.quick, "runs": runs, "load_avg": {"start": os.getloadavg()}}
     if "train" in parts:
         results["train"] = part_train(args.bot, 1 if args.quick else 3)
         print(f"train: {results['train']['median_s']:.1f} s", file=sys.stderr, flush=True)
-    _python("-m", "smallbot", "train", str(args.bot))  # the other parts serve the trained example bot
-    steps = {"latency": lambda: part_latency(args.bot, runs),
-             "floor": lambda: _child_json("--_floor", "--bot", str(args.bot), "--data", str(args.data)),
-             "web": lambda: part_web(args.bot, args.data, args.quick),
-             "floor_after": lambda: _child_json("--_floor", "--bot", str(args.bot), "--data", str(args.data)),
-             "startup": lambda: part_startup(args.bot, runs),
-             "rss": lambda: part_rss(args.bot, 1 if args.quick else 3)}
-    for name, step in steps.items():
-        if name in parts or (name == "floor_after" and {"floor", "web"} <= set(parts)):
-            results[name] = step()
-            results["load_avg"][name] = os.getloadavg()
-            print(f"{name}: done, load avg {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = prepare_paths(args.bot, Path(tmp))
+        steps = {"startup": lambda: part_startup(roots, runs),
+                 "rss": lambda: part_rss(roots, runs),
+                 "latency": lambda: part_latency(roots, runs, count),
+                 "web": lambda: part_web(roots, args.data, runs, args.quick)}
+        for name, step in steps.items():
+            if name in parts:
+                results[name] = step()
+                results["load_avg"][name] = os.getloadavg()
+                print(f"{name}: done, load avg {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
     rows = report(results)
     results["table"] = rows
     path = save("speed", results)
     load = results["load_avg"]
-    print(f"\nspeed suite{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, load avg 1m "
+    print(f"\nspeed suite{' (quick: not figures)' if args.quick else ''}: {os.cpu_count()} cores, load avg 1m "
           f"{load['start'][0]:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     print("\n".join(rows))
     print(f"\nwrote {path}")

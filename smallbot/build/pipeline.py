@@ -23,7 +23,7 @@ from smallbot.encoding.serving import TUNED_ENCODER
 from smallbot.encoding.onnx_encoder import ONNX_DIR
 from smallbot.encoding.torchscript import EXPORT_DIR
 from smallbot.intents.classifier import FORMAT_VERSION as INTENT_MODEL_FORMAT
-from smallbot.errors import ArtifactError
+from smallbot.errors import ArtifactError, TrainingError
 from smallbot.project.loader import Project
 from smallbot.encoding.quantize import quantized_encoder
 from smallbot.types import Route
@@ -138,7 +138,7 @@ def is_up_to_date(project: Project) -> bool:
     # a build whose serving export is missing, failed or stale is not ready to serve
     components = all(manifest.get("components", {}).get(c, {}).get("inputs") == hashes[c] for c in COMPONENTS)
     export = manifest.get("export", {}).get("inputs") == export_inputs(project, hashes)
-    return components and export and _export_present(project)
+    return components and export and _export_present(project, manifest["export"].get("kind"))
 
 
 def negative_examples(project: Project) -> list[str]:
@@ -210,14 +210,10 @@ def train_project(
     }
     export = dict(manifest.get("export", {}))
     inputs = export_inputs(project, hashes)
-    if force or export.get("inputs") != inputs or not _export_present(project):
-        # the old export goes first: a failed export must leave no stale encoder for serving to pick up
-        shutil.rmtree(build_dir / ONNX_DIR, ignore_errors=True)
-        shutil.rmtree(build_dir / EXPORT_DIR, ignore_errors=True)
-        _write_manifest(build_dir, written)
-        t0 = time.perf_counter()
-        encoder, export = _export_serving_encoder(project, encoder, say)
-        export.update(inputs=inputs, seconds=round(time.perf_counter() - t0, 2))
+    if force or export.get("inputs") != inputs or not _export_present(project, export.get("kind")):
+        _write_manifest(build_dir, written)  # without the export entry until the export is verified
+        kind = "onnx" if project.config.models.quantize == "none" else "torchscript"
+        encoder, export = _export_serving_encoder(project, encoder, say, kind)
         exported = True
     else:
         exported = False
@@ -240,22 +236,47 @@ def export_inputs(project: Project, hashes: dict[str, str]) -> str:
     return _digest(EXPORT_FORMAT, ONNX_FORMAT, cfg.models.encoder, cfg.models.quantize, tuned)
 
 
-def _export_present(project: Project) -> bool:
-    """Whether the files of the export this bot serves with are there (ONNX, or TorchScript for torch int8)."""
+def export_serving_encoder(project: Project, kind: str = "onnx", report: Report | None = None) -> dict:
+    """Export THE encoder of a trained `project` again, as `kind` ("onnx" or "torchscript"), and record it.
+
+    `smallbot train` does this itself (ONNX, or TorchScript for torch int8). A TorchScript export of an
+    unquantised bot is served (importing torch) until the next export: benchmarks/speed.py serves the same
+    build both ways this way."""
+    say = report or (lambda text: log.info(text))
+    manifest = read_manifest(project.build_dir)
+    if not manifest.get("export"):
+        raise ArtifactError(f"{project.root} is not trained: run `smallbot train {project.root}`")
+    _, export = _export_serving_encoder(project, None, say, kind)
+    _write_manifest(project.build_dir, {**manifest, "export": export})
+    return export
+
+
+def _export_present(project: Project, kind: str | None) -> bool:
+    """Whether the files of the export the manifest records are there (a failed int8 trace records "none":
+    that bot is served by the eager encoder)."""
     from smallbot.encoding.onnx_encoder import OnnxEncoder
     from smallbot.encoding.torchscript import ExportedEncoder
 
-    if project.config.models.quantize == "none":
+    if kind == "onnx":
         return OnnxEncoder.available(project.build_dir / ONNX_DIR)
-    return ExportedEncoder.available(project.build_dir / EXPORT_DIR)
+    if kind == "torchscript":
+        return ExportedEncoder.available(project.build_dir / EXPORT_DIR)
+    return kind == "none"
 
 
-def _export_serving_encoder(project: Project, encoder: Encoder | None, say: Report) -> tuple[Encoder, dict]:
-    """Export THE encoder (fine-tuned when there is one) so serving imports neither torch nor transformers.
+def _export_serving_encoder(project: Project, encoder: Encoder | None, say: Report, kind: str) -> tuple[Encoder, dict]:
+    """Export THE encoder (fine-tuned when there is one) so serving imports neither torch nor transformers;
+    returns the eager encoder it loaded and the manifest's export entry.
 
-    Unquantised bots get ONNX, verified against the eager encoder (ExportError fails the build). torch's
-    dynamic int8 does not export to ONNX, so `models.quantize` bots get the TorchScript trace as before."""
-    tuned = project.build_dir / TUNED_ENCODER
+    ONNX is verified against the eager encoder (ExportError fails the build). torch's dynamic int8 does not
+    export to ONNX, so `models.quantize` bots get the TorchScript trace."""
+    build_dir = project.build_dir
+    # the old export goes first: a failed export must leave no stale encoder for serving to pick up
+    shutil.rmtree(build_dir / ONNX_DIR, ignore_errors=True)
+    shutil.rmtree(build_dir / EXPORT_DIR, ignore_errors=True)
+    started = time.perf_counter()
+    inputs = export_inputs(project, input_hashes(project))
+    tuned = build_dir / TUNED_ENCODER
     if tuned.is_dir():
         if encoder is None or encoder.path != tuned:
             encoder = Encoder(tuned).load()
@@ -263,15 +284,18 @@ def _export_serving_encoder(project: Project, encoder: Encoder | None, say: Repo
         encoder = Encoder(project.config.models.encoder, project.root).load()
     texts = [t for e in project.knowledge for t in e.phrasings] + project.intents.texts_and_labels()[0]
     mode = project.config.models.quantize
-    if mode == "none":
+    entry: dict = {"inputs": inputs}
+    if kind == "onnx":
+        if mode != "none":
+            raise TrainingError(f"models.quantize: {mode} is torch's int8, which does not export to ONNX")
         from smallbot.encoding.onnx_export import export_onnx
         from smallbot.knowledge.base import KnowledgeBase
 
-        kb = KnowledgeBase.load(project.build_dir / "knowledge")
+        kb = KnowledgeBase.load(build_dir / "knowledge")
         rows, vectors = kb.index.live()
         check = export_onnx(
             encoder,
-            project.build_dir / ONNX_DIR,
+            build_dir / ONNX_DIR,
             vectors,
             [kb.rows[int(row)][0] for row in rows],
             extra=texts[:: max(1, len(texts) // CHECKED_PHRASINGS)][:CHECKED_PHRASINGS],
@@ -280,15 +304,19 @@ def _export_serving_encoder(project: Project, encoder: Encoder | None, say: Repo
             f"serving encoder exported (ONNX, cosine >= {check.worst_cosine:.7f} to the trained encoder on "
             f"{check.messages} messages, same FAQ ranking): answering will not import torch"
         )
-        return encoder, {"kind": "onnx", "check": dataclasses.asdict(check)}
-    from smallbot.encoding.torchscript import export_encoder
+        entry.update(kind="onnx", check=dataclasses.asdict(check))
+    else:
+        from smallbot.encoding.torchscript import export_encoder
 
-    export_dir = project.build_dir / EXPORT_DIR
-    if export_encoder(quantized_encoder(encoder, mode), export_dir, texts[:: max(1, len(texts) // 200)], quantize=mode):
-        say(f"serving encoder exported (TorchScript, {mode}): answering will not import transformers")
-        return encoder, {"kind": "torchscript"}
-    say("serving encoder could not be exported exactly; the bot will load it with transformers")
-    return encoder, {"kind": "none"}
+        sample = texts[:: max(1, len(texts) // 200)]
+        if export_encoder(quantized_encoder(encoder, mode), build_dir / EXPORT_DIR, sample, quantize=mode):
+            say(f"serving encoder exported (TorchScript, {mode}): answering will not import transformers")
+            entry.update(kind="torchscript")
+        else:
+            say("serving encoder could not be exported exactly; the bot will load it with transformers")
+            entry.update(kind="none")
+    entry.update(seconds=round(time.perf_counter() - started, 2))
+    return encoder, entry
 
 
 FAQ_INTENT = "_faq"  # internal intent for FAQ phrasings no faq-route intent claims by tag

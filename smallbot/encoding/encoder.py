@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from smallbot.errors import ArtifactError, ConfigError, NotReadyError
+from smallbot.errors import ArtifactError, ConfigError, ModelNotFoundError, NotReadyError
 from smallbot.weights import resolve_model
 
 DEFAULT_MAX_LENGTH = 128
@@ -53,8 +53,15 @@ class Encoder:
         """Read weights once; later calls are no-ops."""
         if self._model is not None:
             return self
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ModuleNotFoundError as exc:
+            raise ModelNotFoundError(
+                f"loading the encoder {self.model_ref} needs {exc.name}, which this install lacks (a serving "
+                "install from requirements-serve.txt serves trained builds only): install smallbot with its "
+                "dependencies (`pip install smallbot`) to train, or train elsewhere and copy the build"
+            ) from exc
 
         path = resolve_model(self.model_ref, self.base_dir)
         if not (path / "config.json").exists():

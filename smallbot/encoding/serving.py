@@ -4,8 +4,8 @@ Every command that embeds text for a built bot (serving, `eval`, `report`, `lear
 of them embeds with the packaged base model while the head was fitted on a fine-tuned one.
 
 A built bot serves with the ONNX export `smallbot train` verified (onnxruntime, no torch import). The
-TorchScript export is the fallback for what ONNX does not carry: builds quantised with torch's dynamic
-int8 (`models.quantize`), and builds made before the ONNX export existed (until the next `smallbot train`).
+TorchScript export is kept for what ONNX does not carry, builds quantised with torch's dynamic int8
+(`models.quantize`), and for serving the same build both ways (`export_serving_encoder`, benchmarks/speed.py).
 """
 
 from __future__ import annotations
@@ -50,13 +50,7 @@ def serving_encoder(project: "Project", encoder: ServingEncoder | None = None) -
     if fresh and OnnxEncoder.available(onnx_dir):
         encoder = OnnxEncoder(onnx_dir, threads=threads)
     elif fresh and ExportedEncoder.available(exported):
-        if project.config.models.quantize == "none":
-            log.warning(
-                "%s was built before ONNX serving: serving with TorchScript, which imports torch; "
-                "run `smallbot train %s` to serve with onnxruntime",
-                build,
-                project.root,
-            )
+        log.info("%s: serving with the TorchScript export, which imports torch", build)
         encoder = ExportedEncoder(exported)
     elif tuned.is_dir() and (encoder is None or encoder.path != tuned):
         encoder = Encoder(tuned)  # the fine-tuned encoder is THE encoder: intents were fitted on it too

@@ -3,7 +3,7 @@
 `smallbot serve DIR --workers N`: the first process loads the bot (training first when needed), binds the
 port with SO_REUSEPORT and starts N-1 more worker processes that bind the same port; the kernel spreads new
 connections over them. Each process has its own interpreter, event loop and encoder, so HTTP, JSON and the
-model work of one worker never wait for another's GIL; each encoder gets cpu_count / N torch threads unless
+model work of one worker never wait for another's GIL; each encoder gets cpu_count / N threads unless
 `models.threads` says otherwise. They share the SQLite store (WAL, one writer at a time, a busy wait for the
 other). Conversation state is read back from that store's turns (smallbot/runtime/conversation.py), so a follow-up such
 as "2" may land on any worker. /metrics adds up every worker's counters (prometheus_client's multiprocess
@@ -73,7 +73,7 @@ def serve(
     """Serve the bot in `directory` until Ctrl-C / SIGTERM (blocking); returns the exit status.
 
     `report` gets progress lines (training), `announce` aiohttp's "Running on http://host:port" line;
-    `threads` (torch threads per worker) overrides `models.threads` and the cores / workers default;
+    `threads` (encoder threads per worker) overrides `models.threads` and the cores / workers default;
     `workers=None` is `--workers auto` (`auto_workers`).
 
     >>> serve(Path("examples/helpdesk"), workers=2, port=8080)
@@ -121,7 +121,7 @@ def serve(
 
 def share_cores(bot, workers: int, threads: int | None = None) -> None:
     """With several workers each encoder gets its share of the cores (unless bot.yml sets models.threads):
-    N processes each asking torch for every core would fight over them."""
+    N processes each asking for every core would fight over them."""
     if threads:
         bot.encoder.set_threads(threads)
     elif workers > 1 and not bot.config.models.threads:
