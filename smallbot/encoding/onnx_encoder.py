@@ -85,7 +85,7 @@ class OnnxEncoder:
         self.encode(["warm up"])
         return self
 
-    def _new_session(self, threads: int):
+    def _new_session(self, threads: int) -> Any:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()

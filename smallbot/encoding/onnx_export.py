@@ -102,11 +102,11 @@ def _write(encoder: "Encoder", directory: Path) -> None:
     class Pooled(torch.nn.Module):
         """The encoder with its pooling and normalisation, so the graph returns the served embedding."""
 
-        def __init__(self, model, mode: str):
+        def __init__(self, model: torch.nn.Module, mode: str) -> None:
             super().__init__()
             self.model, self.mode = model, mode
 
-        def forward(self, input_ids, attention_mask):
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             return pool(hidden, attention_mask, self.mode)
 
@@ -160,9 +160,9 @@ def verify(
     alone = np.concatenate([exported.encode([m]) for m in messages])
     batched = exported.encode(messages, batch_size=16)  # padded next to longer messages
     worst, worst_message = 1.0, ""
-    for got in (alone, batched):
-        cosine = np.sum(got * reference, axis=1) / (
-            np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1) + 1e-12
+    for embedded in (alone, batched):
+        cosine = np.sum(embedded * reference, axis=1) / (
+            np.linalg.norm(embedded, axis=1) * np.linalg.norm(reference, axis=1) + 1e-12
         )
         i = int(np.argmin(cosine))
         if cosine[i] < worst:
