@@ -75,10 +75,11 @@ def stackfaq(data: Path, quick: bool, scratch: Path) -> dict:
         answered = [f is not None and f.score >= kb.bands.answer for f in firsts]
         n = len(test)
         answered_test = sum(answered[:n])
+        wrong = sum(a and not r for a, r in zip(answered[:n], right))
         out[name] = {
             "hit@1": round(sum(right) / n, 4),
             "answered": round(answered_test / n, 4),
-            "wrong_of_answered": round(sum(a and not r for a, r in zip(answered[:n], right)) / max(1, answered_test), 4),
+            "wrong_of_answered": round(wrong / max(1, answered_test), 4),
             "offtopic_answered": round(sum(answered[n:]) / max(1, len(neg_test)), 4),
             "top1_ids": [f.entry_id if f else None for f in firsts],
         }

@@ -217,3 +217,15 @@ def test_a_trained_bot_answers_with_the_onnx_encoder(tiny_copy):
         assert reply.kind is ReplyKind.ANSWER and reply.sources[0].entry_id == "reset-password"
     finally:
         bot.close()
+
+
+def test_an_enabled_generator_imports_nothing_until_it_generates(tiny_copy):
+    """The generator stays opt-in and lazy: a bot that enables it answers FAQ messages without torch."""
+    with open(tiny_copy / "bot.yml", "a") as f:
+        f.write("generator:\n  enabled: true\n  load: lazy\n")
+    code = ("import sys; from smallbot.runtime.bot import Bot; from smallbot.types import Message; "
+            f"b = Bot.load({str(tiny_copy)!r}, with_store=False); r = b.handle(Message('c', 'i forgot my password')); "
+            "print(r.kind.value, b.generator is not None, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["answer", "True", "False", "False"]
