@@ -1,7 +1,8 @@
 """Inference settings by measurement: torch threads (1 vs 2) and dynamic int8 quantisation of the encoder.
 
 fp32 against int8 (`smallbot.encoding.quantize`: `torch.ao.quantization.quantize_dynamic` on every Linear layer),
-int8-ffn (only the feed-forward Linear layers) and int8-channel (per-row weight scales), all in the same run.
+int8-ffn (only the feed-forward Linear layers) and int8-channel (per-row weight scales), all in the same run;
+and the ONNX serving encoder, fp32 ("onnx") and through onnxruntime's dynamic int8 ("onnx-int8").
 Dynamic int8 scales activations per batch, so an int8 embedding depends on its batch: messages are encoded
 one at a time as served in-process (`--query-batch 1`), training phrasings in batches of 64 as `smallbot
 train` does. Parts (`--parts`, comma-separated):
@@ -66,6 +67,30 @@ def speed(encoder, texts: list[str], runs: int, batch_texts: list[str]) -> dict:
             "batch32_sentences_per_s": median(rate)}
 
 
+def variant_encoder(base, variant: str):
+    """`base` (a loaded eager encoder) as served by `variant`: "fp32", a torch int8 mode (`models.quantize`),
+    "onnx" (the export `smallbot train` makes) or "onnx-int8" (that export through onnxruntime's dynamic int8,
+    every MatMul's weights int8 per tensor, activations quantised per run)."""
+    from smallbot.encoding.quantize import quantized_encoder
+
+    if not variant.startswith("onnx"):
+        return quantized_encoder(base, "none" if variant == "fp32" else variant)
+    import numpy as np
+
+    from smallbot.encoding.onnx_encoder import MODEL_FILE, OnnxEncoder
+    from smallbot.encoding.onnx_export import export_onnx
+
+    directory = Path(tempfile.mkdtemp(prefix="smallbot-onnx-")) / "onnx"
+    export_onnx(base, directory, np.zeros((0, base.dim), dtype=np.float32), [])
+    if variant == "onnx-int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        fp32 = directory / "fp32.onnx"
+        (directory / MODEL_FILE).rename(fp32)
+        quantize_dynamic(str(fp32), str(directory / MODEL_FILE), weight_type=QuantType.QInt8)
+    return OnnxEncoder(directory).load()
+
+
 def stackfaq_part(args, variants: list[str]) -> dict:
     """The FAQ target's benchmark per variant (see the module docstring)."""
     import knowledge as kbench
@@ -74,10 +99,9 @@ def stackfaq_part(args, variants: list[str]) -> dict:
     from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
-    from smallbot.encoding.quantize import quantized_encoder
 
     faqs, splits = kbench.load_stackfaq(args.data, args.seed)
-    neg_train, neg_val, neg_test = kbench.load_oos(args.data, 100, args.seed)
+    neg_train, neg_val, neg_test, _ = kbench.load_oos(args.data, 100, args.seed)
     train_by = {f["id"]: [t for t, o in splits["train"] if o == f["id"]] for f in faqs}
     entries = [FaqEntry(f["id"], f["question"], tuple(train_by[f["id"]]), f["answer"]) for f in faqs]
     target = 0.02
@@ -87,7 +111,7 @@ def stackfaq_part(args, variants: list[str]) -> dict:
                      FinetuneSettings(steps=args.steps, batch_size=16, learning_rate=2e-4, train_layers=2,
                                       seed=args.seed))
     print(f"StackFAQ: retriever fine-tuned ({args.steps} steps) in {time.perf_counter() - t0:.0f}s", flush=True)
-    encoders = {v: quantized_encoder(tuned, "none" if v == "fp32" else v) for v in variants}
+    encoders = {v: variant_encoder(tuned, v) for v in variants}
     queries = [t for t, _ in splits["val"] + splits["test"]] + neg_val + neg_test
 
     def measure(name: str, build_enc, query_enc) -> dict:
@@ -117,14 +141,13 @@ def clinc_part(args, variants: list[str]) -> dict:
     """The intent target's benchmark per variant (see the module docstring)."""
     import intents as ibench
     from smallbot.encoding.encoder import Encoder
-    from smallbot.encoding.quantize import quantized_encoder
 
     data = ibench.load(args.data, "data_full.json", args.quick, None, args.seed)
     base = Encoder("all-MiniLM-L6-v2").load()
     rows: dict = {}
     fp32_train: dict = {}
     for v in variants:
-        enc = quantized_encoder(base, "none" if v == "fp32" else v)
+        enc = variant_encoder(base, v)
         cache: dict[str, object] = {}
 
         def encode(texts, e=enc, c=cache):
