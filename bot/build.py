@@ -199,7 +199,10 @@ def train_project(
     # THE encoder changes only with the knowledge component (base model ref, fine-tuning settings or data)
     if "knowledge" in todo or not (export_dir / "export.json").exists():
         encoder = _export_serving_encoder(project, encoder, export_dir, say)
-    (build_dir / MANIFEST).write_text(
+    # written last and renamed into place: replicas serving this directory reload when it changes
+    # (Bot.reload_build), so it must never be seen half-written
+    manifest_tmp = build_dir / f"{MANIFEST}.tmp"
+    manifest_tmp.write_text(
         json.dumps(
             {
                 "format_version": FORMAT_VERSION,
@@ -210,6 +213,7 @@ def train_project(
             indent=2,
         )
     )
+    manifest_tmp.replace(build_dir / MANIFEST)
     return BuildResult(build_dir, tuple(todo), skipped, time.perf_counter() - started, metrics)
 
 

@@ -126,13 +126,17 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _watch_knowledge(bot: BotService, every: float) -> None:
-    """Hot reload: edited knowledge files are indexed in place while the server keeps answering.
-    A broken file is logged (with its problems) and the running knowledge is kept."""
+    """Hot reload: a newly published build is swapped in, and edited knowledge files are indexed in place,
+    while the server keeps answering. A broken file is logged (with its problems) and the running knowledge
+    is kept."""
     loop = asyncio.get_running_loop()
     last_error = ""
     while True:
         await asyncio.sleep(every)
         try:
+            # a build published by `smallbot train` (this host or another sharing the bot directory) first,
+            # then knowledge files edited since
+            await loop.run_in_executor(None, bot.reload_build_if_published)
             result = await loop.run_in_executor(None, bot.reload_knowledge_if_changed)
         except SmallbotError as exc:
             if str(exc) != last_error:  # once per distinct problem, not every tick until it is fixed
