@@ -728,7 +728,7 @@ def _build_stamp(root: Path) -> str:
     an mtime, because shared volumes (NFS, container mounts) may keep coarse or skewed mtimes."""
     import hashlib
 
-    from .build import MANIFEST
+    from smallbot.build.pipeline import MANIFEST
 
     try:
         return hashlib.sha256((root / BUILD_DIR / MANIFEST).read_bytes()).hexdigest()

@@ -208,7 +208,7 @@ def network():
 
 
 def test_a_replica_host_dies_under_load_and_nothing_acknowledged_is_lost(network, trained_tiny):
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
     from smallbot.store import open_store
 
     workdir = Path(tempfile.mkdtemp(prefix="smallbot-multihost-"))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from smallbot.bot import Bot
-from smallbot.project import load_project
+from smallbot.runtime.bot import Bot
+from smallbot.project.loader import load_project
 from smallbot.types import Message
 
 NEW_GREETING = "Hello from the new build!"
