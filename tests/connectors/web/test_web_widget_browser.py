@@ -212,9 +212,9 @@ MARKDOWN_FAQ = """
 def markdown_bot(trained_tiny, encoder, tmp_path_factory):
     """The tiny bot with one more FAQ whose answer has bold, italic, code, a list, a link, a `javascript:`
     link and an HTML tag (only the knowledge is retrained)."""
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
 
     root = tmp_path_factory.mktemp("markdown") / "tiny"
     shutil.copytree(trained_tiny, root)
