@@ -39,7 +39,7 @@ from smallbot.plugins import BotService
 from smallbot.project.loader import BUILD_DIR
 from smallbot.types import Message, Reply, ReplyKind
 
-from .access import OriginPolicy, RateLimiter, retry_after_header
+from .access import OriginPolicy, RateLimiter, SharedRateLimiter, rate_limiter, retry_after_header
 from .ids import ConversationIds, load_key
 from .metrics import WebMetrics
 from .mount import mount_connectors
@@ -61,7 +61,7 @@ class WebState:
     bot: BotService
     settings: WebSettings
     origins: OriginPolicy
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter
     metrics: WebMetrics
     templates: jinja2.Environment
     ids: ConversationIds
@@ -85,7 +85,7 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
         bot=bot,
         settings=settings,
         origins=OriginPolicy(settings.allowed_origins),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=rate_limiter(bot.connector_state, settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=WebMetrics(),
         templates=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True),
         ids=ConversationIds(load_key(bot.root / BUILD_DIR if bot.root is not None else None)),
@@ -230,9 +230,9 @@ def _error_response(exc: BadRequest) -> web.Response:
     return web.json_response(exc.to_dict(), status=exc.status, headers=headers)
 
 
-def _rate_limit(request: web.Request) -> None:
+async def _rate_limit(request: web.Request) -> None:
     state = request.app[STATE]
-    wait = state.limiter.check(request.remote or "unknown")
+    wait = await state.limiter.acheck(request.remote or "unknown")
     if wait > 0:
         raise BadRequest(
             429, "rate_limited", f"too many messages from this address; retry in {wait:.1f} s", retry_after=wait
@@ -319,7 +319,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _post_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    _rate_limit(request)
+    await _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     reply = await _answer(state, message)
@@ -328,7 +328,7 @@ async def _post_message(request: web.Request) -> web.Response:
 
 async def _post_feedback(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    _rate_limit(request)
+    await _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     feedback = parse_feedback(raw)
     _conversation_id(request, raw)
@@ -441,7 +441,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
 async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, data: str) -> None:
     state = request.app[STATE]
     try:
-        _rate_limit(request)
+        await _rate_limit(request)
         raw = decode_json(data, state.settings.max_request_bytes)
         if raw.get("type", "message") != "message":
             raise BadRequest(400, "bad_request", 'frames must have "type": "message"')
