@@ -163,6 +163,7 @@ def _bot(trained_tiny: Path, workdir: Path, slack_api: str) -> Path:
         f.write(
             "\nthresholds:\n  faq_answer: 1.0\n  faq_suggest: 0.0\n"  # FAQ questions get "did you mean"
             "web:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n"
+            f"  trusted_proxies: [{SUBNET}.0/24]\n"
             + STORE +
             "slack:\n  enabled: true\n  bot_token: ${SLACK_BOT_TOKEN}\n  signing_secret: ${SLACK_SIGNING_SECRET}\n"
             f"  api_base_url: {slack_api}\n")

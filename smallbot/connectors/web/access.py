@@ -12,6 +12,7 @@ See https://developer.mozilla.org/en-US/docs/Web/HTTP/CORS.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -22,6 +23,40 @@ from typing import Callable, Iterable, Protocol, runtime_checkable
 from smallbot.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+
+class ClientAddress:
+    """The address a client's rate limit is kept under. Behind a load balancer every request comes from the
+    balancer, so one busy client would use up everyone's limit: from a listed proxy (`trusted`: addresses or
+    networks such as "10.0.0.0/8"), the client is the nearest untrusted address in X-Forwarded-For, read from
+    the right (each proxy appends the address it saw; what a client wrote itself stays on the left). From
+    anyone else the header is ignored, so it cannot be used to dodge the limit.
+
+    >>> ClientAddress(["10.0.0.0/8"]).of("10.0.0.2", "198.51.100.7, 10.0.0.9")
+    '198.51.100.7'
+    >>> ClientAddress([]).of("192.0.2.1", "198.51.100.7")
+    '192.0.2.1'
+    """
+
+    def __init__(self, trusted: Iterable[str]):
+        self.trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def of(self, peer: str | None, forwarded_for: str | None) -> str:
+        peer = peer or "unknown"
+        if not self.trusted or not forwarded_for or not self._is_trusted(peer):
+            return peer
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer
 
 
 class OriginPolicy:

@@ -39,7 +39,7 @@ from smallbot.plugins import BotService
 from smallbot.project.loader import BUILD_DIR
 from smallbot.types import Message, Reply, ReplyKind
 
-from .access import OriginPolicy, RateLimiter, SharedRateLimiter, rate_limiter, retry_after_header
+from .access import ClientAddress, OriginPolicy, RateLimiter, SharedRateLimiter, rate_limiter, retry_after_header
 from .ids import ConversationIds, load_key
 from .metrics import WebMetrics
 from .mount import mount_connectors
@@ -61,6 +61,7 @@ class WebState:
     bot: BotService
     settings: WebSettings
     origins: OriginPolicy
+    clients: ClientAddress
     limiter: RateLimiter | SharedRateLimiter
     metrics: WebMetrics
     templates: jinja2.Environment
@@ -85,6 +86,7 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
         bot=bot,
         settings=settings,
         origins=OriginPolicy(settings.allowed_origins),
+        clients=ClientAddress(settings.trusted_proxies),
         limiter=rate_limiter(bot.connector_state, settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=WebMetrics(),
         templates=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True),
@@ -232,7 +234,7 @@ def _error_response(exc: BadRequest) -> web.Response:
 
 async def _rate_limit(request: web.Request) -> None:
     state = request.app[STATE]
-    wait = await state.limiter.acheck(request.remote or "unknown")
+    wait = await state.limiter.acheck(state.clients.of(request.remote, request.headers.get("X-Forwarded-For")))
     if wait > 0:
         raise BadRequest(
             429, "rate_limited", f"too many messages from this address; retry in {wait:.1f} s", retry_after=wait
