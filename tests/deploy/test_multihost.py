@@ -12,148 +12,32 @@ namespaces, which have no route out.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from smallbot.connectors.slack.testing import event_body
-from tests.conftest import REPO
 from tests.support import netns
-from tests.support.postgres import PostgresServer, PostgresUnavailable, bin_dir, start_postgres
+from tests.support.multihost import (
+    PORT,
+    STORE_SETTINGS,
+    Client,
+    missing,
+    start_balancer,
+    start_database,
+    start_replicas,
+)
 
 pytestmark = pytest.mark.slow
 
-NGINX_CONF = REPO / "deploy" / "nginx" / "nginx.conf"
 SUBNET = "10.77.0"
-PORT = 8080
-SLACK_PORT = 8099
 SIGNING_SECRET = "multihost-signing-secret"
 BOT_TOKEN = "xoxb-multihost-token"
 OFFERING = "money back for my purchase"  # a suggestion ("did you mean") with the bands below
-STORE = "store:\n  backend: postgres\n  url: ${DATABASE_URL}\n"  # shared by every replica
 LOAD_TEXTS = ["how do I reset my password?", "when are you open", OFFERING, "close my account permanently"]
-
-
-def _missing() -> str | None:
-    why = netns.available()
-    if why:
-        return why
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-        return "nginx is not installed (apt-get install nginx)"
-    try:
-        bin_dir()
-    except PostgresUnavailable as exc:
-        return str(exc)
-    return None
-
-
-class Lines:
-    """A process's output lines, read on a thread so waits are bounded by a deadline."""
-
-    def __init__(self, stream) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream) -> None:
-        for line in stream:
-            self.seen.append(line)
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str, seconds: float) -> re.Match:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            match = re.search(pattern, line)
-            if match:
-                return match
-        raise AssertionError(f"no line matching {pattern!r} within {seconds} s:\n" + "".join(self.seen[-40:]))
-
-
-class Client:
-    """The client host's JSON-lines driver (tests/support/multihost_client.py)."""
-
-    def __init__(self, host: netns.Host, slack_host: str) -> None:
-        spec = {"slack_host": slack_host, "slack_port": SLACK_PORT, "bot_token": BOT_TOKEN,
-                "signing_secret": SIGNING_SECRET}
-        self.process = host.popen([sys.executable, str(REPO / "tests" / "support" / "multihost_client.py"),
-                                   json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=_env())
-        self.lines = Lines(self.process.stdout)
-        self.errors = Lines(self.process.stderr)
-        self.ready = self.read(60)["ready"]
-
-    def read(self, seconds: float) -> dict:
-        try:
-            return json.loads(self.lines.wait_for(r"^\{", seconds).string)
-        except AssertionError:
-            raise AssertionError("no answer from the client host; its stderr:\n" + "".join(self.errors.seen)) from None
-
-    def send(self, **op) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(op) + "\n")
-        self.process.stdin.flush()
-
-    def call(self, seconds_to_answer: float = 60, **op) -> dict:
-        self.send(**op)
-        return self.read(seconds_to_answer)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONPATH=str(REPO), **extra)
-    return env
-
-
-def _start_postgres(host: netns.Host) -> tuple[PostgresServer, str, str]:
-    """A throwaway PostgreSQL server on `host`: TCP on its address for the replicas, and its Unix socket (a
-    file, reachable from the test's own namespace) for the test's checks. Returns the server, the replicas'
-    url and the test's url."""
-    server = start_postgres(host.address, 5432, prefix=("ip", "netns", "exec", host.namespace))
-    replicas_url = server.create_database("smallbot")
-    return server, replicas_url, f"postgresql://postgres@/smallbot?host={server.socket_dir}&port={server.port}"
-
-
-def _start_replica(host: netns.Host, root: Path, database_url: str) -> Lines:
-    process = host.popen([sys.executable, "-m", "smallbot", "serve", str(root), "--host", host.address,
-                          "--port", str(PORT), "--workers", "1"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         env=_env(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
-                                  SLACK_SIGNING_SECRET=SIGNING_SECRET))
-    return Lines(process.stderr)
-
-
-def _start_nginx(host: netns.Host, workdir: Path, replicas: list[netns.Host]) -> None:
-    """deploy/nginx/nginx.conf as shipped; only replicas.conf beside it names this network's replicas."""
-    conf = workdir / "nginx"
-    conf.mkdir()
-    shutil.copy(NGINX_CONF, conf / "nginx.conf")
-    (conf / "replicas.conf").write_text(
-        "".join(f"server {r.address}:{PORT} max_fails=1 fail_timeout=10s;\n" for r in replicas))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    check = host.run([nginx, "-t", "-p", str(conf), "-c", str(conf / "nginx.conf"), "-e", str(conf / "error.log"),
-                      "-g", f"pid {conf}/nginx.pid;"], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    host.popen([nginx, "-p", str(conf), "-c", str(conf / "nginx.conf"), "-e", str(conf / "error.log"),
-                "-g", f"daemon off; pid {conf}/nginx.pid;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _bot(trained_tiny: Path, workdir: Path, slack_api: str) -> Path:
@@ -164,8 +48,8 @@ def _bot(trained_tiny: Path, workdir: Path, slack_api: str) -> Path:
             "\nthresholds:\n  faq_answer: 1.0\n  faq_suggest: 0.0\n"  # FAQ questions get "did you mean"
             "web:\n  rate_limit_per_minute: 100000\n  rate_limit_burst: 1000\n"
             f"  trusted_proxies: [{SUBNET}.0/24]\n"
-            + STORE +
-            "slack:\n  enabled: true\n  bot_token: ${SLACK_BOT_TOKEN}\n  signing_secret: ${SLACK_SIGNING_SECRET}\n"
+            + STORE_SETTINGS.read_text()
+            + "slack:\n  enabled: true\n  bot_token: ${SLACK_BOT_TOKEN}\n  signing_secret: ${SLACK_SIGNING_SECRET}\n"
             f"  api_base_url: {slack_api}\n")
     return root
 
@@ -177,7 +61,7 @@ def _replica_of(header: str) -> str:
 
 @pytest.fixture
 def network():
-    why = _missing()
+    why = missing()
     if why and os.environ.get("SMALLBOT_REQUIRE_MULTIHOST"):  # CI runs as root with the packages installed
         pytest.fail(f"the multi-host test cannot run: {why}")
     if why:
@@ -198,19 +82,14 @@ def test_a_replica_host_dies_under_load_and_nothing_acknowledged_is_lost(network
         balancer = network.add_host("lb")
         database = network.add_host("db")
         r1, r2 = network.add_host("r1"), network.add_host("r2")
-        client = Client(client_host, client_host.address)
-        root = _bot(trained_tiny, workdir, client.ready)
-        postgres, replica_url, local_url = _start_postgres(database)
-        starting = [_start_replica(r, root, replica_url) for r in (r1, r2)]
-        for lines in starting:
-            lines.wait_for(r"Running on http://", 180)
-        _start_nginx(balancer, workdir, [r1, r2])
+        client = Client(client_host, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+        root = _bot(trained_tiny, workdir, client.slack_api)
+        postgres, replica_url, local_url = start_database(database)
+        start_replicas([r1, r2], root, replica_url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+        start_balancer(balancer, workdir, [r1, r2])
         lb = f"http://{balancer.address}"
         direct = {r.name: f"http://{r.address}:{PORT}" for r in (r1, r2)}
-        for _ in range(100):  # bounded: nginx starts in well under a second
-            if client.call(url=f"{lb}/healthz", op="get")["status"] == 200:
-                break
-            time.sleep(0.1)
+        client.wait_healthy(lb)
 
         # A Slack event reaches r1; Slack's retry of it reaches r2: exactly one answer in the thread.
         ts = "1700000123.000100"

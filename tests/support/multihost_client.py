@@ -9,7 +9,8 @@ Protocol: one JSON object per line on stdin, one JSON answer per line on stdout.
     {"op": "post", "url": ..., "json": {...}}            -> {"status", "body", "replica"}
     {"op": "slack_event", "url": ..., "body": ..., "retry_num": n}   a signed Events API delivery
     {"op": "load", "url": ..., "texts": [...], "count": n, "concurrency": c, "seconds": s, "signal_after": k}
-        -> {"event": "signal"} once k replies were acknowledged, then {"acked": [...], "failed": [...]}
+        -> {"event": "signal"} once k replies were acknowledged, then {"acked": [...], "failed": [...], "seconds"}
+        (each acknowledged reply with its conversation id, kind, the replica that answered and its latency)
     {"op": "get", "url": ...}                              -> {"status", "body", "replica"} (status 0: unreachable)
     {"op": "slack_posts", "thread_ts": ..., "wait": s, "settle": s} -> {"posts": [...]} posts in that thread
     {"op": "quit"}
@@ -80,6 +81,7 @@ async def load(http: aiohttp.ClientSession, op: dict) -> dict:
             if time.monotonic() > deadline:
                 return
             text = next(texts)
+            started = time.perf_counter()
             try:
                 async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
                     result = await post(http, op["url"], {"text": text})
@@ -94,6 +96,7 @@ async def load(http: aiohttp.ClientSession, op: dict) -> dict:
                         "conversation_id": body["conversation_id"],
                         "kind": body.get("kind"),
                         "replica": result["replica"],
+                        "latency_ms": (time.perf_counter() - started) * 1000.0,
                     }
                 )
                 if not signalled and len(acked) >= op["signal_after"]:
@@ -102,8 +105,9 @@ async def load(http: aiohttp.ClientSession, op: dict) -> dict:
             else:
                 failed.append({"text": text, "status": result["status"], "replica": result["replica"]})
 
+    started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(op["concurrency"])))
-    return {"acked": acked, "failed": failed}
+    return {"acked": acked, "failed": failed, "seconds": time.perf_counter() - started}
 
 
 async def main(spec: dict) -> None:
