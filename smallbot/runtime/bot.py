@@ -45,7 +45,8 @@ from smallbot.store import ConnectorState, ConversationLog, open_store
 from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
 
 if TYPE_CHECKING:
-    from smallbot.knowledge.base import UpdateResult
+    from smallbot.intents.classifier import LinearIntentClassifier
+    from smallbot.knowledge.base import KnowledgeBase, UpdateResult
 
     from smallbot.generation.factcheck import Support
 
@@ -254,7 +255,8 @@ class Bot:
             try:
                 project = load_project(self.root)
                 # the generator is not part of a build: the fresh Bot only borrows its parts, loading no model
-                fresh = Bot(project.config, *_read_build(project, None), None, self.root)
+                encoder, knowledge, classifier, routes = _read_build(project, None)
+                fresh = Bot(project.config, encoder, knowledge, classifier, routes, None, self.root)
             except (SmallbotError, OSError, ValueError) as exc:  # half-written by a train still running
                 log.info("a new build is not readable yet (%s); serving the previous one", exc)
                 return False
@@ -672,7 +674,9 @@ class Bot:
         return reply
 
 
-def _read_build(project: Project, encoder: Encoder | ExportedEncoder | None) -> tuple:
+def _read_build(
+    project: Project, encoder: Encoder | ExportedEncoder | None
+) -> tuple[Encoder | ExportedEncoder, KnowledgeBase, LinearIntentClassifier | None, dict]:
     """(serving encoder, knowledge base, intent classifier or None, routes) of a built project."""
     from smallbot.intents.classifier import LinearIntentClassifier
     from smallbot.knowledge.base import KnowledgeBase

@@ -52,7 +52,7 @@ class _Scripted:
 
 
 class SlackAPIStandIn:
-    """Slack's Web API on ``http://127.0.0.1:<port>/api/`` (or the `host` and `port` given); see the module docstring."""
+    """Slack's Web API on ``http://127.0.0.1:<port>/api/`` (or `host`, `port`); see the module docstring."""
 
     def __init__(
         self,
