@@ -108,7 +108,7 @@ class PostgresServer:
         """Stop the server (fast shutdown) and remove its data directory if it made it. Idempotent."""
         if self.process is not None:
             subprocess.run(
-                [*self._as_owner(), str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w",
+                [*self._as_owner(), str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.datadir / "data"), "-m", "fast", "-w",
                  "-t", "30"],
                 capture_output=True, timeout=60,
             )
