@@ -261,7 +261,7 @@ class PostgresStore:
                         try:
                             job.after_commit(conn)
                         except psycopg.Error as exc:  # the write is committed; only the clean-up is late
-                            log.warning("post-commit step on %s failed (%s); it runs with the next one", self.where, exc)
+                            log.warning("post-commit step on %s failed (%s); the next one runs it", self.where, exc)
         except BaseException as exc:  # the transaction or the connection failed: nothing of it is durable
             for job in jobs:
                 if not job.future.done():
@@ -705,7 +705,8 @@ def _insert_handoff(
 ) -> int:
     return _returned_id(
         db.execute(
-            "INSERT INTO handoffs (conversation_id, message_id, reason, opened_at) VALUES (%s, %s, %s, %s) RETURNING id",
+            "INSERT INTO handoffs (conversation_id, message_id, reason, opened_at) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
             (conversation_id, message_id, reason, at),
         )
     )

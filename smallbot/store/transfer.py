@@ -90,11 +90,24 @@ def _copy(lite: sqlite3.Connection, pg: "psycopg.Connection", key: str, jsonb: t
             "INSERT INTO messages (conversation_id, text, reply_kind, reply_text, intent, confidence, sources, "
             "suggestions, reason, timings, ref, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "RETURNING id",
-            (r[1], r[2], r[3], r[4], r[5], r[6], jsonb(json.loads(r[7])), jsonb(json.loads(r[8])), r[9],
-             jsonb(json.loads(r[10])), r[11], r[12]),
+            (
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                jsonb(json.loads(r[7])),
+                jsonb(json.loads(r[8])),
+                r[9],
+                jsonb(json.loads(r[10])),
+                r[11],
+                r[12],
+            ),
         )
-        pg.execute("INSERT INTO imported_messages (source, source_id, message_id) VALUES (%s, %s, %s)",
-                   (key, r[0], new_id))
+        pg.execute(
+            "INSERT INTO imported_messages (source, source_id, message_id) VALUES (%s, %s, %s)", (key, r[0], new_id)
+        )
         messages[r[0]] = new_id
         added_messages += 1
 
@@ -111,8 +124,9 @@ def _copy(lite: sqlite3.Connection, pg: "psycopg.Connection", key: str, jsonb: t
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
             (r[1], messages[r[2]], r[3], r[4], r[5]),
         )
-        pg.execute("INSERT INTO imported_feedback (source, source_id, feedback_id) VALUES (%s, %s, %s)",
-                   (key, r[0], new_id))
+        pg.execute(
+            "INSERT INTO imported_feedback (source, source_id, feedback_id) VALUES (%s, %s, %s)", (key, r[0], new_id)
+        )
         added_feedback += 1
 
     done_handoffs = _mapped(pg, "imported_handoffs", "handoff_id", key)
@@ -128,8 +142,9 @@ def _copy(lite: sqlite3.Connection, pg: "psycopg.Connection", key: str, jsonb: t
             "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
             (r[1], messages.get(r[2]) if r[2] is not None else None, r[3], r[4], r[5], r[6]),
         )
-        pg.execute("INSERT INTO imported_handoffs (source, source_id, handoff_id) VALUES (%s, %s, %s)",
-                   (key, r[0], new_id))
+        pg.execute(
+            "INSERT INTO imported_handoffs (source, source_id, handoff_id) VALUES (%s, %s, %s)", (key, r[0], new_id)
+        )
         added_handoffs += 1
 
     pauses = 0
