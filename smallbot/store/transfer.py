@@ -168,7 +168,7 @@ def _mapped(pg: "psycopg.Connection", table: str, column: str, key: str) -> dict
 
 
 def _insert(pg: "psycopg.Connection", sql: str, params: tuple) -> int:
-    row = pg.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    row = pg.execute(sql, params).fetchone()
     if row is None:
         raise StoreError("the database returned no id for the row just copied")
     return int(row[0])
