@@ -157,7 +157,7 @@ class _Job:
 
 
 class _Refused(Exception):
-    """A lone write failed: roll its transaction back and hand the error to its caller."""
+    """A write failed in a group without savepoints: roll the transaction back (and run the group again)."""
 
     def __init__(self, error: BaseException):
         self.error = error
@@ -232,30 +232,20 @@ class PostgresStore:
             self._run_batch(jobs)
 
     def _run_batch(self, jobs: list[_Job]) -> None:
+        """Commit `jobs` in one transaction. The first try has no savepoints (each costs two round trips per
+        write); when a write fails, the transaction is rolled back and, in a group, run again with a savepoint
+        per write, so the failed one fails alone. Writes only touch the database, so running one again is safe."""
         import psycopg
 
-        results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with self._pool.connection() as conn:
                 try:
-                    with conn.transaction():
-                        isolate = len(jobs) > 1  # a savepoint per write costs two statements: only in a group
-                        for job in jobs:
-                            if not isolate:
-                                try:
-                                    results.append((job, job.work(conn), None))
-                                except Exception as exc:  # noqa: BLE001 - handed to the caller
-                                    raise _Refused(exc) from exc
-                                continue
-                            try:
-                                with conn.transaction():  # a savepoint: one bad write fails alone
-                                    value = job.work(conn)
-                                results.append((job, value, None))
-                            except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
-                                results.append((job, None, exc))
+                    results = self._attempt(conn, jobs, isolate=False)
                 except _Refused as refused:
-                    jobs[0].future.set_exception(self._as_store_error(refused.error))
-                    return
+                    if len(jobs) == 1:
+                        jobs[0].future.set_exception(self._as_store_error(refused.error))
+                        return
+                    results = self._attempt(conn, jobs, isolate=True)
                 for job in jobs:
                     if job.after_commit is not None:
                         try:
@@ -274,6 +264,27 @@ class PostgresStore:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(self._as_store_error(error))
+
+    @staticmethod
+    def _attempt(
+        conn: "psycopg.Connection", jobs: list[_Job], *, isolate: bool
+    ) -> list[tuple[_Job, Any, BaseException | None]]:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        with conn.transaction():
+            for job in jobs:
+                if not isolate:
+                    try:
+                        results.append((job, job.work(conn), None))
+                    except Exception as exc:  # noqa: BLE001 - rolled back, then handed to the caller
+                        raise _Refused(exc) from exc
+                    continue
+                try:
+                    with conn.transaction():  # a savepoint: one bad write fails alone
+                        value = job.work(conn)
+                    results.append((job, value, None))
+                except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
+                    results.append((job, None, exc))
+        return results
 
     def _as_store_error(self, error: BaseException) -> BaseException:
         return error if isinstance(error, StoreError) else StoreError(f"could not write to {self.where}: {error}")
@@ -499,13 +510,17 @@ class PostgresStore:
         is_handoff = reply.kind is ReplyKind.HANDOFF
 
         def work(db: "psycopg.Connection") -> int:
-            _upsert_conversation(db, conversation)
+            # one statement, one round trip: the conversation's upsert rides along as a data-modifying CTE (the
+            # foreign key is checked at the end of the statement, when the conversation row exists)
             message_id = _returned_id(
                 db.execute(
+                    "WITH c AS (INSERT INTO conversations AS c (id, channel, user_name, started_at, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                    "updated_at = greatest(c.updated_at, excluded.updated_at)) "
                     "INSERT INTO messages (conversation_id, text, reply_kind, reply_text, intent, confidence, "
                     "sources, timings, created_at, reason, suggestions, ref) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    row,
+                    (*conversation, *row),
                 )
             )
             if is_handoff:
@@ -685,14 +700,6 @@ def _filters(conversation_id: str | None, since: float | None, time_column: str)
         clauses.append(f"{time_column} >= %s")
         params.append(since)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-def _upsert_conversation(db: "psycopg.Connection", conversation: tuple[str, str, str, float, float]) -> None:
-    db.execute(
-        "INSERT INTO conversations AS c (id, channel, user_name, started_at, updated_at) VALUES (%s, %s, %s, %s, %s) "
-        "ON CONFLICT (id) DO UPDATE SET updated_at = greatest(c.updated_at, excluded.updated_at)",
-        conversation,
-    )
 
 
 def _require_conversation(db: "psycopg.Connection", conversation_id: str) -> None:

@@ -236,3 +236,18 @@ def test_the_web_limiter_uses_the_shared_buckets_and_falls_back_while_the_store_
     shared, local = asyncio.run(main())
     assert shared[0] == 0.0 and shared[1] > 0
     assert local[0] == 0.0 and local[1] > 0
+
+
+def test_a_failed_write_in_a_group_commit_fails_alone_and_the_rest_commit_in_order(postgres_url, tmp_path):
+    """The group is first tried without savepoints; a failure rolls it back and runs it again with one per write."""
+    from smallbot.store.postgres import _Job
+
+    with _open(tmp_path) as store:
+        jobs = [_Job(store._turn_writer(Message("g1", f"q{i}"), Reply(ReplyKind.ANSWER, "a"))) for i in range(3)]
+        jobs.insert(1, _Job(store._feedback_writer("missing", None, 1, "")))
+        store._run_batch(jobs)
+        with pytest.raises(StoreError, match="no conversation 'missing'"):
+            jobs[1].future.result(timeout=0)
+        ids = [job.future.result(timeout=0) for job in (jobs[0], jobs[2], jobs[3])]
+        assert [t.id for t in store.turns("g1")] == ids == sorted(ids)
+        assert [t.text for t in store.turns("g1")] == ["q0", "q1", "q2"]
