@@ -251,3 +251,14 @@ def test_a_failed_write_in_a_group_commit_fails_alone_and_the_rest_commit_in_ord
         ids = [job.future.result(timeout=0) for job in (jobs[0], jobs[2], jobs[3])]
         assert [t.id for t in store.turns("g1")] == ids == sorted(ids)
         assert [t.text for t in store.turns("g1")] == ["q0", "q1", "q2"]
+
+
+def test_retention_purges_old_conversations_when_a_replica_starts(postgres_url, tmp_path):
+    import time
+
+    now = time.time()
+    with _open(tmp_path) as store:
+        store.log_turn(Message("old", "hi", received_at=now - 40 * 86400), Reply(ReplyKind.RESPOND, "hello"))
+        store.log_turn(Message("new", "hi", received_at=now), Reply(ReplyKind.RESPOND, "hello"))
+    with _open(tmp_path, retention_days=30) as store:
+        assert [c.id for c in store.conversations()] == ["new"]
