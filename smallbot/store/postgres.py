@@ -51,6 +51,7 @@ POOL_SIZE = 4  # per process: replicas x workers x this must stay under the serv
 CONNECT_TIMEOUT = 10.0
 MAX_BATCH = 256  # writes per group commit
 _RATE_SWEEP_SECONDS = 60.0  # how often one process deletes idle clients' full buckets
+RATE_LIMIT_WAIT = 1.0  # seconds a request waits for a pooled connection before its replica's own bucket decides
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,6 @@ postgres = PostgresBackend()  # registered as `postgres` (smallbot.registry)
 class _Job:
     work: Callable[["psycopg.Connection"], Any]
     future: Future = field(default_factory=Future)
-    after_commit: Callable[["psycopg.Connection"], None] | None = None
 
 
 class _Refused(Exception):
@@ -235,8 +235,6 @@ class PostgresStore:
         """Commit `jobs` in one transaction. The first try has no savepoints (each costs two round trips per
         write); when a write fails, the transaction is rolled back and, in a group, run again with a savepoint
         per write, so the failed one fails alone. Writes only touch the database, so running one again is safe."""
-        import psycopg
-
         try:
             with self._pool.connection() as conn:
                 try:
@@ -246,12 +244,6 @@ class PostgresStore:
                         jobs[0].future.set_exception(self._as_store_error(refused.error))
                         return
                     results = self._attempt(conn, jobs, isolate=True)
-                for job in jobs:
-                    if job.after_commit is not None:
-                        try:
-                            job.after_commit(conn)
-                        except psycopg.Error as exc:  # the write is committed; only the clean-up is late
-                            log.warning("post-commit step on %s failed (%s); the next one runs it", self.where, exc)
         except BaseException as exc:  # the transaction or the connection failed: nothing of it is durable
             for job in jobs:
                 if not job.future.done():
@@ -289,23 +281,15 @@ class PostgresStore:
     def _as_store_error(self, error: BaseException) -> BaseException:
         return error if isinstance(error, StoreError) else StoreError(f"could not write to {self.where}: {error}")
 
-    def _submit(
-        self,
-        work: Callable[["psycopg.Connection"], Any],
-        after_commit: Callable[["psycopg.Connection"], None] | None = None,
-    ) -> Future:
+    def _submit(self, work: Callable[["psycopg.Connection"], Any]) -> Future:
         if self._closed:
             raise StoreError(f"the store {self.where} is closed")
-        job = _Job(work, after_commit=after_commit)
+        job = _Job(work)
         self._queue.put(job)
         return job.future
 
-    def _call(
-        self,
-        work: Callable[["psycopg.Connection"], Any],
-        after_commit: Callable[["psycopg.Connection"], None] | None = None,
-    ) -> Any:
-        return self._submit(work, after_commit).result()
+    def _call(self, work: Callable[["psycopg.Connection"], Any]) -> Any:
+        return self._submit(work).result()
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -357,12 +341,25 @@ class PostgresStore:
         so the erased text no longer sits in the tables' live pages. Bytes may linger in free space and in WAL
         segments and backups until they are reused or expire: the operator's backup retention governs those.
         """
-        return self._call(lambda db: _delete(db, "conversation_id = %s", "id = %s", (conversation_id,)), _vacuum)
+        erased: Erased = self._call(lambda db: _delete(db, "conversation_id = %s", "id = %s", (conversation_id,)))
+        self._vacuum()  # here, not in the writer thread: other replicas' and this one's writes go on meanwhile
+        return erased
 
     def purge(self, before: float) -> Erased:
         """Erase every conversation last active before `before` (a Unix time): the retention rule."""
         inner = "conversation_id IN (SELECT id FROM conversations WHERE updated_at < %s)"
         return self._call(lambda db: _delete(db, inner, "updated_at < %s", (before,)))
+
+    def _vacuum(self) -> None:
+        """After an erasure: free the deleted row versions (VACUUM runs outside a transaction: autocommit)."""
+        import psycopg
+
+        try:
+            with self._pool.connection() as conn:
+                for table in (*_LOG_TABLES, "imported_messages", "imported_feedback", "imported_handoffs"):
+                    conn.execute(f"VACUUM {table}".encode())
+        except psycopg.Error as exc:  # the rows are deleted; only the freeing of their old versions waits
+            log.warning("VACUUM after an erasure on %s failed (%s); autovacuum frees the rows later", self.where, exc)
 
     # -- connector state: deliveries taken, conversations paused ------------------------------------
 
@@ -457,6 +454,7 @@ class PostgresStore:
         the log's writer, and committed without waiting for the WAL flush: a bucket lost in a crash only lets a
         client send a little more, and a request must not wait behind the log's group commit."""
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         if per_minute <= 0 or burst < 1:
             raise StoreError("rate limit needs per_minute > 0 and burst >= 1")
@@ -466,7 +464,7 @@ class PostgresStore:
         params = {"client": client, "rate": rate, "burst": float(burst)}
         refilled = "least(%(burst)s, r.tokens + greatest(0.0, excluded.updated_at - r.updated_at) * %(rate)s)"
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection(timeout=RATE_LIMIT_WAIT) as conn, conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit TO OFF")
                 row = conn.execute(
                     "INSERT INTO rate_limits AS r (client, tokens, allowed, updated_at) "
@@ -482,7 +480,7 @@ class PostgresStore:
                     self._rate_swept = now
                     full_after = max(burst / rate, _RATE_SWEEP_SECONDS)  # an idle bucket is full again by then
                     conn.execute("DELETE FROM rate_limits WHERE updated_at < %s", (now - full_after,))
-        except psycopg.Error as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
             raise StoreError(f"could not check the rate limit in {self.where}: {exc}") from exc
         return 0.0 if allowed else (1.0 - tokens) / rate
 
@@ -737,9 +735,3 @@ def _delete(db: "psycopg.Connection", child_where: str, conversation_where: str,
     messages = db.execute(f"DELETE FROM messages WHERE {child_where}", params).rowcount
     conversations = db.execute(f"DELETE FROM conversations WHERE {conversation_where}", params).rowcount
     return Erased(conversations, messages, feedback, handoffs)
-
-
-def _vacuum(db: "psycopg.Connection") -> None:
-    """After an erasure: free the deleted row versions (VACUUM runs outside a transaction; autocommit)."""
-    for table in (*_LOG_TABLES, "imported_messages", "imported_feedback", "imported_handoffs"):
-        db.execute(f"VACUUM {table}".encode())
