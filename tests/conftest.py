@@ -161,7 +161,6 @@ def trained_helpdesk(tmp_path_factory, encoder) -> Path:
 
 # -- PostgreSQL: one throwaway server per session, one database per test ---------------------------------
 
-DATABASE_URL_VAR = "SMALLBOT_TEST_DATABASE_URL"  # what test bot.yml files name: store.url: ${SMALLBOT_TEST_DATABASE_URL}
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +187,8 @@ def postgres_url(postgres_server, monkeypatch) -> str:
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = postgres_server.create_database(name)
+    from tests.support.stores import DATABASE_URL_VAR
+
     monkeypatch.setenv(DATABASE_URL_VAR, url)
     yield url
     postgres_server.drop_database(name)

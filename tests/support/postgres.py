@@ -2,8 +2,8 @@
 
 The server is started by the tests themselves, never the distribution's cluster service, so a test run needs
 only the server binaries (Debian's `postgresql` package). PostgreSQL refuses to run as root; when the tests
-run as root, initdb and postgres run as the `postgres` OS user (`runuser`), and the data directory is owned
-by it.
+run as root, initdb and postgres run as the `postgres` OS user (`setpriv`, else `runuser`), and the data
+directory is owned by it.
 
     >>> server = start_postgres("127.0.0.1")          # a free port, a data directory of its own
     >>> url = server.create_database("t1")            # postgresql://postgres:...@127.0.0.1:PORT/t1
@@ -108,7 +108,7 @@ class PostgresServer:
         """Stop the server (fast shutdown) and remove its data directory if it made it. Idempotent."""
         if self.process is not None:
             subprocess.run(
-                [*self._as_owner(), str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w",
+                [*self._as_owner(), str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.datadir / "data"), "-m", "fast", "-w",
                  "-t", "30"],
                 capture_output=True, timeout=60,
             )
@@ -141,7 +141,9 @@ def start_postgres(
     password: str | None = None,
 ) -> PostgresServer:
     """initdb a new cluster in `datadir` (a fresh temporary directory by default) and start postgres listening
-    on `host:port` (a free port by default) and on a unix socket inside the data directory.
+    on `host:port` (a free port by default) and on a unix socket inside the data directory. A `datadir` that
+    already holds a cluster (a server stopped or killed earlier) is started again as it is: pass its `password`.
+    The `postgres` OS user must be able to reach `datadir` (its parents searchable), as with any server.
 
     `prefix` runs every server command under it (e.g. `ip netns exec NAME`) for a server on another host's
     address. Connections from other addresses need the password (scram-sha-256); the unix socket trusts the
@@ -155,7 +157,10 @@ def start_postgres(
     port = port or free_port(host)
     server = PostgresServer(host, port, root, password, tuple(prefix), owns)
     try:
-        _initdb(server, binaries)
+        if (root / "data" / "PG_VERSION").exists():
+            (root / "data" / "postmaster.pid").unlink(missing_ok=True)  # left by a killed server
+        else:
+            _initdb(server, binaries)
         log = open(root / "server.log", "ab")  # noqa: SIM115 - the server writes it for as long as it runs
         server.process = subprocess.Popen(
             [*server._as_owner(), str(binaries / "postgres"), "-D", str(root / "data"), "-k", str(server.socket_dir),
@@ -197,7 +202,8 @@ def _wait_ready(server: PostgresServer, binaries: Path) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"postgres exited at start:\n{_tail(server.datadir / 'server.log')}")
         ready = subprocess.run(
-            [*server.prefix, str(binaries / "pg_isready"), "-q", "-h", str(server.socket_dir), "-p", str(server.port)],
+            [*server.prefix, str(binaries / "pg_isready"), "-q", "-h", str(server.socket_dir), "-p", str(server.port),
+             "-U", SUPERUSER],
             timeout=30,
         )
         if ready.returncode == 0:
@@ -207,8 +213,12 @@ def _wait_ready(server: PostgresServer, binaries: Path) -> None:
 
 
 def _run_as_owner() -> list[str]:
+    """Under root, the command runs as the postgres user. setpriv execs it in place (runuser would fork and
+    wait), so the process started is postgres itself: a kill -9 of it is a kill -9 of the server."""
     if os.geteuid() != 0:
         return []
+    if shutil.which("setpriv"):
+        return ["setpriv", f"--reuid={OS_USER}", f"--regid={OS_USER}", "--init-groups", "--"]
     return ["runuser", "-u", OS_USER, "--"]
 
 
