@@ -133,6 +133,7 @@ def test_a_replica_host_dies_under_load_and_nothing_acknowledged_is_lost(network
 
         # every reply a client got is in PostgreSQL, as that turn
         config = load_project(root).config
+        assert config.store.backend == "postgres"
         with pytest.MonkeyPatch.context() as env:
             env.setenv("DATABASE_URL", local_url)
             store = open_store(root, config.store)
