@@ -108,6 +108,7 @@ class Bot:
         self._reload_lock = threading.Lock()  # one reload at a time
         self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
         self._build_stamp = _build_stamp(root) if root is not None else ""
+        self._build_problem = ""  # why the last published build could not be read (logged once)
         self._renderer = ReplyRenderer(config, routes)
         thresholds = config.thresholds
         bands = knowledge.bands
@@ -253,7 +254,9 @@ class Bot:
                 encoder, knowledge, classifier, routes = _read_build(project, None)
                 fresh = Bot(project.config, encoder, knowledge, classifier, routes, None, self.root)
             except (SmallbotError, OSError, ValueError) as exc:  # half-written by a train still running
-                log.info("a new build is not readable yet (%s); serving the previous one", exc)
+                if str(exc) != self._build_problem:  # once per distinct problem, not every tick
+                    log.info("a new build is not readable yet (%s); serving the previous one", exc)
+                    self._build_problem = str(exc)
                 return False
             if _build_stamp(self.root) != stamp:  # another build landed while reading this one: next tick
                 return False
@@ -271,6 +274,7 @@ class Bot:
                 self._questions = fresh._questions
                 self._support = None
                 self._build_stamp = stamp
+                self._build_problem = ""
         log.info("serving the build published at %s", self.root / BUILD_DIR)
         return True
 
