@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Sequence
 
@@ -447,17 +447,7 @@ class Bot:
 
     @staticmethod
     def _replace(reply: Reply, kind: ReplyKind, text: str, reason: str, timings: dict[str, float]) -> Reply:
-        return Reply(
-            kind,
-            text,
-            reply.conversation_id,
-            reply.sources,
-            reply.suggestions,
-            reply.confidence,
-            reply.intent,
-            reason,
-            timings,
-        )
+        return replace(reply, kind=kind, text=text, reason=reason, timings=timings)
 
     def reset(self, conversation_id: str) -> None:
         """Start the conversation over: its pending suggestions and the generator's history are forgotten.
@@ -592,6 +582,7 @@ class Bot:
             decision.intent,
             decision.reason,
             timings,
+            self.config.messages.related if kind is ReplyKind.ANSWER and suggestions else "",
         )
 
     async def _afinish(self, message: Message, reply: Reply) -> Reply:
@@ -607,17 +598,7 @@ class Bot:
 
     def _finish(self, message: Message, reply: Reply, log_turn: bool = True) -> Reply:
         if not reply.conversation_id:
-            reply = Reply(
-                reply.kind,
-                reply.text,
-                message.conversation_id,
-                reply.sources,
-                reply.suggestions,
-                reply.confidence,
-                reply.intent,
-                reply.reason,
-                reply.timings,
-            )
+            reply = replace(reply, conversation_id=message.conversation_id)
         if self.store is None:  # without a store, this process remembers the turn for the follow-ups
             self.conversations.record(message, reply)
         if self.store is not None and log_turn:

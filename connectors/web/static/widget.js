@@ -265,7 +265,8 @@
     });
     if (hasButtons) {
       var group = el("div", { "class": "suggestions", role: "group", "aria-label": related ? "Related" : "Suggestions" });
-      if (related) group.appendChild(el("p", { "class": "related" }, "Related:"));
+      // the label is the bot's own words (bot.yml messages.related), sent with the reply
+      if (related && entry.suggestions_label) group.appendChild(el("p", { "class": "related" }, entry.suggestions_label));
       entry.suggestions.forEach(function (s) {
         var button = el("button", { type: "button", "class": "suggestion" }, s.text);
         button.addEventListener("click", function () { submit(s.text); });
