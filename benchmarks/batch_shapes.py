@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     import web_load
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
 
     texts = web_load.load_messages(args.data, 320)
     encoder = Bot.load(args.bot, train=True, with_store=False).encoder

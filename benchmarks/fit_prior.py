@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_DATA, REPO  # noqa: E402
 
 TARGETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1)
-STRENGTHS = (3.0, 30.0, 300.0)  # pull of a bot's own fit towards the prior (knowledge/prior.py)
+STRENGTHS = (3.0, 30.0, 300.0)  # pull of a bot's own fit towards the prior (smallbot/knowledge/prior.py)
 SUGGEST_TOP3 = 0.5  # the suggest band opens where the right entry is among three suggestions this often
 SUGGEST_OFFTOPIC = 0.2  # ... and no lower than where this share of off-topic messages would be offered suggestions
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from knowledge import load_stackfaq, oos_plus_extras  # benchmarks/knowledge.py
 
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase, memoised
     from smallbot.knowledge.calibrate import _rows
     from smallbot.knowledge.confidence import ConfidenceModel

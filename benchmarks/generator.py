@@ -53,7 +53,7 @@ def child_load(cache: str) -> dict:
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
-    from smallbot.generator import LocalGenerator
+    from smallbot.generation.generator import LocalGenerator
 
     imported = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -71,7 +71,7 @@ def child_generate(cache: str, dtype: str, threads: int, tokens: int, runs: int)
     """Fresh process: smallbot's streaming loop vs transformers generate on the same prompts."""
     import torch
 
-    from smallbot.generator import LocalGenerator
+    from smallbot.generation.generator import LocalGenerator
 
     gen = LocalGenerator("smollm2-135m", cache=Path(cache), persona=PERSONA, max_new_tokens=tokens,
                          max_seconds=600, threads=threads, compute_dtype=dtype, repetition_penalty=1.0).load()
@@ -107,10 +107,10 @@ def _run_child(args: list[str]) -> dict:
 def bench_guard() -> dict:
     import yaml
 
-    from smallbot.factcheck import build_support, find_unsupported
+    from smallbot.generation.factcheck import build_support, find_unsupported
     from smallbot.errors import Problem
     from smallbot.knowledge.loaders import load_knowledge
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
     problems: list[Problem] = []

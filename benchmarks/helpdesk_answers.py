@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                              "thresholds.target_wrong_answer_rate)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.encoder import Encoder
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.encoding.encoder import Encoder
+    from smallbot.project.loader import load_project
 
     if args.offtopic_margin is not None:
         import smallbot.knowledge.base

@@ -68,7 +68,7 @@ def sentence_embeddings(data: Path, cache: Path) -> tuple[np.ndarray, np.ndarray
     if cache.exists():
         loaded = np.load(cache)
         return loaded["vectors"], loaded["topics"]
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
 
     texts, topics = real_sentences(data)
     vectors = Encoder("all-MiniLM-L6-v2").load().encode(texts).astype(np.float32)

@@ -77,7 +77,7 @@ class CachedEncoder:
 
     def _load(self):
         if self.encoder is None:
-            from smallbot.encoder import Encoder
+            from smallbot.encoding.encoder import Encoder
 
             self.encoder = Encoder("all-MiniLM-L6-v2").load()
         return self.encoder
@@ -206,7 +206,7 @@ def run_tuned(s, encode, seed: int, steps: int, batch: int, layers: int, lr: flo
     """smallbot with the encoder body fine-tuned on the intents first (contrastive, same-intent positives,
     other intents in the batch and out-of-scope training examples as negatives), then `train_linear` on
     the tuned embeddings. train_s counts tuning + encoding train/val/oos_val + the head; test encoding not."""
-    from smallbot.contrastive import FinetuneSettings, finetune_encoder
+    from smallbot.encoding.contrastive import FinetuneSettings, finetune_encoder
 
     texts, labels = s["train"]
     names = sorted(set(labels))
@@ -254,7 +254,7 @@ def save_embeddings(s, encode, path: Path) -> None:
 def helpdesk_faq() -> dict:
     """The example bot's FAQ tuning inputs (every entry's phrasings, answers), for --then-faq: what
     `smallbot train` runs on the intent-tuned encoder next when knowledge.finetune_steps is set."""
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
     entries = list(project.knowledge)
@@ -275,7 +275,7 @@ def _tuned_then_head(s, encode, seed: int, tune, then_faq: bool = False,
     tuned = encode._load().clone()
     tune_info = tune(tuned)
     if then_faq:
-        from smallbot.contrastive import FinetuneSettings, finetune_encoder
+        from smallbot.encoding.contrastive import FinetuneSettings, finetune_encoder
 
         faq = helpdesk_faq()
         finetune_encoder(tuned, faq["groups"], s["oos_train"], faq["answers"], FinetuneSettings(
@@ -330,9 +330,9 @@ def latency(clf, encode_one, texts, repeats: int = 3) -> dict:
 
 def time_example_bot(repeats: int = 3) -> dict:
     """Seconds to train examples/helpdesk's intent model from scratch (encoding included), median of runs."""
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
     from smallbot.intents.train import train_linear
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
     texts, labels = project.intents.texts_and_labels()

@@ -210,8 +210,8 @@ def run_method(name: str, rank_fn, splits, neg_val, neg_test, target, train_thre
 
 
 def stackfaq(args) -> dict:
-    from smallbot.config import KnowledgeConfig
-    from smallbot.encoder import Encoder
+    from smallbot.project.config import KnowledgeConfig
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings
@@ -331,7 +331,7 @@ def plain_faq(args) -> dict:
     messages (validation: CLINC150 oos_plus extras, test: all 1000 of oos_test). smallbot as `smallbot train`
     builds it, with and without the answers indexed, beside a cosine threshold and BM25 (question + answer),
     each threshold chosen on validation for the same target."""
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.train import train_knowledge_base
 
@@ -476,7 +476,7 @@ def synthetic(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smallbot.config import KnowledgeConfig
+    from smallbot.project.config import KnowledgeConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / "benchmarks" / "data")

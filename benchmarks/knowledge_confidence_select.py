@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-wrong-rate", type=float, default=0.02)
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.entries import FaqEntry

@@ -33,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="frozen encoder only")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.encoder import Encoder
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.evaluation import evaluate_knowledge
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     test = yaml.safe_load((REPO / "tests" / "data" / "helpdesk_paraphrases.yml").read_text())
     queries = [(p["text"], p["faq"]) for p in test["paraphrases"]]

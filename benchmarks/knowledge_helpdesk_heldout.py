@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from smallbot.build import negative_examples
-    from smallbot.encoder import Encoder
+    from smallbot.build.pipeline import negative_examples
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.calibrate import held_out_candidates, leave_one_out_queries, out_of_fold, typo_copies
     from smallbot.knowledge.prior import load_prior
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     project = load_project(REPO / "examples" / "helpdesk")
     encoder = Encoder("all-MiniLM-L6-v2").load()

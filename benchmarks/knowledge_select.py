@@ -25,13 +25,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
 
-    from smallbot.build import negative_examples
-    from smallbot.encoder import Encoder
+    from smallbot.build.pipeline import negative_examples
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.evaluation import evaluate_knowledge
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder, hold_out_split
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     project = load_project(args.bot)
     base = Encoder(project.config.models.encoder, project.root).load()

@@ -31,7 +31,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
     from smallbot.types import Message
 
     bot = Bot.load(args.bot, train=True, with_store=False)

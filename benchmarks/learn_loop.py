@@ -3,7 +3,7 @@
 Simulation, per FAQ entry the rephrasings are split (seed 0) into a *log* half (what users asked the bot)
 and a held-out *test* half. The bot starts with the FAQ questions only (no alternates). Log questions
 whose best fused score is under the default answer band (0.75, not tuned) are written to a real
-SQLiteStore as fallback / suggest turns; `smallbot.learn.propose` (the code behind `smallbot learn`, with
+SQLiteStore as fallback / suggest turns; `smallbot.analytics.learn.propose` (the code behind `smallbot learn`, with
 its default thresholds) turns them into proposals. Then:
 
 - proposal precision: share of FAQ proposals whose target is the rephrasing's true entry;
@@ -30,13 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from smallbot.config import BotConfig  # noqa: E402
-from smallbot.encoder import Encoder  # noqa: E402
+from smallbot.project.config import BotConfig  # noqa: E402
+from smallbot.encoding.encoder import Encoder  # noqa: E402
 from smallbot.intents.dataset import IntentDataset  # noqa: E402
 from smallbot.knowledge.base import Bands, KnowledgeBase  # noqa: E402
 from smallbot.knowledge.entries import FaqEntry  # noqa: E402
-from smallbot.learn import FAQ, propose  # noqa: E402
-from smallbot.project import Project  # noqa: E402
+from smallbot.analytics.learn import FAQ, propose  # noqa: E402
+from smallbot.project.loader import Project  # noqa: E402
 from smallbot.store import SQLiteStore  # noqa: E402
 from smallbot.types import Message, Reply, ReplyKind, Suggestion  # noqa: E402
 

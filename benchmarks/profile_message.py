@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
 
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
     from smallbot.types import Message
 
     texts = [text for text, _ in json.loads((args.data / "clinc150" / "data_full.json").read_text())["test"]]

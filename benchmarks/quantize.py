@@ -1,6 +1,6 @@
 """Inference settings by measurement: torch threads (1 vs 2) and dynamic int8 quantisation of the encoder.
 
-fp32 against int8 (`smallbot.quantize`: `torch.ao.quantization.quantize_dynamic` on every Linear layer),
+fp32 against int8 (`smallbot.encoding.quantize`: `torch.ao.quantization.quantize_dynamic` on every Linear layer),
 int8-ffn (only the feed-forward Linear layers) and int8-channel (per-row weight scales), all in the same run.
 Dynamic int8 scales activations per batch, so an int8 embedding depends on its batch: messages are encoded
 one at a time as served in-process (`--query-batch 1`), training phrasings in batches of 64 as `smallbot
@@ -69,12 +69,12 @@ def speed(encoder, texts: list[str], runs: int, batch_texts: list[str]) -> dict:
 def stackfaq_part(args, variants: list[str]) -> dict:
     """The FAQ target's benchmark per variant (see the module docstring)."""
     import knowledge as kbench
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
     from smallbot.knowledge.base import KnowledgeBase
     from smallbot.knowledge.calibrate import calibrate, leave_one_out_queries
     from smallbot.knowledge.entries import FaqEntry
     from smallbot.knowledge.finetune import FinetuneSettings, finetune_encoder
-    from smallbot.quantize import quantized_encoder
+    from smallbot.encoding.quantize import quantized_encoder
 
     faqs, splits = kbench.load_stackfaq(args.data, args.seed)
     neg_train, neg_val, neg_test = kbench.load_oos(args.data, 100, args.seed)
@@ -116,8 +116,8 @@ def stackfaq_part(args, variants: list[str]) -> dict:
 def clinc_part(args, variants: list[str]) -> dict:
     """The intent target's benchmark per variant (see the module docstring)."""
     import intents as ibench
-    from smallbot.encoder import Encoder
-    from smallbot.quantize import quantized_encoder
+    from smallbot.encoding.encoder import Encoder
+    from smallbot.encoding.quantize import quantized_encoder
 
     data = ibench.load(args.data, "data_full.json", args.quick, None, args.seed)
     base = Encoder("all-MiniLM-L6-v2").load()
@@ -165,9 +165,9 @@ def helpdesk_part(args, variants: list[str]) -> dict:
     right FAQ first >= 90%, off-topic never answered). The trained copies stay in `--workdir`."""
     import shutil
 
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
     from smallbot.types import Message, ReplyKind
 
     test = yaml.safe_load((REPO / "tests" / "data" / "helpdesk_paraphrases.yml").read_text())
@@ -205,7 +205,7 @@ def speed_part(args, variants: list[str], bot) -> dict:
     import torch
 
     import intents as ibench
-    from smallbot.quantize import quantized_encoder
+    from smallbot.encoding.quantize import quantized_encoder
 
     test = yaml.safe_load((REPO / "tests" / "data" / "helpdesk_paraphrases.yml").read_text())
     texts = [p["text"] for p in test["paraphrases"]] + list(test["off_topic"])
@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     if "helpdesk" in parts:
         results["helpdesk"] = helpdesk_part(args, variants)
     if "speed" in parts:
-        from smallbot.bot import Bot
-        from smallbot.encoder import Encoder
+        from smallbot.runtime.bot import Bot
+        from smallbot.encoding.encoder import Encoder
 
         bot = Bot.load(args.bot, train=True, with_store=False)
         if not isinstance(bot.encoder, Encoder):  # a traced serving encoder cannot be re-quantised: load it eager

@@ -43,8 +43,8 @@ def load_messages(data: Path, count: int) -> list[str]:
 async def run(args: argparse.Namespace) -> dict:
     from aiohttp import ClientSession, web
 
-    from smallbot.bot import Bot
-    from smallbot.config import Secret
+    from smallbot.runtime.bot import Bot
+    from smallbot.project.config import Secret
     from smallbot.connectors.slack import SLACK, SlackConfig, setup
     from smallbot.connectors.slack.testing import SlackAPIStandIn, event_body, signed_headers
     from smallbot.types import Message

@@ -86,7 +86,7 @@ def part_latency(bot: Path, runs: int) -> dict:
 def child_floor(bot: Path, data: Path, count: int, runs: int) -> dict:
     """Child: the bot's own encoder, batches of 32, over the messages web_load sends."""
     import web_load
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
 
     texts = web_load.load_messages(data, count)
     from concurrent.futures import ThreadPoolExecutor
@@ -120,7 +120,7 @@ def part_startup(bot: Path, runs: int) -> dict:
 
 def child_rss(bot_copy: Path) -> dict:
     """Child: load the (copied, trained) bot, answer a few messages of every kind, report peak RSS."""
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
     from smallbot.types import Message
 
     bot = Bot.load(bot_copy, with_store=True)

@@ -1,4 +1,4 @@
-"""What the shared conversation state costs per message (bot/conversation.py).
+"""What the shared conversation state costs per message (smallbot/runtime/conversation.py).
 
     python benchmarks/state_read.py
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from smallbot.conversation import could_follow_up, fold_question, state_from_turns, STATE_TTL_S
-from smallbot.store import SQLiteStore
+from smallbot.runtime.conversation import could_follow_up, fold_question, state_from_turns, STATE_TTL_S
+from smallbot.store.sqlite import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind, Suggestion
 
 with tempfile.TemporaryDirectory() as tmp:

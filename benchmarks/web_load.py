@@ -247,7 +247,7 @@ class DirectBaseline:
     """`Bot.handle` in-process, sequential: what the model work costs with no server around it."""
 
     def __init__(self, bot_dir: Path, messages: list[str]):
-        from smallbot.bot import Bot
+        from smallbot.runtime.bot import Bot
 
         self.bot = Bot.load(bot_dir, train=True, with_store=True)
         self.messages = messages

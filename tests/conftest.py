@@ -35,7 +35,7 @@ socket.socket.connect = _loopback_only
 @pytest.fixture(scope="session")
 def encoder():
     """The real all-MiniLM-L6-v2 from its wheel, loaded once."""
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
 
     return Encoder("all-MiniLM-L6-v2").load()
 
@@ -117,8 +117,8 @@ def tiny_project(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory, encoder) -> Path:
     """The tiny bot, trained once per session (tests copy it before changing it)."""
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
 
     root = write_project(tmp_path_factory.mktemp("trained") / "tiny", TINY_BOT)
     train_project(load_project(root), encoder=encoder)
@@ -139,8 +139,8 @@ def tiny_copy(trained_tiny: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_bot(tiny_copy: Path, encoder):
     """A Bot over a private copy of the trained tiny bot, with its own SQLite store; closed afterwards."""
-    from smallbot.bot import Bot
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.project.loader import load_project
 
     bot = Bot.from_build(load_project(tiny_copy), encoder=encoder)
     yield bot
@@ -150,8 +150,8 @@ def tiny_bot(tiny_copy: Path, encoder):
 @pytest.fixture(scope="session")
 def trained_helpdesk(tmp_path_factory, encoder) -> Path:
     """A copy of examples/helpdesk, trained once per session."""
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
 
     root = tmp_path_factory.mktemp("helpdesk") / "helpdesk"
     shutil.copytree(HELPDESK, root, ignore=shutil.ignore_patterns(".smallbot"))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smallbot.bot import Bot
-from smallbot.project import load_project
+from smallbot.runtime.bot import Bot
+from smallbot.project.loader import load_project
 from smallbot.types import Message, ReplyKind
 
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "helpdesk_paraphrases.yml").read_text())

@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from smallbot.batcher import EncodeFailed, MicroBatcher
-from smallbot.bot import Bot
-from smallbot.project import load_project
+from smallbot.encoding.batcher import EncodeFailed, MicroBatcher
+from smallbot.runtime.bot import Bot
+from smallbot.project.loader import load_project
 from smallbot.types import Message, ReplyKind
 
 TEXTS = [f"question number {i} about invoices and refunds" for i in range(40)]
@@ -98,7 +98,7 @@ def test_the_batcher_serves_a_new_event_loop_after_the_old_one_closed(encoder):
 
 
 def test_a_gathered_batch_is_encoded_in_length_sorted_passes_each_message_its_own_vector(tiny_copy, encoder):
-    from smallbot.bot import SUB_BATCH
+    from smallbot.runtime.bot import SUB_BATCH
 
     bot = Bot.from_build(load_project(tiny_copy), encoder=encoder, with_store=False)
     texts = [("how do I get a refund " * (1 + i % 5)).strip() + f" {i}" for i in range(2 * SUB_BATCH + 3)]

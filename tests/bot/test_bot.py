@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from smallbot.bot import Bot
-from smallbot.build import is_up_to_date, train_project
-from smallbot.config import MessagesConfig
-from smallbot.conversation import ConversationState
+from smallbot.runtime.bot import Bot
+from smallbot.build.pipeline import is_up_to_date, train_project
+from smallbot.project.config import MessagesConfig
+from smallbot.runtime.conversation import ConversationState
 from smallbot.errors import ArtifactError
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 from smallbot.types import Message, ReplyKind
 
 
@@ -107,7 +107,7 @@ def test_reset_from_code_is_logged_and_clears_the_suggestions(bot):
 
 
 def test_a_second_bot_on_the_same_store_picks_the_suggestion_the_first_offered(bot, tiny_copy, encoder):
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     other = Bot.from_build(load_project(tiny_copy), encoder=encoder)  # another process's Bot, same store file
     try:
@@ -121,7 +121,7 @@ def test_a_second_bot_on_the_same_store_picks_the_suggestion_the_first_offered(b
 
 
 def test_without_a_store_follow_ups_and_history_live_in_memory(tiny_copy, encoder):
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     bot = suggesting(Bot.from_build(load_project(tiny_copy), encoder=encoder, with_store=False))
     try:

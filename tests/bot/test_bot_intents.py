@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smallbot.bot import Bot
-from smallbot.project import load_project
+from smallbot.runtime.bot import Bot
+from smallbot.project.loader import load_project
 from smallbot.types import Message, ReplyKind
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallbot.conversation import (STATE_TTL_S, ConversationState, ConversationTracker, could_follow_up,
+from smallbot.runtime.conversation import (STATE_TTL_S, ConversationState, ConversationTracker, could_follow_up,
                                    fold_question, interpret_follow_up, state_from_turns, turn_of)
 from smallbot.types import Message, Reply, ReplyKind, Suggestion
 

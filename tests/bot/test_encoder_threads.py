@@ -8,10 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from smallbot.bot import Bot
-from smallbot.encoder import Encoder
+from smallbot.runtime.bot import Bot
+from smallbot.encoding.encoder import Encoder
 from smallbot.errors import ConfigError
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 TEXTS = ["how do I reset my password?", "when are you open on saturdays", "I want my money back"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from smallbot.cli import main
 from smallbot.errors import ProjectError
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -85,10 +85,10 @@ def test_eval_of_a_fine_tuned_bot_embeds_with_the_tuned_encoder(tiny_copy, encod
 
     import numpy as np
 
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
     from smallbot.commands.eval import EvalContext
-    from smallbot.serving import serving_encoder
+    from smallbot.encoding.serving import serving_encoder
 
     config = tiny_copy / "bot.yml"
     config.write_text(config.read_text() + "knowledge:\n  finetune_steps: 2\n  finetune_batch: 4\n"

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 
-from smallbot.bot import Bot
-from smallbot.exported import EXPORT_DIR, ExportedEncoder, export_encoder
-from smallbot.project import load_project
+from smallbot.runtime.bot import Bot
+from smallbot.encoding.torchscript import EXPORT_DIR, ExportedEncoder, export_encoder
+from smallbot.project.loader import load_project
 from smallbot.types import Message, ReplyKind
 
 TEXTS = ["hi", "how do I reset my password, I forgot it yesterday", "refund?", "word " * 300, "Ünïcödé tèxt ✓"]
@@ -36,7 +36,7 @@ def test_a_trained_bot_answers_with_the_exported_encoder(tiny_copy):
 
 def test_serving_a_built_bot_never_imports_transformers(tiny_copy):
     root = tiny_copy
-    code = ("import sys; from smallbot.bot import Bot; from smallbot.types import Message; "
+    code = ("import sys; from smallbot.runtime.bot import Bot; from smallbot.types import Message; "
             f"b = Bot.load({str(root)!r}, with_store=False); r = b.handle(Message('c', 'i forgot my password')); "
             "print(r.kind.value, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

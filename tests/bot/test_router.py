@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallbot.router import InputRejected, Policy, decide, normalise
+from smallbot.runtime.router import InputRejected, Policy, decide, normalise
 from smallbot.types import Hit, IntentPrediction, ReplyKind, Route
 
 ROUTES = {"greet": Route.RESPOND, "human": Route.HANDOFF, "billing": Route.FAQ}

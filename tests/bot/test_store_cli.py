@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smallbot.store import SQLiteStore
+from smallbot.store.sqlite import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from smallbot.config import StoreConfig
+from smallbot.project.config import StoreConfig
 from smallbot.errors import StoreError
 from smallbot.registry import store_names
 from smallbot.store import ConnectorState, ConversationLog, Store, open_store

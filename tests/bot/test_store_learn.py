@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smallbot.bot import Bot
-from smallbot.build import train_project
+from smallbot.runtime.bot import Bot
+from smallbot.build.pipeline import train_project
 from smallbot.cli import main
 from smallbot.errors import ConfigError
-from smallbot.learn import REVIEW_FILE, _insert_csv, _insert_markdown, _insert_yaml, read_review
-from smallbot.project import load_project
-from smallbot.store import SQLiteStore
+from smallbot.analytics.learn import REVIEW_FILE, _insert_csv, _insert_markdown, _insert_yaml, read_review
+from smallbot.project.loader import load_project
+from smallbot.store.sqlite import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind
 
 # strict bands so that paraphrases the stock tiny bot answers are only suggested or abstained here (the
@@ -124,7 +124,7 @@ def test_apply_merges_accepted_proposals_and_the_next_train_answers_them(logged_
 def test_apply_without_a_review_file_says_to_run_learn_first(tiny_copy):
     root = tiny_copy
     with pytest.raises(ConfigError, match="run `smallbot learn DIR` first"):
-        from smallbot.learn import apply_review
+        from smallbot.analytics.learn import apply_review
         apply_review(root)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smallbot import insights
-from smallbot.bot import Bot
+from smallbot.analytics import insights
+from smallbot.runtime.bot import Bot
 from smallbot.cli import main
-from smallbot.project import load_project
-from smallbot.store import SQLiteStore
+from smallbot.project.loader import load_project
+from smallbot.store.sqlite import SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind, Source, Suggestion
 
 DAY = 86400.0
@@ -117,7 +117,7 @@ def test_report_of_an_empty_log_still_renders(tiny_copy):
 
 
 def test_plots_survive_dollar_signs_and_duplicate_labels(tmp_path):
-    from smallbot.report import ReportData, write_report
+    from smallbot.analytics.log_report import ReportData, write_report
 
     vector = np.ones(3, dtype=np.float32) / np.sqrt(3)
     clusters = tuple(insights.Cluster(text, (text,), 2, vector) for text in ["is it $5 or $10 a month?"] * 2)

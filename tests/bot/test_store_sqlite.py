@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from smallbot.config import StoreConfig
+from smallbot.project.config import StoreConfig
 from smallbot.errors import StoreError
-from smallbot.store import SCHEMA_VERSION, SQLiteStore, open_store
+from smallbot.store import open_store
+from smallbot.store.sqlite import SCHEMA_VERSION, SQLiteStore
 from smallbot.types import Message, Reply, ReplyKind
 
 # The schema of the first release, written by hand exactly as that release created it.
@@ -81,7 +82,7 @@ def test_a_first_release_file_is_migrated_with_its_data(tmp_path, user_version):
 
 
 def test_a_version_3_file_is_migrated_and_keeps_its_data(tmp_path):
-    from smallbot.store import _MIGRATIONS
+    from smallbot.store.sqlite import _MIGRATIONS
 
     path = tmp_path / "v3.sqlite3"
     db = sqlite3.connect(path)  # the file version 3 wrote: shipped migrations never change
@@ -250,7 +251,7 @@ def test_retention_days_purges_old_conversations_when_the_bot_starts(tmp_path):
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from smallbot.store import SQLiteStore
+    from smallbot.store.sqlite import SQLiteStore
     from smallbot.types import Message, Reply, ReplyKind
 
     store = SQLiteStore(sys.argv[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from smallbot.config import load_config
+from smallbot.project.config import load_config
 from smallbot.connectors.slack import SlackConfig
 from smallbot.connectors.web import WebConfig
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from smallbot import registry
-from smallbot.config import load_config
+from smallbot.project.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "contrib" / "smallbot-webhook"
@@ -106,9 +106,9 @@ def test_the_connector_validates_its_own_section_with_lines(installed, tmp_path)
 @pytest.mark.asyncio
 async def test_signed_requests_are_answered_and_bad_ones_refused(installed, webhook_project, encoder,
                                                                   aiohttp_client):
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
     from smallbot.connectors.web import CONNECTORS, WebSettings, create_app
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     bot = Bot.from_build(load_project(webhook_project), encoder=encoder)
     try:

@@ -11,7 +11,7 @@ import pytest
 from smallbot.errors import ProjectError
 from smallbot.intents.evaluate import load_test_split, plot_threshold_curve
 from smallbot.intents.train import train_linear
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 from tests.conftest import TINY_BOT, write_project
 
 GREET = ["hi", "hello", "hey there", "good morning", "hiya", "hello bot", "howdy", "greetings"]

@@ -44,9 +44,9 @@ def test_top_layers_only_leaves_the_rest_untouched(encoder):
 
 @pytest.mark.slow
 def test_cross_entropy_finetune_loss_tunes_the_one_served_encoder(trained_tiny, tmp_path, encoder):
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
     from smallbot.types import Message
 
     root = tmp_path / "tiny"
@@ -70,7 +70,7 @@ def test_cross_entropy_finetune_loss_tunes_the_one_served_encoder(trained_tiny, 
 
 
 def test_finetune_loss_must_be_a_known_kind(tmp_path):
-    from smallbot.config import load_config
+    from smallbot.project.config import load_config
 
     path = tmp_path / "bot.yml"
     path.write_text("name: x\nintents:\n  finetune_loss: hinge\n")

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from smallbot.contrastive import FinetuneSettings, finetune_encoder
+from smallbot.encoding.contrastive import FinetuneSettings, finetune_encoder
 from smallbot.intents.classifier import LinearIntentClassifier
 from smallbot.intents.train import train_linear
 
@@ -55,7 +55,7 @@ def test_intent_tuning_is_seeded_and_pulls_intents_apart(encoder):
 
 
 def test_tuned_encoder_and_head_round_trip_with_identical_scores(encoder, tmp_path):
-    from smallbot.encoder import Encoder
+    from smallbot.encoding.encoder import Encoder
 
     tuned, _ = _tuned(encoder)
     texts = [t for g in GROUPS.values() for t in g]
@@ -75,9 +75,9 @@ def test_tuned_encoder_and_head_round_trip_with_identical_scores(encoder, tmp_pa
 
 @pytest.mark.slow
 def test_intents_finetune_steps_tunes_the_one_served_encoder(trained_tiny, tmp_path, encoder):
-    from smallbot.bot import Bot
-    from smallbot.build import input_hashes, train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import input_hashes, train_project
+    from smallbot.project.loader import load_project
     from smallbot.types import Message
 
     root = tmp_path / "tiny"

@@ -1,6 +1,6 @@
 """What `smallbot train` tells the author: what to expect, on what it is based, and the one thing to improve."""
 
-from smallbot.build import calibration_advice, describe_calibration
+from smallbot.build.pipeline import calibration_advice, describe_calibration
 from smallbot.knowledge.base import Bands
 from smallbot.knowledge.calibrate import Calibration
 

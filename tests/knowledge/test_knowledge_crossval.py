@@ -54,8 +54,8 @@ def test_cross_validated_held_out_searches_unseen_text_and_leaves_the_encoder_al
 
 
 def test_the_calibration_setting_never_rebuilds_an_untuned_bot(tiny_copy):
-    from smallbot.build import input_hashes
-    from smallbot.project import load_project
+    from smallbot.build.pipeline import input_hashes
+    from smallbot.project.loader import load_project
 
     config = tiny_copy / "bot.yml"
     original = config.read_text()
@@ -67,9 +67,9 @@ def test_the_calibration_setting_never_rebuilds_an_untuned_bot(tiny_copy):
 
 @pytest.mark.slow
 def test_smallbot_train_cross_validates_the_tuning_by_default(tiny_copy, encoder):
-    from smallbot.bot import Bot
-    from smallbot.build import input_hashes, negative_examples, train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import input_hashes, negative_examples, train_project
+    from smallbot.project.loader import load_project
     from smallbot.types import Message, ReplyKind
 
     config = tiny_copy / "bot.yml"

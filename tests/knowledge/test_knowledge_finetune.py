@@ -59,9 +59,9 @@ def test_hold_out_keeps_the_question_and_holds_one_alternate_per_entry():
 
 @pytest.mark.slow
 def test_fine_tuned_encoder_becomes_the_bots_encoder(tiny_copy, encoder):
-    from smallbot.bot import Bot
-    from smallbot.build import input_hashes, train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import input_hashes, train_project
+    from smallbot.project.loader import load_project
     from smallbot.types import Message, ReplyKind
 
     root = tiny_copy
@@ -80,8 +80,8 @@ def test_fine_tuned_encoder_becomes_the_bots_encoder(tiny_copy, encoder):
     assert (tuned_dir / "model.safetensors").exists()
     bot = Bot.load(root)
     try:
-        from smallbot.encoder import Encoder
-        from smallbot.exported import ExportedEncoder
+        from smallbot.encoding.encoder import Encoder
+        from smallbot.encoding.torchscript import ExportedEncoder
 
         assert isinstance(bot.encoder, ExportedEncoder) and bot.encoder.source == tuned_dir  # served traced
         texts = ["I want my money back", "hello"]

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from smallbot.bot import Bot
+from smallbot.runtime.bot import Bot
 from smallbot.errors import NotReadyError, ProjectError
 from smallbot.types import Message, ReplyKind
 
@@ -36,7 +36,7 @@ NEW_FAQ = """
 @pytest.fixture
 def running_bot(tiny_copy, encoder):
     root = tiny_copy
-    from smallbot.project import load_project
+    from smallbot.project.loader import load_project
 
     bot = Bot.from_build(load_project(root), encoder=encoder)
     yield bot, root

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smallbot.config import Secret, Section
+from smallbot.project.config import Secret, Section
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from smallbot.config import Section
+from smallbot.project.config import Section
 from smallbot.errors import ConfigError
 from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 import pytest_asyncio
 
-from smallbot.bot import Bot
+from smallbot.runtime.bot import Bot
 from smallbot.connectors.slack.testing import SlackAPIStandIn
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 from slack_helpers import BOT_TOKEN, SIGNING_SECRET, SlackClient, start_slack
 

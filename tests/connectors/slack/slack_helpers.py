@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from smallbot.bot import Bot
-from smallbot.config import Secret
+from smallbot.runtime.bot import Bot
+from smallbot.project.config import Secret
 from smallbot.connectors.slack import SLACK, SlackConfig, setup
 from smallbot.connectors.slack.testing import SlackAPIStandIn, signed_headers
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from smallbot.bot import Bot
+from smallbot.runtime.bot import Bot
 from smallbot.connectors.slack import StoreSlackState
 from smallbot.connectors.slack.testing import BOT_USER, event_body
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 from slack_helpers import SUPPORT, click_payload, start_slack
 

@@ -256,8 +256,8 @@ async def test_ask_command_without_a_question_explains_itself(slack):
 
 async def test_feedback_click_is_stored_against_the_reply_it_was_on(aiohttp_client, slack_env, slack_api, tiny_copy,
                                                                     encoder):
-    from smallbot.bot import Bot
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.project.loader import load_project
 
     bot = Bot.from_build(load_project(tiny_copy), encoder=encoder)  # with its SQLite store
     try:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from aiohttp import web
 
-from smallbot.config import Secret
+from smallbot.project.config import Secret
 from smallbot.connectors.slack import SLACK, SlackConfig, setup
 from smallbot.errors import ConfigError
 
@@ -39,7 +39,7 @@ def test_setup_refuses_missing_secrets_naming_the_key(slack_env, monkeypatch, ti
 
 
 def test_bot_yml_slack_section_reads_socket_mode_keys(tmp_path):
-    from smallbot.config import load_config
+    from smallbot.project.config import load_config
 
     path = tmp_path / "bot.yml"
     path.write_text("slack:\n  enabled: true\n  bot_token: ${SLACK_BOT_TOKEN}\n  socket_mode: true\n"
@@ -54,7 +54,7 @@ def test_bot_yml_slack_section_reads_socket_mode_keys(tmp_path):
 
 
 def test_bot_yml_refuses_a_literal_app_token(tmp_path):
-    from smallbot.config import load_config
+    from smallbot.project.config import load_config
 
     path = tmp_path / "bot.yml"
     path.write_text("slack:\n  app_token: xapp-1-A0-secret\n")

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from smallbot.config import Secret
+from smallbot.project.config import Secret
 from smallbot.connectors.slack import SlackConnector, make_client, setup
 from smallbot.connectors.slack.socket_mode import socket_mode_client
 from smallbot.connectors.slack.testing import BOT_USER, event_body

@@ -16,8 +16,8 @@ from smallbot.connectors.web import WebSettings, create_app
 @pytest.fixture(scope="session")
 def helpdesk_bot(trained_helpdesk: Path, encoder):
     """The trained helpdesk bot with its SQLite store, sharing the session's encoder."""
-    from smallbot.bot import Bot
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.project.loader import load_project
 
     bot = Bot.from_build(load_project(trained_helpdesk), encoder=encoder)
     yield bot

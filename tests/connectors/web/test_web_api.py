@@ -217,7 +217,7 @@ async def test_unknown_api_route_and_method_get_json_errors(client):
 
 
 async def test_demo_page_embeds_the_widget_and_escapes_the_bot_name(aiohttp_client, helpdesk_bot):
-    from smallbot.bot import Bot
+    from smallbot.runtime.bot import Bot
 
     hostile = Bot(dataclasses.replace(helpdesk_bot.config, name="<script>alert(1)</script> Co"),
                   helpdesk_bot.encoder, helpdesk_bot.knowledge, helpdesk_bot.classifier, helpdesk_bot.routes)

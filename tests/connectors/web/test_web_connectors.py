@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 
-from smallbot.bot import Bot
+from smallbot.runtime.bot import Bot
 from smallbot.connectors import Connector
 from smallbot.connectors.slack import SlackConfig, SlackConnector
 from smallbot.connectors.terminal import TerminalConnector
 from smallbot.connectors.web import CONNECTORS, WebSettings, create_app
 from smallbot.plugins import BotService
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 
 def _bot(root, bot_yml: str, encoder) -> Bot:

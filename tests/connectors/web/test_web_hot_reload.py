@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from smallbot.bot import Bot
+from smallbot.runtime.bot import Bot
 from smallbot.connectors.web import WebSettings, create_app
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from smallbot.config import BotConfig, LimitsConfig
+from smallbot.project.config import BotConfig, LimitsConfig
 from smallbot.connectors.web import BadRequest, WebConfig, WebSettings, parse, parse_feedback, render
-from smallbot.connectors.web.guard import OriginPolicy, RateLimiter, retry_after_header
+from smallbot.connectors.web.access import OriginPolicy, RateLimiter, retry_after_header
 from smallbot.connectors.web.metrics import WebMetrics
 from smallbot.connectors.web.protocol import decode_json
 from smallbot.errors import ConfigError

@@ -212,9 +212,9 @@ MARKDOWN_FAQ = """
 def markdown_bot(trained_tiny, encoder, tmp_path_factory):
     """The tiny bot with one more FAQ whose answer has bold, italic, code, a list, a link, a `javascript:`
     link and an HTML tag (only the knowledge is retrained)."""
-    from smallbot.bot import Bot
-    from smallbot.build import train_project
-    from smallbot.project import load_project
+    from smallbot.runtime.bot import Bot
+    from smallbot.build.pipeline import train_project
+    from smallbot.project.loader import load_project
 
     root = tmp_path_factory.mktemp("markdown") / "tiny"
     shutil.copytree(trained_tiny, root)
@@ -266,7 +266,7 @@ def test_related_questions_show_the_label_of_bot_yml_sent_by_the_server(browser,
     """The widget has no English of its own for "Related": it shows the label the reply carries."""
     import dataclasses
 
-    from smallbot.config import MessagesConfig
+    from smallbot.project.config import MessagesConfig
 
     tiny_bot.config = dataclasses.replace(tiny_bot.config, messages=MessagesConfig(related="Siehe auch:"))
     tiny_bot.policy = type(tiny_bot.policy)(**{**tiny_bot.policy.__dict__, "faq_answer": 0.0, "faq_suggest": 0.0})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from smallbot.project import load_project
+from smallbot.project.loader import load_project
 from smallbot.store import open_store
 
 pytestmark = [pytest.mark.slow,

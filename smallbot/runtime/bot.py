@@ -1,0 +1,662 @@
+"""`Bot`: the composition root that turns a built bot directory into replies.
+
+The flow is fixed (docs/architecture.md): normalise + input limits, follow-ups to earlier suggestions, FAQ fast
+path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing here knows a channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Sequence
+
+import jinja2.sandbox
+import numpy as np
+
+from smallbot.encoding.batcher import MicroBatcher
+from smallbot.build.pipeline import is_up_to_date, train_project
+from smallbot.project.config import BotConfig
+from smallbot.runtime.conversation import (
+    RECENT_TURNS,
+    REJECTED_PREFIX,
+    RESET_REASON,
+    STATE_TTL_S,
+    ConversationState,
+    ConversationTracker,
+    could_follow_up,
+    fold_question,
+    interpret_follow_up,
+    state_from_turns,
+)
+from smallbot.encoding.encoder import Encoder
+from smallbot.errors import ArtifactError, NotReadyError, SmallbotError
+from smallbot.encoding.torchscript import ExportedEncoder
+from smallbot.project.loader import BUILD_DIR, Project, load_project
+from smallbot.runtime.router import InputRejected, Policy, decide, normalise
+from smallbot.encoding.serving import serving_encoder
+from smallbot.store import ConnectorState, ConversationLog, open_store
+from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
+
+if TYPE_CHECKING:
+    from smallbot.knowledge.base import UpdateResult
+
+    from smallbot.generation.factcheck import Support
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 32  # messages gathered at most into one encoder call (64 measured no better: RESULTS.md)
+SUB_BATCH = 16  # messages per forward pass when the micro-batcher gathers more (see Bot._encode_gathered)
+
+HISTORY_TURNS = RECENT_TURNS  # exchanges the generator sees per conversation; `history_tokens` trims further
+RESET_WORDS = {"reset", "/reset", "start over", "restart"}
+_NO_INTENT = IntentPrediction(None, 0.0, (), True, 1.0)
+
+
+@dataclass
+class _Pending:
+    """A message that passed the cheap steps and now needs the encoder."""
+
+    message: Message
+    text: str
+    started: float
+    timings: dict[str, float]
+
+
+class Bot:
+    """Answers messages for one bot project.
+
+    >>> bot = Bot.load("examples/helpdesk", train=True)
+    >>> bot.handle(Message("c1", "I forgot my password")).kind
+    <ReplyKind.ANSWER: 'answer'>
+    """
+
+    def __init__(
+        self,
+        config: BotConfig,
+        encoder: Encoder | ExportedEncoder,
+        knowledge,
+        classifier,
+        routes: dict,
+        store: ConversationLog | None = None,
+        root: Path | None = None,
+        connector_state: ConnectorState | None = None,
+    ):
+        self.config = config
+        self.encoder = encoder
+        self.knowledge = knowledge
+        self.classifier = classifier
+        self.routes = routes
+        self.store = store
+        # a backend keeps both halves in one object (smallbot.store.Store); connectors see only this half
+        if connector_state is None and isinstance(store, ConnectorState):
+            connector_state = store
+        self.connector_state = connector_state
+        self.root = root
+        # Conversation state is read back from the store's last turns (shared by every process serving the
+        # bot); without a store the same turns are kept here, per process (smallbot/runtime/conversation.py).
+        self.conversations = ConversationTracker()
+        self._questions = _folded_questions(knowledge)
+        self._batcher: MicroBatcher | None = None
+        self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
+        self._reload_lock = threading.Lock()  # one reload at a time
+        self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
+        self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
+        self._compiled = {
+            name: self._templates.from_string(r["response"]) for name, r in routes.items() if r.get("response")
+        }
+        self._handoff = self._templates.from_string(config.handoff)
+        thresholds = config.thresholds
+        bands = knowledge.bands
+        self.policy = Policy(
+            faq_answer=bands.answer if thresholds.faq_answer == "auto" else float(thresholds.faq_answer),
+            faq_suggest=bands.suggest if thresholds.faq_suggest == "auto" else float(thresholds.faq_suggest),
+            intent=thresholds.intent,
+            routes={name: Route(r["route"]) for name, r in routes.items()},
+            generator=config.generator.enabled,
+        )
+        # The generator: built cheap here, loaded on first use (or at start, `generator.load: startup`),
+        # run on one thread of its own so generations queue while FAQ answers never wait for them.
+        self.generator = _make_generator(config, root) if config.generator.enabled else None
+        self.generator_error: str | None = None
+        self._generation_pool: ThreadPoolExecutor | None = None
+        self._support: Support | None = None  # built on first use by _fact_support
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        root: str | Path | Project,
+        *,
+        train: bool = False,
+        report: Callable[[str], None] | None = None,
+        with_store: bool = True,
+    ) -> "Bot":
+        """Load a built bot; with `train=True` an untrained or stale project is trained first."""
+        project = root if isinstance(root, Project) else load_project(root)
+        encoder = Encoder(project.config.models.encoder, project.root)
+        if not is_up_to_date(project):
+            if not train:
+                raise ArtifactError(
+                    f"{project.root} is not trained or its files changed since: run `smallbot train {root}`"
+                )
+            (report or log.info)(f"{project.root} is not trained (or changed since the last build): training first")
+            encoder.load()
+            train_project(project, report=report, encoder=encoder)
+        return cls.from_build(project, encoder=encoder, with_store=with_store)
+
+    @classmethod
+    def from_build(
+        cls, project: Project, *, encoder: Encoder | ExportedEncoder | None = None, with_store: bool = True
+    ) -> "Bot":
+        from smallbot.intents.classifier import LinearIntentClassifier
+        from smallbot.knowledge.base import KnowledgeBase
+
+        build = project.root / BUILD_DIR
+        routes_file = build / "intents" / "routes.json"
+        if not routes_file.exists():
+            raise ArtifactError(f"{build} has no intents build: run `smallbot train {project.root}`")
+        routes = json.loads(routes_file.read_text())
+        classifier_dir = build / "intents" / "classifier"
+        classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
+        knowledge = KnowledgeBase.load(build / "knowledge")
+        _serve_faiss_single_threaded()
+        encoder = serving_encoder(project, encoder)
+        store = open_store(project.root, project.config.store) if with_store else None
+        bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
+        if project.config.generator.enabled and project.config.generator.load == "startup":
+            bot.start_generator()
+        return bot
+
+    # -- what connectors read (smallbot.plugins.BotService) ---------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def sample_questions(self, limit: int) -> list[str]:
+        """The first `limit` FAQ questions, in file order: what a demo page offers a new user to ask."""
+        return [entry.question for entry in self.knowledge.entries[:limit]]
+
+    # -- knowledge hot reload --------------------------------------------------------------------------
+
+    def reload_knowledge(self) -> "UpdateResult":
+        """Re-read the knowledge files and update the index in place, encoding only new or changed phrasings.
+
+        Keeps serving throughout (searches see the old or the new entries, never a broken index). The
+        calibrated bands stay as trained; run `smallbot train` to recalibrate after large changes.
+        A broken file raises ProjectError and leaves the running knowledge untouched.
+        """
+        from smallbot.knowledge.base import memoised
+        from smallbot.knowledge.loaders import load_knowledge
+        from smallbot.errors import ProjectError
+
+        from smallbot.project.loader import knowledge_files
+
+        if self.root is None:
+            raise NotReadyError("this bot was not loaded from a project directory: nothing to reload")
+        problems: list = []
+        files = knowledge_files(self.root)
+        entries = load_knowledge(files, problems, self.root)
+        if problems:
+            raise ProjectError(problems)
+        with self._reload_lock:
+            # encode new phrasings before taking the search lock, so messages are not held up by the encoder
+            known = set(self.knowledge.rows.values())
+            encode = memoised(self.encoder.encode)
+            encode([t for e in entries for t in self.knowledge.texts_of(e) if (e.id, t) not in known])
+            with self._knowledge_lock:
+                result = self.knowledge.sync(entries, encode)
+                self._knowledge_stamp = _stamp(files)
+            self._questions = _folded_questions(self.knowledge)
+        if not result.empty:
+            log.info(
+                "knowledge reloaded: %d added, %d changed, %d deleted, %d phrasings encoded",
+                len(result.added),
+                len(result.changed),
+                len(result.deleted),
+                result.encoded,
+            )
+        return result
+
+    def knowledge_changed(self) -> bool:
+        """True when a knowledge file was added, removed or modified since load or the last reload (mtime check)."""
+        from smallbot.project.loader import knowledge_files
+
+        if self.root is None:
+            return False
+        return _stamp(knowledge_files(self.root)) != self._knowledge_stamp
+
+    def reload_knowledge_if_changed(self) -> "UpdateResult | None":
+        """The cheap watcher connectors call periodically: reload only when the files' mtimes moved."""
+        return self.reload_knowledge() if self.knowledge_changed() else None
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+        if self._generation_pool is not None:
+            self._generation_pool.shutdown(wait=True, cancel_futures=True)
+        if self.store is not None:
+            self.store.close()
+
+    def start_generator(self) -> bool:
+        """Load the generator now (blocking). False, with `generator_error` set and logged, when the
+        model is missing or broken: the bot keeps answering and out-of-scope messages get the fallback."""
+        if self.generator is None or self.generator_error is not None:
+            return False
+        try:
+            self.generator.load()
+        except SmallbotError as exc:
+            self.generator_error = str(exc)
+            log.error("generator disabled, out-of-scope messages get the fallback text: %s", exc)
+            return False
+        return True
+
+    # -- handling ----------------------------------------------------------------------------------
+
+    def handle(self, message: Message) -> Reply:
+        """Answer one message (blocking; CPU-bound): the last item of `stream`."""
+        for item in self.stream(message):
+            if isinstance(item, Reply):
+                return item
+        raise AssertionError("stream ended without a Reply")  # a bug in stream
+
+    def _route(self, message: Message) -> Reply:
+        """Everything up to the reply, except generating it: a GENERATE reply comes back with no text."""
+        first = self._before_encoding(message)
+        if isinstance(first, Reply):
+            return first
+        t0 = time.perf_counter()
+        embedding = self.encoder.encode([first.text])[0]
+        first.timings["encode"] = _ms(t0)
+        return self._after_encoding(first, embedding)
+
+    async def ahandle(self, message: Message) -> Reply:
+        """Answer one message without blocking the event loop."""
+        async for item in self.astream(message):
+            if isinstance(item, Reply):
+                return item
+        raise AssertionError("astream ended without a Reply")  # a bug in astream
+
+    async def _aroute(self, message: Message) -> Reply:
+        """`_route` for the event loop: cheap steps inline, the encoder pass through the micro-batcher so that
+        concurrent messages share one forward pass."""
+        first = self._before_encoding(message)
+        if isinstance(first, Reply):
+            return first
+        t0 = time.perf_counter()
+        embedding = await self.batcher.encode(first.text)
+        first.timings["encode"] = _ms(t0)
+        return self._after_encoding(first, embedding)
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        if self._batcher is None:
+            self._batcher = MicroBatcher(self._encode_gathered, max_batch=MAX_BATCH)
+        return self._batcher
+
+    def _encode_gathered(self, texts: Sequence[str]) -> np.ndarray:
+        # A gathered batch mixes short and long messages; one forward pass pads all of them to the longest.
+        # Sorted by length and cut into passes of SUB_BATCH, it pads little: gathered batches of 32 CLINC150
+        # messages encoded at 0.77x the floor's sentences per CPU-second in one pass, 0.88x in passes of 16
+        # and 0.83x in passes of 8 (1 torch thread; 0.78x / 0.84x / 0.76x with 2): benchmarks/batch_shapes.py.
+        return self.encoder.encode(list(texts), batch_size=SUB_BATCH)
+
+    async def astream(self, message: Message) -> AsyncIterator[str | Reply]:
+        """Stream a reply: text chunks (str) as they are produced, then the final Reply.
+
+        Replies that are not generated arrive as one chunk; connectors use this one path for all kinds.
+        A generated reply arrives token by token; if the fact check then rejects it, the final Reply is the
+        fallback and its text differs from the chunks: connectors show the Reply's text instead.
+        """
+        loop = asyncio.get_running_loop()
+        reply = await self._aroute(message)
+        if reply.kind is not ReplyKind.GENERATE:
+            reply = await self._afinish(message, reply)
+            yield reply.text
+            yield reply
+            return
+        items: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self._generate(message, reply, cancelled):
+                    if loop.is_closed():  # the consumer's loop is gone; nobody is listening
+                        cancelled.set()
+                        continue
+                    loop.call_soon_threadsafe(items.put_nowait, item)
+            except BaseException as exc:  # handed to the consumer, who raises it
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(items.put_nowait, exc)
+
+        self._pool().submit(produce)
+        try:
+            while True:
+                item = await items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Reply):
+                    return
+        finally:
+            cancelled.set()  # the consumer left early: stop generating
+
+    def stream_generated(self, message: Message, placeholder: Reply) -> Iterator[str | Reply]:
+        """Blocking form of the generated half of `astream` (the terminal uses it through `stream`)."""
+        items: queue.Queue = queue.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self._generate(message, placeholder, cancelled):
+                    items.put(item)
+            except BaseException as exc:
+                items.put(exc)
+
+        self._pool().submit(produce)
+        try:
+            while True:
+                item = items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Reply):
+                    return
+        finally:
+            cancelled.set()
+
+    def stream(self, message: Message) -> Iterator[str | Reply]:
+        """Blocking `astream`: chunks, then the final Reply."""
+        reply = self._route(message)
+        if reply.kind is ReplyKind.GENERATE:
+            yield from self.stream_generated(message, reply)
+            return
+        reply = self._finish(message, reply)
+        yield reply.text
+        yield reply
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._generation_pool is None:
+            self._generation_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-generator")
+        return self._generation_pool
+
+    def _generate(self, message: Message, placeholder: Reply, cancelled: threading.Event) -> Iterator[str | Reply]:
+        """Run on the generator thread: load on first use, stream through the fact check, finish the Reply."""
+        from smallbot.generation.generator import GenerationStats, Turn
+        from smallbot.generation.checked_stream import CheckVerdict, checked_stream
+
+        started = time.perf_counter()
+        timings = dict(placeholder.timings)
+        if self.generator is None or not self.start_generator():
+            reason = f"generator unavailable: {self.generator_error or 'disabled'}"
+            yield self._finish(
+                message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback, reason, timings)
+            )
+            return
+        state = self.conversation_state(message.conversation_id)
+        history = [Turn(role, text) for role, text in state.history]  # type: ignore[arg-type]
+        text = normalise(message.text, self.config.limits.max_message_chars)
+        source = self.generator.stream(text, history, cancelled=cancelled.is_set)
+        verdict: CheckVerdict | None = None
+        for item in checked_stream(source, self._fact_support()):
+            if isinstance(item, CheckVerdict):
+                verdict = item
+            else:
+                yield item
+        assert verdict is not None
+        stats = verdict.extra if isinstance(verdict.extra, GenerationStats) else None
+        timings["generate"] = _ms(started)
+        if stats is not None and stats.first_token_ms is not None:
+            timings["first_token"] = stats.first_token_ms
+        stopped = stats.stopped if stats else "factcheck"
+        if not verdict.passed:
+            claims = ", ".join(f"{c.kind} '{c.text}'" for c in verdict.unsupported)
+            reply = self._replace(
+                placeholder,
+                ReplyKind.FALLBACK,
+                self.config.fallback,
+                f"generated reply replaced: not in the knowledge: {claims}",
+                timings,
+            )
+        elif not verdict.text.strip():
+            reply = self._replace(
+                placeholder, ReplyKind.FALLBACK, self.config.fallback, f"generator gave no text ({stopped})", timings
+            )
+        else:
+            reply = self._replace(
+                placeholder, ReplyKind.GENERATE, verdict.text, f"{placeholder.reason}; stopped: {stopped}", timings
+            )
+        yield self._finish(message, reply)
+
+    def _fact_support(self):
+        """What the fact check accepts as fact: every FAQ answer, question and link (built once)."""
+        if self._support is None:
+            from smallbot.generation.factcheck import build_support
+
+            texts = [part for e in self.knowledge.entries for part in (e.question, e.answer, *e.links)]
+            self._support = build_support(texts)
+        return self._support
+
+    @staticmethod
+    def _replace(reply: Reply, kind: ReplyKind, text: str, reason: str, timings: dict[str, float]) -> Reply:
+        return replace(reply, kind=kind, text=text, reason=reason, timings=timings)
+
+    def reset(self, conversation_id: str) -> None:
+        """Start the conversation over: its pending suggestions and the generator's history are forgotten.
+
+        With a store the state lives in the log, so the reset is logged as a turn (as if the user had typed
+        "reset") and every process serving the bot sees it; a conversation with no turns is left alone.
+        """
+        self.conversations.reset(conversation_id)
+        if self.store is not None and self.store.turns(conversation_id, last=1):
+            self.store.log_turn(
+                Message(conversation_id, "/reset"), Reply(ReplyKind.RESPOND, "", conversation_id, reason=RESET_REASON)
+            )
+
+    def conversation_state(self, conversation_id: str) -> ConversationState:
+        """The suggestions of the conversation's last reply and its recent exchanges, read back from its last
+        turns: from the store when the bot has one (so any worker process sees what another offered), else
+        from this process's memory."""
+        since = time.time() - STATE_TTL_S
+        if self.store is not None:
+            turns = self.store.turns(conversation_id, since=since, last=RECENT_TURNS)
+        else:
+            turns = self.conversations.recent(conversation_id)
+        return state_from_turns(turns, self._suggestion, since)
+
+    def _suggestion(self, entry_id: str) -> Suggestion | None:
+        try:
+            return Suggestion(entry_id, self.knowledge.entry(entry_id).question)
+        except KeyError:  # deleted by a knowledge reload since it was offered
+            return None
+
+    def _before_encoding(self, message: Message) -> Reply | _Pending:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        try:
+            text = normalise(message.text, self.config.limits.max_message_chars)
+        except InputRejected as exc:
+            return Reply(
+                ReplyKind.FALLBACK,
+                self.config.messages.unreadable.replace("{reason}", str(exc)),
+                reason=f"{REJECTED_PREFIX} {exc}",
+                timings={"total": _ms(started)},
+            )
+        timings["normalise"] = _ms(started)
+        if text.casefold() in RESET_WORDS:  # the logged reset turn is where the state starts over
+            self.conversations.reset(message.conversation_id)
+            return Reply(
+                ReplyKind.RESPOND,
+                self.config.messages.start_over,
+                reason=RESET_REASON,
+                timings={"total": _ms(started)},
+            )
+        follow_up = None
+        if could_follow_up(text, self._questions):  # most messages cannot be one: no state read for them
+            follow_up = interpret_follow_up(text, self.conversation_state(message.conversation_id))
+        if follow_up is not None:
+            if follow_up.pick is not None:
+                entry = self.knowledge.entry(follow_up.pick.entry_id)
+                hit = Hit(entry.id, 1.0, entry.question, entry.question)
+                decision = Decision(ReplyKind.ANSWER, f"picked suggestion '{entry.id}'", 1.0, None, (hit,))
+                return self._render(message, decision, timings, started)
+            return Reply(
+                ReplyKind.RESPOND,
+                self.config.messages.declined,
+                reason="declined suggestions",
+                timings={"total": _ms(started)},
+            )
+        t0 = time.perf_counter()
+        with self._knowledge_lock:
+            fast = self.knowledge.fast_path(text, self.config.thresholds.fast_path)
+        timings["fast_path"] = _ms(t0)
+        if fast is not None:
+            decision = Decision(
+                ReplyKind.ANSWER, f"fast path: near-exact match {fast.lexical_score:.2f}", fast.score, None, (fast,)
+            )
+            return self._render(message, decision, timings, started)
+        return _Pending(message, text, started, timings)
+
+    def _after_encoding(self, pending: _Pending, embedding: np.ndarray) -> Reply:
+        timings = pending.timings
+        t0 = time.perf_counter()
+        prediction = self.classifier.predict(embedding[None, :])[0] if self.classifier else _NO_INTENT
+        timings["intent"] = _ms(t0)
+        t0 = time.perf_counter()
+        with self._knowledge_lock:  # a hot reload swaps rows in place; never search half of one
+            hits = self.knowledge.search(pending.text, embedding, k=5)
+            offtopic = bool(hits) and self.knowledge.looks_offtopic(embedding, hits[0])
+        timings["retrieve"] = _ms(t0)
+        t0 = time.perf_counter()
+        decision = decide(prediction, hits, self.policy, offtopic)
+        timings["decide"] = _ms(t0)
+        return self._render(pending.message, decision, timings, pending.started)
+
+    def _render(self, message: Message, decision: Decision, timings: dict[str, float], started: float) -> Reply:
+        t0 = time.perf_counter()
+        kind = decision.kind
+        sources: tuple[Source, ...] = ()
+        suggestions: tuple[Suggestion, ...] = ()
+        if kind is ReplyKind.ANSWER:
+            entry = self.knowledge.entry(decision.hits[0].entry_id)
+            text = entry.answer
+            sources = (Source(entry.id, entry.question, entry.links),)
+            # "Related": the verbatim answer stays the text; connectors show these as buttons or numbers
+            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits[1:])
+        elif kind is ReplyKind.SUGGEST:
+            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
+            if len(suggestions) == 1:
+                text = self.config.messages.did_you_mean.replace("{question}", suggestions[0].text)
+            else:
+                text = (
+                    self.config.messages.did_you_mean_many
+                    + "\n"
+                    + "\n".join(f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1))
+                )
+        elif kind is ReplyKind.RESPOND:
+            text = self._compiled[decision.intent].render(user=message.user, bot_name=self.config.name).strip()
+        elif kind is ReplyKind.HANDOFF:
+            template = self._compiled.get(decision.intent or "", self._handoff)
+            text = template.render(user=message.user, bot_name=self.config.name).strip()
+        elif kind is ReplyKind.GENERATE:
+            text = ""  # generated by the caller (handle / astream), on the generator thread
+        else:
+            kind, text = ReplyKind.FALLBACK, self.config.fallback
+        timings["render"] = _ms(t0)
+        timings["total"] = _ms(started)
+        return Reply(
+            kind,
+            text,
+            message.conversation_id,
+            sources,
+            suggestions,
+            decision.confidence,
+            decision.intent,
+            decision.reason,
+            timings,
+            self.config.messages.related if kind is ReplyKind.ANSWER and suggestions else "",
+        )
+
+    async def _afinish(self, message: Message, reply: Reply) -> Reply:
+        """`_finish` for the event loop: the turn is logged through the store's async API, which waits for
+        the commit without blocking the loop."""
+        reply = self._finish(message, reply, log_turn=False)
+        if self.store is not None:
+            try:
+                await self.store.alog_turn(message, reply)
+            except Exception:  # the reply still goes out; the failure is logged with ids only
+                log.exception("could not log turn of conversation %s", message.conversation_id)
+        return reply
+
+    def _finish(self, message: Message, reply: Reply, log_turn: bool = True) -> Reply:
+        if not reply.conversation_id:
+            reply = replace(reply, conversation_id=message.conversation_id)
+        if self.store is None:  # without a store, this process remembers the turn for the follow-ups
+            self.conversations.record(message, reply)
+        if self.store is not None and log_turn:
+            try:
+                self.store.log_turn(message, reply)
+            except Exception:  # the reply still goes out; the failure is logged with ids only
+                log.exception("could not log turn of conversation %s", message.conversation_id)
+        return reply
+
+
+def _folded_questions(knowledge) -> frozenset[str]:
+    """Every FAQ question as a typed follow-up must match it (see `could_follow_up`)."""
+    return frozenset(fold_question(entry.question) for entry in knowledge.entries)
+
+
+def _serve_faiss_single_threaded() -> None:
+    """A served bot searches one query at a time: FAISS's OpenMP threads only add a barrier per search, and
+    on a 2-core machine whose other core runs the encoder's (or a neighbour's) threads, that barrier waits for
+    a parked thread. Measured on a busy machine (benchmarks/faiss_threads.py): 0.25-16 ms per one-query search
+    of a 400-row flat index with 2 OpenMP threads, under 0.07 ms with 1; 24-28% of a loaded web server's CPU
+    samples went there (benchmarks/RESULTS.md, "Web throughput")."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+def _knowledge_files(root: Path) -> list[Path]:
+    from smallbot.project.loader import knowledge_files
+
+    return knowledge_files(root)
+
+
+def _stamp(files: list[Path]) -> tuple:
+    """What the watcher compares: each knowledge file's path, mtime and size."""
+    out = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+def _make_generator(config: BotConfig, root: Path | None):
+    from smallbot.generation.generator import LocalGenerator
+
+    g = config.generator
+    return LocalGenerator(
+        g.model,
+        base_dir=root,
+        persona=g.persona,
+        max_new_tokens=g.max_new_tokens,
+        max_seconds=g.max_seconds,
+        history_tokens=g.history_tokens,
+        threads=g.threads,
+    )
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0
