@@ -56,6 +56,10 @@ class MarkdownStyle:
     def fence(self, markup: str, info: str, content: str) -> str:
         return f"{markup}{info}\n{content}{markup}"
 
+    def code_block(self, source: str, content: str) -> str:
+        """An indented code block: `source` as written, `content` without the indentation."""
+        return self.text(source)
+
     def link(self, label: str, plain_label: str, href: str) -> str:
         shown = _parser(False).normalizeLinkText(href)  # as written, not percent-encoded
         target = shown.removeprefix("mailto:")
@@ -64,11 +68,17 @@ class MarkdownStyle:
 
 def render_markdown(markdown: str, style: MarkdownStyle) -> str:
     """`markdown` as `style` shows it; whitespace around the text is kept as given (streamed chunks rely on it)."""
-    body = markdown.strip()
-    if not body:
+    if not markdown.strip():
         return markdown
-    lead = markdown[: len(markdown) - len(markdown.lstrip())]
     trail = markdown[len(markdown.rstrip()) :]
+    body = markdown.rstrip()
+    # leading blank lines, and fewer than four spaces before the first word, are layout the parser would drop;
+    # four or more start an indented code block and stay with it
+    cut = body.rfind("\n", 0, len(body) - len(body.lstrip("\n \t"))) + 1  # after the last leading blank line
+    lead, body = body[:cut], body[cut:]
+    indent = len(body) - len(body.lstrip(" "))
+    if indent < 4:
+        lead, body = lead + body[:indent], body[indent:]
     tree = SyntaxTreeNode(_parser(style.strikethrough).parse(body))
     return lead + _Walker(style, body).blocks(tree.children) + trail
 
@@ -119,16 +129,16 @@ class _Walker:
             return "\n".join((prefix + line) if line else prefix.rstrip() for line in inner.split("\n"))
         if kind == "fence":
             return self.style.fence(node.markup, node.info, self.style.text(node.content))
-        if kind in ("code_block", "html_block", "hr"):
-            return self._source(node)
-        return self._source(node)
+        if kind == "code_block":
+            return self.style.code_block(self._source(node), self.style.text(node.content))
+        return self.style.text(self._source(node))  # a rule, or anything else this walker has no style for
 
     def item(self, node: SyntaxTreeNode) -> str:
         parent = node.parent
-        if parent is not None and parent.type == "ordered_list":
-            marker = f"{node.info}{node.markup} "
-        else:
-            marker = self.style.bullet
+        ordered = parent is not None and parent.type == "ordered_list"
+        if not node.children:  # a marker alone (a streamed chunk, say) is text as written
+            return f"{node.info}{node.markup}" if ordered else node.markup
+        marker = f"{node.info}{node.markup} " if ordered else self.style.bullet
         inner = self.blocks(node.children)
         pad = " " * len(marker)
         lines = inner.split("\n")
@@ -139,8 +149,7 @@ class _Walker:
         """A block shown as the author wrote it (indented code, rules, anything the walker has no style for)."""
         if not node.map:
             return node.content.rstrip("\n")
-        text = "\n".join(self.lines[node.map[0] : node.map[1]]).rstrip("\n")
-        return self.style.text(text) if node.type == "code_block" else text
+        return "\n".join(self.lines[node.map[0] : node.map[1]]).rstrip("\n")
 
     def inline(self, nodes: list[SyntaxTreeNode]) -> str:
         out = []

@@ -47,9 +47,15 @@ def test_nested_emphasis_opens_and_closes_each_style_in_order():
         "\033[1mbold \033[3mand italic\033[23m inside\033[22m"
 
 
-def test_streamed_chunks_keep_their_surrounding_whitespace():
-    assert to_terminal(" world", color=False) == " world"
-    assert to_terminal("\n", color=False) == "\n"
+@pytest.mark.parametrize("chunk", [" world", "\n", "\n\nHello ", "*", "#", "1.", "  - item"])
+def test_streamed_chunks_keep_their_whitespace_and_lone_markers(chunk):
+    """Generated replies are rendered chunk by chunk: the spaces between tokens, and a marker that arrives
+    alone, are printed as they came."""
+    assert to_terminal(chunk, color=False) == chunk
+
+
+def test_an_indented_code_block_keeps_its_indentation():
+    assert to_terminal("Run:\n\n    ls **\n    pwd", color=False) == "Run:\n\n    ls **\n    pwd"
 
 
 def test_bold_and_italic_become_ansi_styles_on_a_tty():

@@ -51,6 +51,9 @@ class MrkdwnStyle(MarkdownStyle):
     def fence(self, markup: str, info: str, content: str) -> str:
         return f"```\n{content}```"  # Slack has no language tag: it would show as the first code line
 
+    def code_block(self, source: str, content: str) -> str:
+        return self.fence("```", "", content)  # Slack shows indentation as text, a fence as code
+
     def link(self, label: str, plain_label: str, href: str) -> str:
         if plain_label == href:
             return f"<{href}>"

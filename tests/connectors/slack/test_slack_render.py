@@ -38,6 +38,7 @@ def test_to_mrkdwn_converts_faq_markdown(markdown, mrkdwn):
     ("```python\nx = a*b\n```", "```\nx = a*b\n```"),  # Slack has no language tag: it would show as code
     ("Tom &amp; Jerry", "Tom &amp; Jerry"),  # an entity is one character, escaped once
     ("write to <help@x.example>", "write to <mailto:help@x.example|help@x.example>"),
+    ("Run:\n\n    ls <dir>", "Run:\n\n```\nls &lt;dir&gt;\n```"),  # indented code becomes a code block
 ])
 def test_to_mrkdwn_handles_what_the_regexes_got_wrong(markdown, mrkdwn):
     assert to_mrkdwn(markdown) == mrkdwn
