@@ -6,18 +6,15 @@ path, one encoder pass, intent prediction, FAQ search, `decide`, render. Nothing
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import json
 import logging
-import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Sequence
 
-import jinja2.sandbox
 import numpy as np
 
 from smallbot.encoding.batcher import MicroBatcher
@@ -39,10 +36,12 @@ from smallbot.encoding.encoder import Encoder
 from smallbot.errors import ArtifactError, NotReadyError, SmallbotError
 from smallbot.encoding.torchscript import ExportedEncoder
 from smallbot.project.loader import BUILD_DIR, Project, load_project
+from smallbot.generation.smalltalk import Generated, GenerationThread, generate_checked
+from smallbot.runtime.render import ReplyRenderer
 from smallbot.runtime.router import InputRejected, Policy, decide, normalise
 from smallbot.encoding.serving import serving_encoder
 from smallbot.store import ConnectorState, ConversationLog, open_store
-from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Source, Suggestion
+from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Suggestion
 
 if TYPE_CHECKING:
     from smallbot.knowledge.base import UpdateResult
@@ -107,11 +106,7 @@ class Bot:
         self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
         self._reload_lock = threading.Lock()  # one reload at a time
         self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
-        self._templates = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
-        self._compiled = {
-            name: self._templates.from_string(r["response"]) for name, r in routes.items() if r.get("response")
-        }
-        self._handoff = self._templates.from_string(config.handoff)
+        self._renderer = ReplyRenderer(config, routes)
         thresholds = config.thresholds
         bands = knowledge.bands
         self.policy = Policy(
@@ -125,7 +120,7 @@ class Bot:
         # run on one thread of its own so generations queue while FAQ answers never wait for them.
         self.generator = _make_generator(config, root) if config.generator.enabled else None
         self.generator_error: str | None = None
-        self._generation_pool: ThreadPoolExecutor | None = None
+        self._generation_thread = GenerationThread()
         self._support: Support | None = None  # built on first use by _fact_support
 
     # -- loading -----------------------------------------------------------------------------------
@@ -241,8 +236,7 @@ class Bot:
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
-        if self._generation_pool is not None:
-            self._generation_pool.shutdown(wait=True, cancel_futures=True)
+        self._generation_thread.close()
         if self.store is not None:
             self.store.close()
 
@@ -316,62 +310,18 @@ class Bot:
         A generated reply arrives token by token; if the fact check then rejects it, the final Reply is the
         fallback and its text differs from the chunks: connectors show the Reply's text instead.
         """
-        loop = asyncio.get_running_loop()
         reply = await self._aroute(message)
         if reply.kind is not ReplyKind.GENERATE:
             reply = await self._afinish(message, reply)
             yield reply.text
             yield reply
             return
-        items: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
-
-        def produce() -> None:
-            try:
-                for item in self._generate(message, reply, cancelled):
-                    if loop.is_closed():  # the consumer's loop is gone; nobody is listening
-                        cancelled.set()
-                        continue
-                    loop.call_soon_threadsafe(items.put_nowait, item)
-            except BaseException as exc:  # handed to the consumer, who raises it
-                if not loop.is_closed():
-                    loop.call_soon_threadsafe(items.put_nowait, exc)
-
-        self._pool().submit(produce)
-        try:
-            while True:
-                item = await items.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if isinstance(item, Reply):
-                    return
-        finally:
-            cancelled.set()  # the consumer left early: stop generating
+        async for item in self._generation_thread.astream(lambda cancelled: self._generate(message, reply, cancelled)):
+            yield item
 
     def stream_generated(self, message: Message, placeholder: Reply) -> Iterator[str | Reply]:
         """Blocking form of the generated half of `astream` (the terminal uses it through `stream`)."""
-        items: queue.Queue = queue.Queue()
-        cancelled = threading.Event()
-
-        def produce() -> None:
-            try:
-                for item in self._generate(message, placeholder, cancelled):
-                    items.put(item)
-            except BaseException as exc:
-                items.put(exc)
-
-        self._pool().submit(produce)
-        try:
-            while True:
-                item = items.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if isinstance(item, Reply):
-                    return
-        finally:
-            cancelled.set()
+        yield from self._generation_thread.stream(lambda cancelled: self._generate(message, placeholder, cancelled))
 
     def stream(self, message: Message) -> Iterator[str | Reply]:
         """Blocking `astream`: chunks, then the final Reply."""
@@ -383,58 +333,34 @@ class Bot:
         yield reply.text
         yield reply
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._generation_pool is None:
-            self._generation_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-generator")
-        return self._generation_pool
-
     def _generate(self, message: Message, placeholder: Reply, cancelled: threading.Event) -> Iterator[str | Reply]:
         """Run on the generator thread: load on first use, stream through the fact check, finish the Reply."""
-        from smallbot.generation.generator import GenerationStats, Turn
-        from smallbot.generation.checked_stream import CheckVerdict, checked_stream
+        from smallbot.generation.generator import Turn
 
-        started = time.perf_counter()
         timings = dict(placeholder.timings)
         if self.generator is None or not self.start_generator():
             reason = f"generator unavailable: {self.generator_error or 'disabled'}"
-            yield self._finish(
-                message, self._replace(placeholder, ReplyKind.FALLBACK, self.config.fallback, reason, timings)
+            fallback = dataclasses.replace(
+                placeholder, kind=ReplyKind.FALLBACK, text=self.config.fallback, reason=reason, timings=timings
             )
+            yield self._finish(message, fallback)
             return
         state = self.conversation_state(message.conversation_id)
         history = [Turn(role, text) for role, text in state.history]  # type: ignore[arg-type]
         text = normalise(message.text, self.config.limits.max_message_chars)
-        source = self.generator.stream(text, history, cancelled=cancelled.is_set)
-        verdict: CheckVerdict | None = None
-        for item in checked_stream(source, self._fact_support()):
-            if isinstance(item, CheckVerdict):
-                verdict = item
-            else:
+        for item in generate_checked(self.generator, text, history, self._fact_support(), cancelled.is_set):
+            if not isinstance(item, Generated):
                 yield item
-        assert verdict is not None
-        stats = verdict.extra if isinstance(verdict.extra, GenerationStats) else None
-        timings["generate"] = _ms(started)
-        if stats is not None and stats.first_token_ms is not None:
-            timings["first_token"] = stats.first_token_ms
-        stopped = stats.stopped if stats else "factcheck"
-        if not verdict.passed:
-            claims = ", ".join(f"{c.kind} '{c.text}'" for c in verdict.unsupported)
-            reply = self._replace(
-                placeholder,
-                ReplyKind.FALLBACK,
-                self.config.fallback,
-                f"generated reply replaced: not in the knowledge: {claims}",
-                timings,
-            )
-        elif not verdict.text.strip():
-            reply = self._replace(
-                placeholder, ReplyKind.FALLBACK, self.config.fallback, f"generator gave no text ({stopped})", timings
-            )
-        else:
-            reply = self._replace(
-                placeholder, ReplyKind.GENERATE, verdict.text, f"{placeholder.reason}; stopped: {stopped}", timings
-            )
-        yield self._finish(message, reply)
+                continue
+            timings["generate"] = item.generate_ms
+            if item.first_token_ms is not None:
+                timings["first_token"] = item.first_token_ms
+            if item.text is None:
+                kind, reply_text, reason = ReplyKind.FALLBACK, self.config.fallback, item.reason
+            else:
+                kind, reply_text, reason = ReplyKind.GENERATE, item.text, f"{placeholder.reason}; {item.reason}"
+            reply = dataclasses.replace(placeholder, kind=kind, text=reply_text, reason=reason, timings=timings)
+            yield self._finish(message, reply)
 
     def _fact_support(self):
         """What the fact check accepts as fact: every FAQ answer, question and link (built once)."""
@@ -444,10 +370,6 @@ class Bot:
             texts = [part for e in self.knowledge.entries for part in (e.question, e.answer, *e.links)]
             self._support = build_support(texts)
         return self._support
-
-    @staticmethod
-    def _replace(reply: Reply, kind: ReplyKind, text: str, reason: str, timings: dict[str, float]) -> Reply:
-        return replace(reply, kind=kind, text=text, reason=reason, timings=timings)
 
     def reset(self, conversation_id: str) -> None:
         """Start the conversation over: its pending suggestions and the generator's history are forgotten.
@@ -542,47 +464,20 @@ class Bot:
 
     def _render(self, message: Message, decision: Decision, timings: dict[str, float], started: float) -> Reply:
         t0 = time.perf_counter()
-        kind = decision.kind
-        sources: tuple[Source, ...] = ()
-        suggestions: tuple[Suggestion, ...] = ()
-        if kind is ReplyKind.ANSWER:
-            entry = self.knowledge.entry(decision.hits[0].entry_id)
-            text = entry.answer
-            sources = (Source(entry.id, entry.question, entry.links),)
-            # "Related": the verbatim answer stays the text; connectors show these as buttons or numbers
-            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits[1:])
-        elif kind is ReplyKind.SUGGEST:
-            suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
-            if len(suggestions) == 1:
-                text = self.config.messages.did_you_mean.replace("{question}", suggestions[0].text)
-            else:
-                text = (
-                    self.config.messages.did_you_mean_many
-                    + "\n"
-                    + "\n".join(f"{i}. {s.text}" for i, s in enumerate(suggestions, start=1))
-                )
-        elif kind is ReplyKind.RESPOND:
-            text = self._compiled[decision.intent].render(user=message.user, bot_name=self.config.name).strip()
-        elif kind is ReplyKind.HANDOFF:
-            template = self._compiled.get(decision.intent or "", self._handoff)
-            text = template.render(user=message.user, bot_name=self.config.name).strip()
-        elif kind is ReplyKind.GENERATE:
-            text = ""  # generated by the caller (handle / astream), on the generator thread
-        else:
-            kind, text = ReplyKind.FALLBACK, self.config.fallback
+        rendered = self._renderer.render(decision, self.knowledge, self.config, message.user)
         timings["render"] = _ms(t0)
         timings["total"] = _ms(started)
         return Reply(
-            kind,
-            text,
+            rendered.kind,
+            rendered.text,
             message.conversation_id,
-            sources,
-            suggestions,
+            rendered.sources,
+            rendered.suggestions,
             decision.confidence,
             decision.intent,
             decision.reason,
             timings,
-            self.config.messages.related if kind is ReplyKind.ANSWER and suggestions else "",
+            rendered.suggestions_label,
         )
 
     async def _afinish(self, message: Message, reply: Reply) -> Reply:
@@ -598,7 +493,7 @@ class Bot:
 
     def _finish(self, message: Message, reply: Reply, log_turn: bool = True) -> Reply:
         if not reply.conversation_id:
-            reply = replace(reply, conversation_id=message.conversation_id)
+            reply = dataclasses.replace(reply, conversation_id=message.conversation_id)
         if self.store is None:  # without a store, this process remembers the turn for the follow-ups
             self.conversations.record(message, reply)
         if self.store is not None and log_turn:
