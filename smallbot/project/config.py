@@ -90,6 +90,7 @@ class MessagesConfig:
     start_over: str = "OK, let's start over. What can I help you with?"  # the reply to "reset"
     declined: str = "OK. Could you tell me a bit more, in other words?"  # the reply to "no" after suggestions
     unreadable: str = "Sorry, I can't read that message: {reason}."  # an empty or over-long message
+    related: str = "Related:"  # above the other questions offered under an answer
 
 
 @dataclass(frozen=True)

@@ -526,6 +526,7 @@ class Bot:
             decision.intent,
             decision.reason,
             timings,
+            rendered.suggestions_label,
         )
 
     async def _afinish(self, message: Message, reply: Reply) -> Reply:
