@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from smallbot.store import SQLiteStore  # noqa: E402
+from smallbot.store.sqlite import SQLiteStore  # noqa: E402
 from smallbot.types import Message, Reply, ReplyKind, Source  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import sys
 from smallbot import __version__
 from smallbot.errors import ProjectError, SmallbotError
 
-COMMANDS = ["init", "train", "ask", "chat", "eval", "slack", "forget", "report", "learn", "serve"]
+COMMANDS = ["init", "train", "ask", "chat", "eval", "slack", "forget", "report", "learn", "serve", "migrate"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,6 +77,9 @@ class BotService(Protocol):
     def reload_knowledge_if_changed(self) -> Any:
         """Pick up edited knowledge files (None when nothing changed); ProjectError when one is broken."""
 
+    def reload_build_if_published(self) -> bool:
+        """Serve a build `smallbot train` published since (True when swapped in); False when there is none."""
+
 
 @runtime_checkable
 class ConnectorPlugin(Protocol):

@@ -3,8 +3,8 @@ paths written in `bot.yml`.
 
 Two sources, merged:
 
-- the built-ins (`web`, `slack` and `terminal` connectors, the `sqlite` store), registered here in code so a
-  source checkout or an editable install made before a built-in was added still finds them;
+- the built-ins (`web`, `slack` and `terminal` connectors, the `sqlite` and `postgres` stores), registered here
+  in code so a source checkout or an editable install made before a built-in was added still finds them;
 - Python entry points of installed distributions, in the groups ``smallbot.connectors`` and
   ``smallbot.stores`` (read with `importlib.metadata`). A third party adds a connector by declaring, in its
   own pyproject.toml::
@@ -48,6 +48,7 @@ _BUILT_INS: dict[str, dict[str, str]] = {
     },
     STORES: {
         "sqlite": "smallbot.store.sqlite:sqlite",
+        "postgres": "smallbot.store.postgres:postgres",  # needs the `postgres` extra (psycopg)
     },
 }
 

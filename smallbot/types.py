@@ -110,6 +110,9 @@ class Reply:
     intent: str | None = None
     reason: str = ""
     timings: Mapping[str, float] = field(default_factory=dict)  # step -> milliseconds
+    # shown above `suggestions` when they are "Related" questions under an answer (bot.yml `messages.related`);
+    # carried on the reply so every channel, the web widget included, shows the bot's own words
+    suggestions_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form used by `smallbot ask --json` and the REST API."""
@@ -119,6 +122,7 @@ class Reply:
             "conversation_id": self.conversation_id,
             "sources": [{"id": s.entry_id, "question": s.question, "links": list(s.links)} for s in self.sources],
             "suggestions": [{"id": s.entry_id, "text": s.text} for s in self.suggestions],
+            "suggestions_label": self.suggestions_label,
             "confidence": round(self.confidence, 4),
             "intent": self.intent,
             "reason": self.reason,

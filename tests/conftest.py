@@ -157,3 +157,38 @@ def trained_helpdesk(tmp_path_factory, encoder) -> Path:
     shutil.copytree(HELPDESK, root, ignore=shutil.ignore_patterns(".smallbot"))
     train_project(load_project(root), encoder=encoder)
     return root
+
+
+# -- PostgreSQL: one throwaway server per session, one database per test ---------------------------------
+
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server started for this session (initdb into a temporary directory, loopback, a free port),
+    stopped and removed at the end. Skips where the server binaries are not installed, unless
+    SMALLBOT_REQUIRE_POSTGRES=1 (CI sets it) makes that a failure."""
+    from tests.support.postgres import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres("127.0.0.1")
+    except PostgresUnavailable as exc:
+        if os.environ.get("SMALLBOT_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, monkeypatch) -> str:
+    """A fresh, empty database for one test, also in $SMALLBOT_TEST_DATABASE_URL; dropped afterwards."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.create_database(name)
+    from tests.support.stores import DATABASE_URL_VAR
+
+    monkeypatch.setenv(DATABASE_URL_VAR, url)
+    yield url
+    postgres_server.drop_database(name)

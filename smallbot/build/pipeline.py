@@ -211,7 +211,6 @@ def train_project(
     export = dict(manifest.get("export", {}))
     inputs = export_inputs(project, hashes)
     if force or export.get("inputs") != inputs or not _export_present(project, export.get("kind")):
-        _write_manifest(build_dir, written)  # without the export entry until the export is verified
         kind = "onnx" if project.config.models.quantize == "none" else "torchscript"
         encoder, export = _export_serving_encoder(project, encoder, say, kind)
         exported = True
@@ -223,7 +222,12 @@ def train_project(
 
 
 def _write_manifest(build_dir: Path, manifest: dict) -> None:
-    (build_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    """Written last and renamed into place: replicas serving this directory reload when it changes
+    (Bot.reload_build), so it must never be seen half-written. A failed export leaves the previous
+    manifest, whose hashes no longer match, so the build is not taken as up to date."""
+    manifest_tmp = build_dir / f"{MANIFEST}.tmp"
+    manifest_tmp.write_text(json.dumps(manifest, indent=2))
+    manifest_tmp.replace(build_dir / MANIFEST)
 
 
 def export_inputs(project: Project, hashes: dict[str, str]) -> str:

@@ -30,14 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from smallbot.store import open_store
 
     project = load_project(args.dir)
-    store_path = project.root / project.config.store.path
-    if not store_path.exists():
-        say(f"no conversation log at {store_path} yet: the report will be empty")
     from smallbot.encoding.serving import serving_encoder
 
     encoder = serving_encoder(project)  # clusters by the meaning the bot itself sees
     store = open_store(project.root, dataclasses.replace(project.config.store, retention_days=0))  # read, never purge
     try:
+        if not store.conversations():
+            say(f"the conversation log ({project.config.store.backend}) is empty yet: the report will be empty")
         data = collect(store, encoder.encode, project.config.name, threshold=args.cluster_threshold)
     finally:
         store.close()

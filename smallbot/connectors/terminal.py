@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import TextIO
@@ -11,19 +10,25 @@ from smallbot.project.config import Section
 from smallbot.plugins import BotService
 from smallbot.types import Message, Reply, ReplyKind
 
+from .markdown import MarkdownStyle, render_markdown
+
 HELP = """Type a question and press Enter.
   1, 2, 3   pick a numbered suggestion      yes / no   answer "did you mean ...?"
   /reset    start a new conversation         /help      this text
   /quit     leave (or Ctrl-D)"""
 
 
-_CODE = re.compile(r"`[^`\n]+`")
-_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^\s()<>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>]+)>")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
-_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![*\w])|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)")
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
-_BULLET = re.compile(r"^([ \t]*)[*+][ \t]+", re.M)
+class TerminalStyle(MarkdownStyle):
+    """Bold and italic as ANSI styles on a tty, the bare words when piped; links show their target."""
+
+    def __init__(self, color: bool):
+        self.color = color
+
+    def strong(self, inner: str) -> str:
+        return f"\033[1m{inner}\033[22m" if self.color else inner
+
+    def emphasis(self, inner: str) -> str:
+        return f"\033[3m{inner}\033[23m" if self.color else inner
 
 
 def to_terminal(markdown: str, color: bool) -> str:
@@ -38,26 +43,7 @@ def to_terminal(markdown: str, color: bool) -> str:
     >>> to_terminal("Go to **Settings** and read [the guide](https://x.example).", color=False)
     'Go to Settings and read the guide (https://x.example).'
     """
-    kept: list[str] = []
-
-    def keep(text: str) -> str:
-        kept.append(text)
-        return f"\x00{len(kept) - 1}\x00"
-
-    def link(label: str, url: str) -> str:
-        target = url.removeprefix("mailto:")
-        return keep(label if label in (url, target) else f"{label} ({target})")
-
-    bold = (lambda t: f"\033[1m{t}\033[22m") if color else (lambda t: t)
-    italic = (lambda t: f"\033[3m{t}\033[23m") if color else (lambda t: t)
-    text = _CODE.sub(lambda m: keep(m.group(0)), markdown)
-    text = _LINK.sub(lambda m: link(m.group(1), m.group(2)), text)
-    text = _AUTOLINK.sub(lambda m: link(m.group(1), m.group(1)), text)
-    text = _HEADING.sub(lambda m: bold(m.group(1)), text)
-    text = _BOLD.sub(lambda m: bold(m.group(1) or m.group(2)), text)
-    text = _ITALIC.sub(lambda m: italic(m.group(1) or m.group(2)), text)
-    text = _BULLET.sub(lambda m: f"{m.group(1)}- ", text)
-    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
+    return render_markdown(markdown, TerminalStyle(color))
 
 
 class TerminalConnector:
@@ -91,7 +77,14 @@ class TerminalConnector:
             return (
                 "\n"
                 + self._dim(f"[source: {source.entry_id}{more}]")
-                + ("\nRelated:" + related + "\n" + self._dim("(type a number to read one)") if related else "")
+                + (
+                    (f"\n{reply.suggestions_label}" if reply.suggestions_label else "")
+                    + related
+                    + "\n"
+                    + self._dim("(type a number to read one)")
+                    if related
+                    else ""
+                )
             )
         if reply.kind is ReplyKind.SUGGEST:
             return "\n" + self._dim("(type a number, or rephrase)")

@@ -2,7 +2,9 @@
 
 A group is an FAQ entry's phrasings or an intent's examples; both the knowledge base and the intent
 classifier tune THE encoder through this one loop, so a bot keeps one encoder pass per message.
-Plain torch, MultipleNegativesRankingLoss-style: each step takes one (anchor, positive) pair from
+Plain torch, the objective of sentence-transformers' MultipleNegativesRankingLoss in both directions
+(docs/architecture.md says why that library's loss and model class are not used): each step takes one
+(anchor, positive) pair from
 each of `batch_size` distinct groups; every other group's positive in the batch is an in-batch
 negative, and texts that belong to no group (small talk, out of scope) plus the nearest other
 group's text (mined with the encoder before training) are extra hard negatives. Anchors are
@@ -12,6 +14,7 @@ seed fixes every random choice.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -108,6 +111,42 @@ def shuffled_batches(n: int, size: int, rng: random.Random) -> Iterator[list[int
         yield picked
 
 
+def contrastive_batches(
+    groups: Sequence[Sequence[str]],
+    hard: Sequence[Sequence[int]],
+    negatives: Sequence[str],
+    answers: Sequence[str] | None,
+    settings: FinetuneSettings,
+    rng: random.Random,
+) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """Endless (anchors, positives, extra negatives) batches: one (anchor, positive) pair from each of
+    `batch_size` distinct groups, a mined hard negative per group (`hard`: rows of the flattened group texts)
+    and a few texts of no group. Every random choice comes from `rng`, so a seed fixes the batches."""
+    texts = [t for g in groups for t in g]
+    size = min(settings.batch_size, len(groups))
+    batches = shuffled_batches(len(groups), size, rng)
+    while True:
+        picked = next(batches)
+        anchors, positives, extra = [], [], []
+        for g in picked:
+            phrasings = groups[g]
+            options = list(phrasings)
+            if settings.use_answers and answers is not None and answers[g]:
+                options.append(answers[g])
+            anchor = rng.choice(phrasings)
+            rest = [t for t in options if t != anchor]
+            positive = rng.choice(rest) if rest else anchor
+            if rng.random() < settings.typo_rate or positive == anchor:
+                anchor = add_typo(anchor, rng)
+            anchors.append(anchor)
+            positives.append(positive)
+            if hard[g]:
+                extra.append(texts[rng.choice(hard[g])])
+        if negatives:
+            extra.extend(rng.sample(list(negatives), min(len(negatives), max(4, size // 4))))
+        yield anchors, positives, extra
+
+
 def _freeze_below(model, train_layers: int) -> None:
     """Leave only the top `train_layers` encoder layers trainable (BERT-family layout); 0 trains all."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
@@ -159,30 +198,12 @@ def finetune_encoder(
         tokens = tokenizer(batch, padding=True, truncation=True, max_length=settings.max_length, return_tensors="pt")
         return pool(model(**tokens).last_hidden_state, tokens["attention_mask"], encoder.pooling)
 
-    size = min(settings.batch_size, len(groups))
-    batches = shuffled_batches(len(groups), size, rng)
     losses: list[float] = []
     model.train()
     try:
-        for _ in range(total):
-            picked = next(batches)
-            anchors, positives, extra = [], [], []
-            for g in picked:
-                phrasings = groups[g]
-                options = list(phrasings)
-                if settings.use_answers and answers is not None and answers[g]:
-                    options.append(answers[g])
-                anchor = rng.choice(phrasings)
-                rest = [t for t in options if t != anchor]
-                positive = rng.choice(rest) if rest else anchor
-                if rng.random() < settings.typo_rate or positive == anchor:
-                    anchor = add_typo(anchor, rng)
-                anchors.append(anchor)
-                positives.append(positive)
-                if hard[g]:
-                    extra.append(texts[rng.choice(hard[g])])
-            if negatives:
-                extra.extend(rng.sample(list(negatives), min(len(negatives), max(4, size // 4))))
+        for anchors, positives, extra in itertools.islice(
+            contrastive_batches(groups, hard, negatives, answers, settings, rng), total
+        ):
             a = embed(anchors)
             p = embed(positives + extra)
             logits = settings.scale * a @ p.T

@@ -1,7 +1,9 @@
 """A linear softmax head fitted on frozen embeddings (multinomial logistic regression, L-BFGS).
 
 Written on torch rather than scikit-learn so that the trained weights are plain tensors saved as
-safetensors and the serving path never imports a training library.
+safetensors and the serving path never imports a training library. Not the shared Newton fit of
+`smallbot.logistic`: a multinomial Newton step solves a (classes x dims)^2 system, far too large for
+hundreds of intents over 384 dimensions, so this one needs a gradient-only solver.
 """
 
 from __future__ import annotations
@@ -61,33 +63,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, max_iter: int = 200) -> tuple[np.ndarray, float]:
-    """Class-balanced binary logistic regression, (weights [d], intercept): minimises
-    C * sum_i s_i * logloss_i + ||w||^2 / 2 with s_i = n / (2 n_class(i)), sklearn's `class_weight="balanced"`."""
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    yt = torch.from_numpy(np.asarray(y, dtype=np.float64))
-    positives = float(yt.sum())
-    sample = torch.where(yt > 0, len(yt) / (2 * max(positives, 1.0)), len(yt) / (2 * max(len(yt) - positives, 1.0)))
-    weight = torch.zeros(xt.shape[1], dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS(
-        [weight, bias],
-        lr=1.0,
-        max_iter=max_iter,
-        history_size=20,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-8,
-        tolerance_change=1e-12,
-    )
-
-    def closure():
-        optimizer.zero_grad()
-        losses = torch.nn.functional.binary_cross_entropy_with_logits(xt @ weight + bias, yt, reduction="none")
-        loss = (sample * losses).sum() / len(yt) + (weight * weight).sum() / (2 * c * len(yt))
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return weight.detach().numpy(), float(bias.detach().item())

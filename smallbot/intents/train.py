@@ -24,9 +24,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from smallbot.errors import TrainingError
+from smallbot.logistic import balanced_weights, fit_logistic
 
 from .classifier import FEATURES, LinearIntentClassifier, OutOfScopePolicy, fill_logit_features
-from .head import fit_linear_head, fit_temperature, fit_logistic
+from .head import fit_linear_head, fit_temperature
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def combine_logistic(z_correct: np.ndarray, z_oos: np.ndarray, c: float = COMBIN
     """
     x = np.concatenate([z_correct, z_oos])
     y = np.r_[np.ones(len(z_correct)), np.zeros(len(z_oos))]
-    return fit_logistic(x, y, c=c)[0]
+    return fit_logistic(x, y, l2=1.0 / c, sample_weight=balanced_weights(y)).weights
 
 
 @dataclass(frozen=True)

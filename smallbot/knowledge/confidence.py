@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from smallbot.errors import ArtifactError
+from smallbot.logistic import fit_logistic, sigmoid
 from smallbot.types import Hit
 
 FEATURES = ("fused", "dense", "lexical", "margin", "dense_margin", "lexical_margin", "is_top", "both_top", "log_words")
@@ -63,10 +64,6 @@ def hit_features(hits: Sequence[Hit], text: str) -> np.ndarray:
     )
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-
 @dataclass(frozen=True)
 class ConfidenceModel:
     """Standardise the features, then a logistic regression; stored as plain JSON numbers."""
@@ -81,8 +78,7 @@ class ConfidenceModel:
     def fit(
         cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50, prior: "ConfidenceModel | None" = None
     ) -> "ConfidenceModel":
-        """Maximum a posteriori logistic regression by Newton's method (a handful of features, a few thousand
-        rows: under ten steps, and no training library at serve or train time).
+        """Maximum a posteriori logistic regression (`smallbot.logistic.fit_logistic`, Newton's method).
 
         Without `prior` the penalty is `l2` / 2 * ||w||^2 (bias free) on features standardised by `x`. With
         `prior` the features keep the prior's standardisation and the penalty pulls weights AND bias towards
@@ -90,44 +86,23 @@ class ConfidenceModel:
         the data, and it moves smoothly in between.
         """
         x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
         if prior is not None:
             mean, scale = np.array(prior.mean), np.array(prior.scale)
-            centre = np.array([*prior.weights, prior.bias])
+            centre: tuple[np.ndarray, float] | None = (np.array(prior.weights), prior.bias)
         else:
             mean = x.mean(axis=0)
             scale = x.std(axis=0)
             scale[scale < 1e-9] = 1.0
-            centre = np.zeros(x.shape[1] + 1)
-        z = np.column_stack([(x - mean) / scale, np.ones(len(x))])
-        w = centre.copy()
-        penalty = np.full(z.shape[1], l2)
-        if prior is None:
-            penalty[-1] = 0.0
-
-        def loss(w: np.ndarray) -> float:
-            margin = z @ w
-            return float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * penalty @ (w - centre) ** 2)
-
-        for _ in range(iterations):
-            p = _sigmoid(z @ w)
-            grad = z.T @ (p - y) + penalty * (w - centre)
-            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-            step = np.linalg.solve(hess, grad)
-            # halve an overshooting step: from a confident prior the Hessian is nearly flat and a full step
-            # can jump past the optimum
-            before, scale_ = loss(w), 1.0
-            while loss(w - scale_ * step) > before and scale_ > 1e-6:
-                scale_ /= 2
-            w -= scale_ * step
-            if np.abs(scale_ * step).max() < 1e-8:
-                break
-        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w[:-1])), float(w[-1]))
+            centre = None
+        fit = fit_logistic(
+            (x - mean) / scale, y, l2=l2, centre=centre, penalise_bias=prior is not None, iterations=iterations
+        )
+        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, fit.weights)), float(fit.bias))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(right) for each feature row."""
         z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
-        return _sigmoid(z @ np.array(self.weights) + self.bias)
+        return sigmoid(z @ np.array(self.weights) + self.bias)
 
     def rescore(self, hits: Sequence[Hit], text: str) -> list[Hit]:
         """The same hits, in the same fused-score order, with `score` = P(right), non-increasing down the list.

@@ -90,6 +90,7 @@ class MessagesConfig:
     start_over: str = "OK, let's start over. What can I help you with?"  # the reply to "reset"
     declined: str = "OK. Could you tell me a bit more, in other words?"  # the reply to "no" after suggestions
     unreadable: str = "Sorry, I can't read that message: {reason}."  # an empty or over-long message
+    related: str = "Related:"  # above the other questions offered under an answer
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,11 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    backend: str = "sqlite"  # a registered store backend (smallbot.registry); only `sqlite` is built in
-    path: str = ".smallbot/conversations.sqlite3"
+    backend: str = "sqlite"  # a registered store backend (smallbot.registry): `sqlite` or `postgres` built in
+    path: str = ".smallbot/conversations.sqlite3"  # sqlite: the file, relative to the bot directory
     retention_days: int = 0  # 0 keeps everything
+    # postgres: the database URL, always a reference (store.url: ${DATABASE_URL}); it holds the password
+    url: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -249,9 +252,18 @@ def _check_store_backend(config: BotConfig, data: dict, file: str, problems: lis
     from smallbot import registry
 
     known = registry.store_names()
+    store = data.get("store")
+    if config.store.backend == "postgres" and config.store.url is None:
+        problems.append(
+            Problem(
+                file,
+                line_of(store, "backend"),
+                "store.backend 'postgres' needs 'store.url', a reference to the variable that holds the "
+                "database URL: store.url: ${DATABASE_URL}",
+            )
+        )
     if config.store.backend in known:
         return
-    store = data.get("store")
     close = difflib.get_close_matches(config.store.backend, known, n=1)
     fix = f"did you mean '{close[0]}'?" if close else f"installed: {', '.join(known)}"
     problems.append(

@@ -43,7 +43,8 @@ from smallbot.store import ConnectorState, ConversationLog, open_store
 from smallbot.types import Decision, Hit, IntentPrediction, Message, Reply, ReplyKind, Route, Suggestion
 
 if TYPE_CHECKING:
-    from smallbot.knowledge.base import UpdateResult
+    from smallbot.intents.classifier import LinearIntentClassifier
+    from smallbot.knowledge.base import KnowledgeBase, UpdateResult
 
     from smallbot.generation.factcheck import Support
 
@@ -105,6 +106,8 @@ class Bot:
         self._knowledge_lock = threading.Lock()  # held while searching and while swapping index rows
         self._reload_lock = threading.Lock()  # one reload at a time
         self._knowledge_stamp = _stamp(_knowledge_files(root)) if root is not None else ()
+        self._build_stamp = _build_stamp(root) if root is not None else ""
+        self._build_problem = ""  # why the last published build could not be read (logged once)
         self._renderer = ReplyRenderer(config, routes)
         thresholds = config.thresholds
         bands = knowledge.bands
@@ -148,19 +151,7 @@ class Bot:
 
     @classmethod
     def from_build(cls, project: Project, *, encoder: ServingEncoder | None = None, with_store: bool = True) -> "Bot":
-        from smallbot.intents.classifier import LinearIntentClassifier
-        from smallbot.knowledge.base import KnowledgeBase
-
-        build = project.root / BUILD_DIR
-        routes_file = build / "intents" / "routes.json"
-        if not routes_file.exists():
-            raise ArtifactError(f"{build} has no intents build: run `smallbot train {project.root}`")
-        routes = json.loads(routes_file.read_text())
-        classifier_dir = build / "intents" / "classifier"
-        classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
-        knowledge = KnowledgeBase.load(build / "knowledge")
-        _serve_faiss_single_threaded()
-        encoder = serving_encoder(project, encoder)
+        encoder, knowledge, classifier, routes = _read_build(project, encoder)
         store = open_store(project.root, project.config.store) if with_store else None
         bot = cls(project.config, encoder, knowledge, classifier, routes, store, project.root)
         if project.config.generator.enabled and project.config.generator.load == "startup":
@@ -229,6 +220,64 @@ class Bot:
     def reload_knowledge_if_changed(self) -> "UpdateResult | None":
         """The cheap watcher connectors call periodically: reload only when the files' mtimes moved."""
         return self.reload_knowledge() if self.knowledge_changed() else None
+
+    # -- a new build published by `smallbot train` (shared build directory) -----------------------------
+
+    def build_published(self) -> bool:
+        """True when `smallbot train` (here or on another host sharing the bot directory) published a build
+        other than the one being served: the manifest, written last by a build, has other contents."""
+        return self.root is not None and _build_stamp(self.root) not in ("", self._build_stamp)
+
+    def reload_build(self) -> bool:
+        """Serve the build now in the bot directory: index, bands, intent model, routes, responses, the
+        serving encoder and bot.yml's answering settings, swapped in under the search lock so a message is
+        answered wholly by the old build or wholly by the new one. The store and the connectors keep the
+        settings they started with (store, web and slack need a restart).
+
+        Why the shared directory and not the store: a build is hundreds of megabytes of files that every
+        replica must read anyway; the store would only carry a version number pointing at them. A replica
+        reads the build when the manifest changes, and keeps serving the old one if the new one cannot be
+        read yet (a train still writing it): it tries again at the next tick. Returns True when swapped.
+        """
+        if self.root is None:
+            raise NotReadyError("this bot was not loaded from a project directory: nothing to reload")
+        with self._reload_lock:
+            stamp = _build_stamp(self.root)
+            if stamp in ("", self._build_stamp):
+                return False
+            try:
+                project = load_project(self.root)
+                # the generator is not part of a build: the fresh Bot only borrows its parts, loading no model
+                encoder, knowledge, classifier, routes = _read_build(project, None)
+                fresh = Bot(project.config, encoder, knowledge, classifier, routes, None, self.root)
+            except (SmallbotError, OSError, ValueError) as exc:  # half-written by a train still running
+                if str(exc) != self._build_problem:  # once per distinct problem, not every tick
+                    log.info("a new build is not readable yet (%s); serving the previous one", exc)
+                    self._build_problem = str(exc)
+                return False
+            if _build_stamp(self.root) != stamp:  # another build landed while reading this one: next tick
+                return False
+            threads = getattr(self.encoder, "threads", 0)
+            if threads:  # the share of the cores `serve` gave this process
+                fresh.encoder.set_threads(threads)
+            with self._knowledge_lock:
+                self.config = fresh.config
+                self.encoder = fresh.encoder
+                self.knowledge = fresh.knowledge
+                self.classifier = fresh.classifier
+                self.routes = fresh.routes
+                self._renderer = fresh._renderer
+                self.policy = fresh.policy
+                self._questions = fresh._questions
+                self._support = None
+                self._build_stamp = stamp
+                self._build_problem = ""
+        log.info("serving the build published at %s", self.root / BUILD_DIR)
+        return True
+
+    def reload_build_if_published(self) -> bool:
+        """The cheap check connectors call periodically: reload only when a new build was published."""
+        return self.reload_build() if self.build_published() else False
 
     def close(self) -> None:
         if self._batcher is not None:
@@ -474,6 +523,7 @@ class Bot:
             decision.intent,
             decision.reason,
             timings,
+            rendered.suggestions_label,
         )
 
     async def _afinish(self, message: Message, reply: Reply) -> Reply:
@@ -498,6 +548,25 @@ class Bot:
             except Exception:  # the reply still goes out; the failure is logged with ids only
                 log.exception("could not log turn of conversation %s", message.conversation_id)
         return reply
+
+
+def _read_build(
+    project: Project, encoder: ServingEncoder | None
+) -> tuple[ServingEncoder, KnowledgeBase, LinearIntentClassifier | None, dict]:
+    """(serving encoder, knowledge base, intent classifier or None, routes) of a built project."""
+    from smallbot.intents.classifier import LinearIntentClassifier
+    from smallbot.knowledge.base import KnowledgeBase
+
+    build = project.root / BUILD_DIR
+    routes_file = build / "intents" / "routes.json"
+    if not routes_file.exists():
+        raise ArtifactError(f"{build} has no intents build: run `smallbot train {project.root}`")
+    routes = json.loads(routes_file.read_text())
+    classifier_dir = build / "intents" / "classifier"
+    classifier = LinearIntentClassifier.load(classifier_dir) if classifier_dir.exists() else None
+    knowledge = KnowledgeBase.load(build / "knowledge")
+    _serve_faiss_single_threaded()
+    return serving_encoder(project, encoder), knowledge, classifier, routes
 
 
 def _folded_questions(knowledge) -> frozenset[str]:
@@ -532,6 +601,19 @@ def _stamp(files: list[Path]) -> tuple:
             continue
         out.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(out)
+
+
+def _build_stamp(root: Path) -> str:
+    """What identifies a published build: a digest of its manifest ("" while there is none). A digest, not
+    an mtime, because shared volumes (NFS, container mounts) may keep coarse or skewed mtimes."""
+    import hashlib
+
+    from smallbot.build.pipeline import MANIFEST
+
+    try:
+        return hashlib.sha256((root / BUILD_DIR / MANIFEST).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
 
 
 def _make_generator(config: BotConfig, root: Path | None):

@@ -21,6 +21,7 @@ class Rendered:
     text: str
     sources: tuple[Source, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()
+    suggestions_label: str = ""  # above Related questions under an answer (`messages.related`)
 
 
 class ReplyRenderer:
@@ -40,7 +41,8 @@ class ReplyRenderer:
             entry = knowledge.entry(decision.hits[0].entry_id)
             # "Related": the verbatim answer stays the text; connectors show these as buttons or numbers
             related = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits[1:])
-            return Rendered(kind, entry.answer, (Source(entry.id, entry.question, entry.links),), related)
+            source = Source(entry.id, entry.question, entry.links)
+            return Rendered(kind, entry.answer, (source,), related, messages.related if related else "")
         if kind is ReplyKind.SUGGEST:
             suggestions = tuple(Suggestion(h.entry_id, h.question) for h in decision.hits)
             if len(suggestions) == 1:

@@ -178,3 +178,16 @@ def test_the_bot_says_its_messages_in_the_words_of_bot_yml(bot):
     offered = ask(bot, "money back for my purchase", "m2")
     assert offered.kind is ReplyKind.SUGGEST and offered.text.split("\n")[0] in (
         "Meinten Sie eine dieser Fragen?", f"Meinten Sie „{offered.suggestions[0].text}“?")
+
+
+def test_related_questions_under_an_answer_carry_the_label_of_bot_yml(bot):
+    """Every channel (terminal, Slack, the web widget) shows the label the reply carries, not its own English."""
+    bot.config = dataclasses.replace(bot.config, messages=MessagesConfig(related="Siehe auch:"))
+    bot.policy = type(bot.policy)(**{**bot.policy.__dict__, "faq_answer": 0.0, "faq_suggest": 0.0})
+    answered = ask(bot, "forgot the password to my account", "r1")
+    assert answered.kind is ReplyKind.ANSWER and answered.suggestions
+    assert answered.suggestions_label == "Siehe auch:"
+    assert answered.to_dict()["suggestions_label"] == "Siehe auch:"
+    suggesting(bot)
+    offered = ask(bot, "money back for my purchase", "r2")
+    assert offered.kind is ReplyKind.SUGGEST and offered.suggestions_label == ""  # "did you mean" is in its text

@@ -163,3 +163,22 @@ def test_what_the_bot_says_is_set_in_bot_yml_and_a_misspelt_message_is_named(tmp
           start_ovr: "Gut"
     """})
     assert "bot.yml:3: unknown key 'messages.start_ovr': did you mean 'messages.start_over'?" in message
+
+
+def test_a_postgres_store_needs_its_url_as_a_reference(tmp_path, monkeypatch):
+    message = problems_of(tmp_path, **{"bot.yml": """
+        store:
+          backend: postgres
+    """})
+    assert "bot.yml:2: store.backend 'postgres' needs 'store.url'" in message
+    message = problems_of(tmp_path, **{"bot.yml": """
+        store:
+          backend: postgres
+          url: postgresql://bot:hunter2@db/smallbot
+    """})
+    assert "'store.url' must be a reference to an environment variable" in message
+    root = write_project(tmp_path / "ok", {**TINY_BOT, "bot.yml": "store:\n  backend: postgres\n  url: ${DB_URL}\n"})
+    monkeypatch.setenv("DB_URL", "postgresql://bot:hunter2@db/smallbot")
+    store = load_project(root).config.store
+    assert store.url is not None and store.url.get().endswith("@db/smallbot")
+    assert "hunter2" not in repr(store)

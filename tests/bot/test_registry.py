@@ -82,8 +82,8 @@ def test_an_installed_store_backend_is_chosen_by_store_backend(tmp_path, install
 def test_an_unknown_store_backend_is_a_problem_with_its_line(tmp_path):
     assert _bot_yml(tmp_path, "name: x\nstore:\n  backend: sqlight\n") == [
         "bot.yml:3: unknown store backend 'sqlight' in 'store.backend': did you mean 'sqlite'?"]
-    with pytest.raises(StoreError, match="no store backend named 'postgres'"):
-        open_store(tmp_path, StoreConfig(backend="postgres"))
+    with pytest.raises(StoreError, match="no store backend named 'redis'"):
+        open_store(tmp_path, StoreConfig(backend="redis"))
 
 
 def test_an_installed_connector_owns_its_section(tmp_path, install):

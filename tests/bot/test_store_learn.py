@@ -163,6 +163,60 @@ def test_yaml_insertion_appends_to_the_right_list_and_keeps_comments(entry_id, e
         assert comment in out
 
 
+ODD_YAML_FILE = """\
+---
+# Tallyo FAQ, edited by hand
+faqs:
+  # account questions
+  - id: a
+    question: 'First?'   # single-quoted, with a comment
+    alternates:
+      - "one"
+      - two    # trailing comment
+
+    answer: >-
+      Folded
+      text.
+  - {id: b, question: "Second?", answer: B.}   # a flow mapping
+  - id: c
+    answer: "An answer line far longer than eighty characters, which a dumper with a line width would wrap"
+    question: Third?
+    alternates:   # left empty on purpose
+"""
+
+
+@pytest.mark.parametrize("entry_id, changed", [
+    ("a", ["+      - 'new: \"quoted\" text'"]),
+    # on the one line that changes, the comment stays, one space after the value
+    ("b", ["-  - {id: b, question: \"Second?\", answer: B.}   # a flow mapping",
+           "+  - {id: b, question: \"Second?\", alternates: ['new: \"quoted\" text'], answer: B.} # a flow mapping"]),
+    ("c", ["-    alternates:   # left empty on purpose",
+           "+    alternates: ['new: \"quoted\" text'] # left empty on purpose"]),
+])
+def test_yaml_insertion_changes_only_the_list_it_extends(entry_id, changed):
+    """Odd but valid formatting (a document marker, quotes of both kinds, a blank line inside an entry, a folded
+    block, a flow mapping, a long line, keys out of the usual order, comments everywhere) comes back line for
+    line. (ruamel.yaml writes one indentation for the whole file, guessed from it: a file that mixes several
+    gets the one it uses most.)"""
+    import difflib
+
+    out = _insert_yaml(ODD_YAML_FILE, "faqs", "id", entry_id, "alternates", 'new: "quoted" text', anchor="question")
+    diff = [line.rstrip("\n") for line in difflib.unified_diff(ODD_YAML_FILE.splitlines(True), out.splitlines(True))
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert diff == changed
+    alternates = {e["id"]: e.get("alternates") for e in yaml.safe_load(out)["faqs"]}
+    assert alternates[entry_id][-1] == 'new: "quoted" text'
+
+
+@pytest.mark.parametrize("text, message", [
+    ("faqs:\n  - id: a\n    question: Q?\n    alternates: {x: y}\n", r"faq\.yml:4: 'alternates' of 'a' is neither"),
+    ("faqs:\n  - id: a\n    question: [Q?\n", r"faq\.yml:\d+: not valid YAML"),
+])
+def test_yaml_insertion_errors_name_the_file_and_line(text, message):
+    with pytest.raises(ConfigError, match=message):
+        _insert_yaml(text, "faqs", "id", "a", "alternates", "new", anchor="question", source="knowledge/faq.yml")
+
+
 def test_csv_and_markdown_insertions_are_read_back_by_the_loaders(tmp_path):
     from smallbot.knowledge.loaders import load_knowledge
 

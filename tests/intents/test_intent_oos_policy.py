@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from smallbot.intents.classifier import FEATURES, K_NEAREST, LinearIntentClassifier, OutOfScopePolicy
-from smallbot.intents.head import fit_logistic
 from smallbot.intents.train import GRID_FEATURES, LOGISTIC_MIN_OOS, choose_policy, fit_background, fit_gaussian
 
 KNN = FEATURES.index("knn")
@@ -35,16 +34,6 @@ def test_few_out_of_scope_examples_keep_the_three_feature_grid():
     policy, chosen = choose_policy(held, correct, oos)
     assert chosen["combiner"] == "grid"
     assert policy.weights[GRID_FEATURES:] == (0.0,) * (len(FEATURES) - GRID_FEATURES)
-
-
-def test_fit_logistic_balances_rare_classes():
-    """With 1 positive per 30 negatives, class balancing still puts the boundary between the two groups."""
-    rng = np.random.default_rng(1)
-    x = np.r_[rng.normal(1.0, 0.3, 30), rng.normal(-1.0, 0.3, 900)][:, None]
-    y = np.r_[np.ones(30), np.zeros(900)]
-    weight, bias = fit_logistic(x, y)
-    boundary = -bias / weight[0]
-    assert weight[0] > 0 and abs(boundary) < 0.3
 
 
 def test_distance_features_are_relative_mahalanobis_and_ten_nearest_mean():

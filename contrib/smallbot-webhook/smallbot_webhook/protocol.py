@@ -89,4 +89,5 @@ def render(reply: Reply, message: Message) -> dict[str, Any]:
         "confidence": round(float(reply.confidence), 4),
         "sources": [{"id": s.entry_id, "question": s.question, "links": list(s.links)} for s in reply.sources],
         "suggestions": [{"id": s.entry_id, "text": s.text} for s in reply.suggestions],
+        "suggestions_label": reply.suggestions_label,
     }

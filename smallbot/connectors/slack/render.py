@@ -13,28 +13,52 @@ from typing import Any
 
 from smallbot.types import Reply, ReplyKind
 
+from ..markdown import MarkdownStyle, render_markdown
+
 from .parse import FEEDBACK, RESOLVE, SUGGEST
 
 SECTION_LIMIT = 3000
 BUTTON_LABEL_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 
-_FENCE = re.compile(r"```.*?```", re.S)
-_CODE = re.compile(r"`[^`\n]+`")
-_LINK = re.compile(r"!?\[([^\]\n]+)\]\(\s*(<[^>\n]+>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
-_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
-_QUOTE = re.compile(r"^&gt;", re.M)
-_BOLD_MARK = "\x02"
-
 
 def escape(text: str) -> str:
     """The three characters Slack wants escaped in any text it parses as mrkdwn."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MrkdwnStyle(MarkdownStyle):
+    """Slack's marks: ``*bold*``, ``_italic_``, ``~strike~``, ``<url|label>``; headings become bold."""
+
+    strikethrough = True
+    bullet = "• "
+
+    def text(self, text: str) -> str:
+        return escape(text)
+
+    def strong(self, inner: str) -> str:
+        return f"*{inner}*" if inner.strip() else inner
+
+    def emphasis(self, inner: str) -> str:
+        return f"_{inner}_" if inner.strip() else inner
+
+    def strike(self, inner: str) -> str:
+        return f"~{inner}~" if inner.strip() else inner
+
+    def code(self, markup: str, content: str) -> str:
+        return f"`{content}`"
+
+    def fence(self, markup: str, info: str, content: str) -> str:
+        return f"```\n{content}```"  # Slack has no language tag: it would show as the first code line
+
+    def code_block(self, source: str, content: str) -> str:
+        return self.fence("```", "", content)  # Slack shows indentation as text, a fence as code
+
+    def link(self, label: str, plain_label: str, href: str) -> str:
+        if plain_label == href:
+            return f"<{href}>"
+        # the parser percent-encodes the href, so it holds no `|` or `>` that would end Slack's link early
+        return f"<{href}|{escape(plain_label)}>"
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -43,25 +67,7 @@ def to_mrkdwn(markdown: str) -> str:
     >>> to_mrkdwn("**Settings** → see [docs](https://x.example)")
     '*Settings* → see <https://x.example|docs>'
     """
-    kept: list[str] = []
-
-    def keep(text: str) -> str:
-        kept.append(text)
-        return f"\x00{len(kept) - 1}\x00"
-
-    text = _FENCE.sub(lambda m: keep(escape(m.group(0))), markdown)
-    text = _CODE.sub(lambda m: keep(escape(m.group(0))), text)
-    text = _LINK.sub(lambda m: keep(f"<{m.group(2).strip('<>')}|{escape(m.group(1))}>"), text)
-    text = _AUTOLINK.sub(lambda m: keep(f"<{m.group(1)}>"), text)
-    text = escape(text)
-    text = _QUOTE.sub(">", text)
-    text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{m.group(1)}{_BOLD_MARK}", text)
-    text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", text)
-    text = _ITALIC_STAR.sub(r"_\1_", text)
-    text = _STRIKE.sub(r"~\1~", text)
-    text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
-    text = text.replace(_BOLD_MARK, "*")
-    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
+    return render_markdown(markdown, MrkdwnStyle())
 
 
 def render(reply: Reply, ref: str = "") -> list[dict[str, Any]]:
@@ -92,7 +98,9 @@ def render(reply: Reply, ref: str = "") -> list[dict[str, Any]]:
             }
         )
         if reply.suggestions:  # "Related" questions under the answer, picked like suggestions
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Related:"}]})
+            if reply.suggestions_label:
+                label = escape(reply.suggestions_label)
+                blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": label}]})
             blocks.append(_suggestion_buttons(reply, "smallbot_related"))
     elif reply.kind is ReplyKind.SUGGEST and reply.suggestions:
         blocks.append(_suggestion_buttons(reply, "smallbot_suggestions"))

@@ -52,9 +52,19 @@ class _Scripted:
 
 
 class SlackAPIStandIn:
-    """Slack's Web API on ``http://127.0.0.1:<port>/api/``; see the module docstring."""
+    """Slack's Web API on ``http://127.0.0.1:<port>/api/`` (or `host`, `port`); see the module docstring."""
 
-    def __init__(self, token: str = "xoxb-test-token", team: str = TEAM, bot_user: str = BOT_USER):
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        team: str = TEAM,
+        bot_user: str = BOT_USER,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        # host/port: loopback and any free port by default; a multi-host test names the address its hosts reach
+        self.host = host
+        self.port = port
         self.token = token
         self.team = team
         self.bot_user = bot_user
@@ -159,10 +169,10 @@ class SlackAPIStandIn:
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/api/"
+        self.base_url = f"http://{self.host}:{port}/api/"
         return self
 
     async def stop(self) -> None:

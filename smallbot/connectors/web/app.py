@@ -39,7 +39,7 @@ from smallbot.plugins import BotService
 from smallbot.project.loader import BUILD_DIR
 from smallbot.types import Message, Reply, ReplyKind
 
-from .access import OriginPolicy, RateLimiter, retry_after_header
+from .access import ClientAddress, OriginPolicy, RateLimiter, SharedRateLimiter, rate_limiter, retry_after_header
 from .ids import ConversationIds, load_key
 from .metrics import WebMetrics
 from .mount import mount_connectors
@@ -61,7 +61,8 @@ class WebState:
     bot: BotService
     settings: WebSettings
     origins: OriginPolicy
-    limiter: RateLimiter
+    clients: ClientAddress
+    limiter: RateLimiter | SharedRateLimiter
     metrics: WebMetrics
     templates: jinja2.Environment
     ids: ConversationIds
@@ -85,7 +86,8 @@ def create_app(bot: BotService, settings: WebSettings | None = None) -> web.Appl
         bot=bot,
         settings=settings,
         origins=OriginPolicy(settings.allowed_origins),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        clients=ClientAddress(settings.trusted_proxies),
+        limiter=rate_limiter(bot.connector_state, settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=WebMetrics(),
         templates=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True),
         ids=ConversationIds(load_key(bot.root / BUILD_DIR if bot.root is not None else None)),
@@ -126,13 +128,17 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _watch_knowledge(bot: BotService, every: float) -> None:
-    """Hot reload: edited knowledge files are indexed in place while the server keeps answering.
-    A broken file is logged (with its problems) and the running knowledge is kept."""
+    """Hot reload: a newly published build is swapped in, and edited knowledge files are indexed in place,
+    while the server keeps answering. A broken file is logged (with its problems) and the running knowledge
+    is kept."""
     loop = asyncio.get_running_loop()
     last_error = ""
     while True:
         await asyncio.sleep(every)
         try:
+            # a build published by `smallbot train` (this host or another sharing the bot directory) first,
+            # then knowledge files edited since
+            await loop.run_in_executor(None, bot.reload_build_if_published)
             result = await loop.run_in_executor(None, bot.reload_knowledge_if_changed)
         except SmallbotError as exc:
             if str(exc) != last_error:  # once per distinct problem, not every tick until it is fixed
@@ -226,9 +232,9 @@ def _error_response(exc: BadRequest) -> web.Response:
     return web.json_response(exc.to_dict(), status=exc.status, headers=headers)
 
 
-def _rate_limit(request: web.Request) -> None:
+async def _rate_limit(request: web.Request) -> None:
     state = request.app[STATE]
-    wait = state.limiter.check(request.remote or "unknown")
+    wait = await state.limiter.acheck(state.clients.of(request.remote, request.headers.get("X-Forwarded-For")))
     if wait > 0:
         raise BadRequest(
             429, "rate_limited", f"too many messages from this address; retry in {wait:.1f} s", retry_after=wait
@@ -315,7 +321,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _post_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    _rate_limit(request)
+    await _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     message = _require(parse(raw, state.settings.max_message_chars, new_id=_conversation_id(request, raw)))
     reply = await _answer(state, message)
@@ -324,7 +330,7 @@ async def _post_message(request: web.Request) -> web.Response:
 
 async def _post_feedback(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    _rate_limit(request)
+    await _rate_limit(request)
     raw = decode_json(await _read_body(request, state.settings.max_request_bytes), state.settings.max_request_bytes)
     feedback = parse_feedback(raw)
     _conversation_id(request, raw)
@@ -437,7 +443,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
 async def _websocket_message(request: web.Request, ws: web.WebSocketResponse, data: str) -> None:
     state = request.app[STATE]
     try:
-        _rate_limit(request)
+        await _rate_limit(request)
         raw = decode_json(data, state.settings.max_request_bytes)
         if raw.get("type", "message") != "message":
             raise BadRequest(400, "bad_request", 'frames must have "type": "message"')

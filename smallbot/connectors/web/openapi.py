@@ -71,6 +71,7 @@ def openapi_document(bot_name: str, version: str) -> dict[str, Any]:
                         "message_id": {"type": "string"},
                         "sources": {"type": "array"},
                         "suggestions": {"type": "array"},
+                        "suggestions_label": {"type": "string"},
                         "confidence": {"type": "number"},
                         "intent": {"type": ["string", "null"]},
                         "reason": {"type": "string"},

@@ -4,6 +4,7 @@ validates it); `WebSettings` is what the server runs with, drawn from `web:` and
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ class WebConfig:
     rate_limit_burst: int = 10
     reload_seconds: float = 2.0  # how often a running server picks up edited knowledge files (0 = never)
     api_key: Secret | None = None  # ${ENV_VAR}: callers sending it as a Bearer token may choose conversation ids
+    # load balancers (addresses or networks) whose X-Forwarded-For names the client for the rate limit
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 def read_web_config(section: Section) -> WebConfig:
@@ -37,6 +40,14 @@ def read_web_config(section: Section) -> WebConfig:
         section.problem("'web.rate_limit_per_minute' must be > 0", key="rate_limit_per_minute")
     if config.rate_limit_burst < 1:
         section.problem("'web.rate_limit_burst' must be 1 or more", key="rate_limit_burst")
+    for proxy in config.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            section.problem(
+                f"'web.trusted_proxies' has {proxy!r}: give addresses or networks like 10.0.0.0/8",
+                key="trusted_proxies",
+            )
     if not 0 <= config.port <= 65535:
         section.problem(f"'web.port' is {config.port}; use 0 (any free port) to 65535", key="port")
     return config
@@ -53,6 +64,7 @@ class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_origins: tuple[str, ...] = ()  # origins whose pages may embed the widget; "*" for any
+    trusted_proxies: tuple[str, ...] = ()  # balancers whose X-Forwarded-For names the client (access.ClientAddress)
     max_request_bytes: int = 16_384  # larger bodies get 413
     max_message_chars: int = 1000  # longer messages get 422
     rate_limit_per_minute: float = 30.0  # per client address, sustained
@@ -91,6 +103,7 @@ class WebSettings:
             "host": web.host,
             "port": web.port,
             "allowed_origins": tuple(web.allowed_origins),
+            "trusted_proxies": tuple(web.trusted_proxies),
             "max_message_chars": config.limits.max_message_chars,
             "max_request_bytes": web.max_request_bytes,
             "rate_limit_per_minute": web.rate_limit_per_minute,
@@ -100,6 +113,7 @@ class WebSettings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["allowed_origins"] = tuple(values["allowed_origins"])
+        values["trusted_proxies"] = tuple(values["trusted_proxies"])
         return cls(**values)
 
     def replace(self, **changes: Any) -> "WebSettings":

@@ -195,7 +195,14 @@ def _worker_main(spec: dict) -> int:
 
     # log like the first process (`smallbot` sets this up for it), so every worker's lines reach the same stderr
     logging.basicConfig(level=spec.get("log_level", logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
-    settings = WebSettings(**{**spec["settings"], "allowed_origins": tuple(spec["settings"]["allowed_origins"])})
+    given = spec["settings"]
+    settings = WebSettings(
+        **{
+            **given,
+            "allowed_origins": tuple(given["allowed_origins"]),
+            "trusted_proxies": tuple(given["trusted_proxies"]),
+        }
+    )
     bot = Bot.load(Path(spec["directory"]))  # the first process trained it already
 
     async def run() -> None:

@@ -1,5 +1,6 @@
-"""Follow-ups across servers: two Bots over one SQLite file (as two `--workers` processes have), each served by
-its own real aiohttp server on a loopback port. A "2" sent to the other server picks the suggestion the first
+"""Follow-ups across servers: two Bots over one store (one SQLite file, as two `--workers` processes have, or one
+PostgreSQL database, as replicas on several hosts have), each served by its own real aiohttp server on a loopback
+port. A "2" sent to the other server picks the suggestion the first
 offered. (tests/connectors/web/test_web_workers.py does the same with two real worker processes.)"""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from smallbot.runtime.bot import Bot
 from smallbot.connectors.web import WebSettings, create_app
 from smallbot.project.loader import load_project
+from tests.support.stores import bot_yml_store
 
 pytestmark = pytest.mark.asyncio
 
@@ -22,10 +24,15 @@ def _suggesting_bot(root, encoder) -> Bot:
     return bot
 
 
-@pytest.fixture
-def two_bots(tiny_copy, encoder):
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_bots(request, tiny_copy, encoder):
+    """Two bots sharing one store of each backend: one SQLite file (one host), or one PostgreSQL database."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_url")
+        bot_yml = tiny_copy / "bot.yml"
+        bot_yml.write_text(bot_yml.read_text() + bot_yml_store("postgres"))
     bots = [_suggesting_bot(tiny_copy, encoder), _suggesting_bot(tiny_copy, encoder)]
-    assert bots[0].store.path == bots[1].store.path and bots[0].store is not bots[1].store
+    assert bots[0].store is not bots[1].store and type(bots[0].store).__name__.lower().startswith(request.param)
     yield bots
     for bot in bots:
         bot.close()
@@ -60,3 +67,17 @@ async def test_a_follow_up_sent_to_the_other_server_picks_the_offered_suggestion
     offered = await _post(second, "money back for my purchase", two)
     picked = await _post(first, "yes", two)
     assert picked["sources"][0]["id"] == offered["suggestions"][0]["id"]
+
+
+async def test_a_shared_store_limits_a_client_once_across_servers(aiohttp_client, two_bots):
+    """PostgreSQL keeps one bucket per client for every replica; SQLite's servers each keep their own."""
+    first, second = [await aiohttp_client(create_app(bot, WebSettings.from_config(
+        bot.config, port=0, rate_limit_per_minute=1, rate_limit_burst=2))) for bot in two_bots]
+    shared = type(two_bots[0].store).__name__.startswith("Postgres")
+    assert [(await first.post("/api/messages", json={"text": "hello"})).status for _ in range(2)] == [200, 200]
+    third = await second.post("/api/messages", json={"text": "hello"})
+    if shared:
+        assert third.status == 429 and int(third.headers["Retry-After"]) >= 1
+        assert (await third.json())["error"] == "rate_limited"
+    else:
+        assert third.status == 200

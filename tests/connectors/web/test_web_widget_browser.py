@@ -262,6 +262,23 @@ def test_markdown_in_an_answer_renders_as_elements_and_html_and_unsafe_links_sta
     check(widget.bot_replies()[-1])
 
 
+def test_related_questions_show_the_label_of_bot_yml_sent_by_the_server(browser, tiny_bot, start_server):
+    """The widget has no English of its own for "Related": it shows the label the reply carries."""
+    import dataclasses
+
+    from smallbot.project.config import MessagesConfig
+
+    tiny_bot.config = dataclasses.replace(tiny_bot.config, messages=MessagesConfig(related="Siehe auch:"))
+    tiny_bot.policy = type(tiny_bot.policy)(**{**tiny_bot.policy.__dict__, "faq_answer": 0.0, "faq_suggest": 0.0})
+    server = start_server(tiny_bot, WebSettings.from_config(tiny_bot.config, port=0))
+    browser.get(server.url + "/")
+    widget = Widget(browser)
+    widget.open()
+    widget.ask("forgot the password to my account")
+    widget.wait(lambda: widget.find_all(".suggestion"), "the Related questions")
+    assert [e.get_attribute("textContent") for e in widget.find_all(".related")] == ["Siehe auch:"]
+
+
 def test_widget_reconnects_after_a_server_restart(browser, live_server, helpdesk_bot):
     browser.get(live_server.url + "/")
     widget = Widget(browser)

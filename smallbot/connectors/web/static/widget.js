@@ -264,8 +264,10 @@
       item.appendChild(line);
     });
     if (hasButtons) {
-      var group = el("div", { "class": "suggestions", role: "group", "aria-label": related ? "Related" : "Suggestions" });
-      if (related) group.appendChild(el("p", { "class": "related" }, "Related:"));
+      var group = el("div", { "class": "suggestions", role: "group",
+        "aria-label": related ? (entry.suggestions_label || "Related") : "Suggestions" });
+      // the label is the bot's own words (bot.yml messages.related), sent with the reply
+      if (related && entry.suggestions_label) group.appendChild(el("p", { "class": "related" }, entry.suggestions_label));
       entry.suggestions.forEach(function (s) {
         var button = el("button", { type: "button", "class": "suggestion" }, s.text);
         button.addEventListener("click", function () { submit(s.text); });
@@ -399,7 +401,8 @@
     item.done = true;
     if (typeof reply.conversation_id === "string" && reply.conversation_id) state.conversation_id = reply.conversation_id;
     var entry = { role: "bot", kind: reply.kind, text: reply.text, sources: reply.sources || [],
-      suggestions: reply.suggestions || [], message_id: reply.message_id };
+      suggestions: reply.suggestions || [], message_id: reply.message_id,
+      suggestions_label: typeof reply.suggestions_label === "string" ? reply.suggestions_label : "" };
     state.history.push(entry);
     saveState();
     finishBotBubble(item.node, entry, true);
