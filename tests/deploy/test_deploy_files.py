@@ -25,6 +25,9 @@ def test_the_dockerfile_installs_with_the_tested_script_and_runs_unprivileged_wi
     assert user < cmd and "serve" in lines[cmd]
     health = " ".join(lines[next(i for i, line in enumerate(lines) if line.startswith("HEALTHCHECK")):][:2])
     assert "/healthz" in health
+    stages = [line.split()[-1] for line in lines if line.startswith("FROM ")]
+    assert stages[-1] == "replica", "`docker build` without --target must give the replica image"
+    assert "ARG SERVING=onnx" in lines, "the replica image serves without torch by default"
     for section in ("store", "web"):
         assert (DEPLOY / "settings" / f"{section}.yml").is_file()
     assert yaml.safe_load((DEPLOY / "settings" / "store.yml").read_text()) == {
@@ -37,7 +40,7 @@ def test_compose_runs_postgres_two_replicas_and_nginx_with_the_tested_configurat
     assert {"postgres", "replica1", "replica2", "nginx"} <= set(services)
     for name in ("replica1", "replica2"):
         replica = services[name]
-        assert replica["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert replica["build"]["dockerfile"] == "deploy/Dockerfile" and replica["build"]["target"] == "replica"
         assert "DATABASE_URL" in replica["environment"]
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert any(volume.endswith(":/bot") for volume in replica["volumes"])  # one build, reloaded by both
