@@ -6,9 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from smallbot.build.pipeline import train_project
 from smallbot.cli import say
-from smallbot.project.loader import load_project
 
 
 def register(sub) -> None:
@@ -20,6 +18,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from smallbot.build.pipeline import train_project  # training code loads only for this verb
+    from smallbot.project.loader import load_project
+
     project = load_project(args.dir)
     for warning in project.warnings:
         say(f"warning: {warning}")
