@@ -93,6 +93,9 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle pool threads sleep instead of spinning: in a server the event loop, the tokenizer and the other
+        # worker processes share the cores, and a spinning thread takes them from the work that feeds it
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return onnxruntime.InferenceSession(
                 str(self.path / MODEL_FILE), options, providers=["CPUExecutionProvider"]
