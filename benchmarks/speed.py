@@ -230,11 +230,16 @@ def part_latency(roots: dict[str, Path], runs: int, count: int) -> dict:
 
 
 def part_web(roots: dict[str, Path], data: Path, runs: int, quick: bool) -> dict:
-    """web_load.py per path, `runs` repeats each (its own median), paths one after the other."""
+    """web_load.py per path, `runs` repeats each (its own median), paths one after the other, each served the
+    way `smallbot serve` serves it by default on this machine (`--workers auto`: one per core, up to 2 without
+    the generator)."""
+    from smallbot.connectors.web.workers import auto_workers
+
     out = {}
     for path, root in roots.items():
         _python(str(HERE / "web_load.py"), "--data", str(data), "--bot", str(root), "--modes", "rest",
-                "--levels", "1,16,64", "--repeats", str(runs), *(["--quick"] if quick else []))
+                "--levels", "1,16,64", "--repeats", str(runs), "--workers", str(auto_workers(False)),
+                *(["--quick"] if quick else []))
         out[path] = json.loads((OUT / "web_load.json").read_text())
     return out
 
