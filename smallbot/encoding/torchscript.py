@@ -9,14 +9,14 @@ only kept when they agree; without an export the bot loads the regular `Encoder`
 from __future__ import annotations
 
 import json
-import threading
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from smallbot.errors import ArtifactError, NotReadyError
+from smallbot.encoding.export_reader import ExportReader
+from smallbot.errors import NotReadyError
 
 EXPORT_DIR = "serve_encoder"
 FORMAT_VERSION = 1
@@ -85,62 +85,27 @@ def export_encoder(
     return True
 
 
-class ExportedEncoder:
+class ExportedEncoder(ExportReader):
     """Same interface as `Encoder` for serving: `load()`, `encode(texts)`, `dim`, `path`, `set_threads`.
 
     >>> enc = ExportedEncoder(Path("mybot/.smallbot/serve_encoder")).load()
     """
 
-    def __init__(self, directory: Path):
-        self.path = Path(directory)
-        self.threads = 0
-        self._model: Any = None  # loaded by load()
-        self._tokenizer: Any = None
-        self._meta: dict = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def available(directory: Path) -> bool:
-        return all((directory / name).exists() for name in _FILES)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def dim(self) -> int:
-        return int(self._meta["dim"])
-
-    @property
-    def quantize(self) -> str:
-        """How the traced weights are quantised ("none", "int8", "int8-ffn"; models.quantize at train time)."""
-        return str(self._meta.get("quantize", "none"))
-
-    @property
-    def source(self) -> Path:
-        """The encoder directory this export was traced from."""
-        return Path(self._meta["source"])
+    FILES = _FILES
+    FORMAT_VERSION = FORMAT_VERSION
+    KIND = "serving TorchScript"
 
     def load(self) -> "ExportedEncoder":
-        if self._model is not None:
+        if self._runtime is not None:
             return self
         import torch
-        from tokenizers import Tokenizer
 
-        if not self.available(self.path):
-            raise ArtifactError(f"no exported encoder in {self.path}: run `smallbot train --force`")
-        self._meta = json.loads((self.path / "export.json").read_text())
-        if self._meta.get("format_version") != FORMAT_VERSION:
-            raise ArtifactError(f"{self.path} holds an export of another format: run `smallbot train --force`")
-        tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        tokenizer.enable_truncation(max_length=int(self._meta["max_length"]))
-        tokenizer.enable_padding(pad_id=int(self._meta["pad_id"]))
-        self._tokenizer = tokenizer
+        self._read_meta_and_tokenizer()
         with warnings.catch_warnings():  # int8 weights: torch warns that quantised tensor creation is deprecated
             warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
             model = torch.jit.load(str(self.path / "encoder.ts"))
         model.eval()
-        self._model = model
+        self._runtime = model
         self.encode(["warm up"])
         return self
 
@@ -154,12 +119,12 @@ class ExportedEncoder:
         batch = self._tokenizer.encode_batch(texts)
         ids = torch.tensor([b.ids for b in batch], dtype=torch.long)
         mask = torch.tensor([b.attention_mask for b in batch], dtype=torch.long)
-        return self._model(ids, mask)
+        return self._runtime(ids, mask)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Embed texts exactly as `Encoder.encode` does, through the traced model."""
         from smallbot.encoding.encoder import encode_in_batches
 
-        if self._model is None:
+        if self._runtime is None:
             raise NotReadyError("ExportedEncoder.load() must run before encode()")
         return encode_in_batches(texts, self.dim, self._forward, self._lock, self.threads, batch_size, progress)

@@ -25,7 +25,7 @@ def test_models_threads_sets_onnxruntime_intra_op_threads(tiny_copy, encoder):
     bot = Bot.from_build(load_project(root), with_store=False)
     try:
         assert isinstance(bot.encoder, OnnxEncoder) and bot.encoder.threads == 1
-        assert bot.encoder._session.get_session_options().intra_op_num_threads == 1
+        assert bot.encoder._runtime.get_session_options().intra_op_num_threads == 1
         assert np.allclose(bot.encoder.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
     finally:
         bot.close()

@@ -55,10 +55,10 @@ def test_the_export_embeds_like_the_eager_encoder_across_lengths_and_batches(enc
 
 def test_onnxruntime_threads_follow_the_setting(exported):
     onnx = OnnxEncoder(exported, threads=1).load()
-    assert onnx._session.get_session_options().intra_op_num_threads == 1
+    assert onnx._runtime.get_session_options().intra_op_num_threads == 1
     before = onnx.encode(["how do I pay?"])
     onnx.set_threads(2)  # a loaded encoder gets a new session with the new pool
-    assert onnx._session.get_session_options().intra_op_num_threads == 2
+    assert onnx._runtime.get_session_options().intra_op_num_threads == 2
     assert np.abs(onnx.encode(["how do I pay?"]) - before).max() < 1e-5
 
 
