@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from smallbot.encoding.encoder import sorted_batches
-from smallbot.encoding.export_reader import META_FILE, TOKENIZER_FILE, ExportReader
+from smallbot.encoding.export_files import META_FILE, TOKENIZER_FILE, ExportReader
 from smallbot.errors import ArtifactError, ConfigError, NotReadyError
 
 ONNX_DIR = "onnx_encoder"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from smallbot.errors import TrainingError
-from smallbot.encoding.onnx_encoder import FORMAT_VERSION, META_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxEncoder
+from smallbot.encoding.export_files import pooled_for_export, write_tokenizer_and_meta
+from smallbot.encoding.onnx_encoder import FORMAT_VERSION, MODEL_FILE, OnnxEncoder
 
 if TYPE_CHECKING:
     from smallbot.encoding.encoder import Encoder
@@ -97,57 +97,22 @@ def export_onnx(
 def _write(encoder: "Encoder", directory: Path) -> None:
     import torch
 
-    from smallbot.encoding.encoder import pool
-
-    class Pooled(torch.nn.Module):
-        """The encoder with its pooling and normalisation, so the graph returns the served embedding."""
-
-        def __init__(self, model: torch.nn.Module, mode: str) -> None:
-            super().__init__()
-            self.model, self.mode = model, mode
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return pool(hidden, attention_mask, self.mode)
-
-    from transformers.utils import logging as hf_logging
-
-    sample = encoder.tokenizer(["export me please", "x"], padding=True, return_tensors="pt")
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        # the exporter warns about Python-level shape checks it traces through; verify() checks the result
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Pooled(encoder.model, encoder.pooling).eval(),
-                (sample["input_ids"], sample["attention_mask"]),
-                str(directory / MODEL_FILE),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=OPSET,
-                dynamo=False,
-            )
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    encoder.tokenizer.backend_tokenizer.save(str(directory / TOKENIZER_FILE))
-    (directory / META_FILE).write_text(
-        json.dumps(
-            {
-                "format_version": FORMAT_VERSION,
-                "dim": encoder.dim,
-                "max_length": encoder.max_length,
-                "pad_id": int(encoder.tokenizer.pad_token_id or 0),
-                "source": str(encoder.path),
-                "quantize": "none",
-            }
+    with pooled_for_export(encoder, "export me please") as (module, sample):
+        torch.onnx.export(
+            module,
+            sample,
+            str(directory / MODEL_FILE),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
         )
-    )
+    write_tokenizer_and_meta(encoder, directory, format_version=FORMAT_VERSION, quantize="none")
 
 
 def verify(

@@ -8,14 +8,13 @@ only kept when they agree; without an export the bot loads the regular `Encoder`
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from smallbot.encoding.export_reader import ExportReader
+from smallbot.encoding.export_files import ExportReader, pooled_for_export, write_tokenizer_and_meta
 from smallbot.errors import NotReadyError
 
 EXPORT_DIR = "serve_encoder"
@@ -30,48 +29,11 @@ def export_encoder(
     nothing written) when the traced model disagrees with the eager one on `check_texts`."""
     import torch
 
-    from smallbot.encoding.encoder import pool
-
-    class _Pooled(torch.nn.Module):
-        def __init__(self, model, mode: str):
-            super().__init__()
-            self.model, self.mode = model, mode
-
-        def forward(self, input_ids, attention_mask):
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return pool(hidden, attention_mask, self.mode)
-
-    from transformers.utils import logging as hf_logging
-
-    sample = encoder.tokenizer(["trace me please", "x"], padding=True, return_tensors="pt")
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        # tracing warns about Python-level shape checks; the export is verified numerically below instead
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(
-                _Pooled(encoder.model, encoder.pooling).eval(),
-                (sample["input_ids"], sample["attention_mask"]),
-                check_trace=False,
-            )
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    with pooled_for_export(encoder, "trace me please") as (module, sample):
+        traced = torch.jit.trace(module, sample, check_trace=False)
     directory.mkdir(parents=True, exist_ok=True)
     traced.save(str(directory / "encoder.ts"))
-    encoder.tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "export.json").write_text(
-        json.dumps(
-            {
-                "format_version": FORMAT_VERSION,
-                "dim": encoder.dim,
-                "max_length": encoder.max_length,
-                "pad_id": int(encoder.tokenizer.pad_token_id or 0),
-                "source": str(encoder.path),
-                "quantize": quantize,
-            }
-        )
-    )
+    write_tokenizer_and_meta(encoder, directory, format_version=FORMAT_VERSION, quantize=quantize)
     texts = list(check_texts)[:256] or ["hello"]
     exported = ExportedEncoder(directory).load()
     # int8 activations are scaled per batch, so a quantised export is compared at the same batching; an fp32
