@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Sequence, TypeVar
 
 from smallbot.generation.checked_stream import CheckVerdict, checked_stream
 
@@ -76,32 +76,39 @@ class GenerationThread:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallbot-generator")
         self._pool.submit(work)
 
-    async def astream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
-        """Items of `produce(cancelled)`, run on the generator thread, delivered on the event loop."""
-        loop = asyncio.get_running_loop()
-        items: asyncio.Queue = asyncio.Queue()
+    def _start(
+        self,
+        produce: Callable[[threading.Event], Iterator[T]],
+        put: Callable[[object], object],
+        listening: Callable[[], bool] = lambda: True,
+    ) -> threading.Event:
+        """Run `produce` on the generator thread, handing `put` each item, then _END or the exception, while
+        someone is `listening`; the returned event tells `produce` to stop."""
         cancelled = threading.Event()
 
         def work() -> None:
             try:
                 for item in produce(cancelled):
-                    if loop.is_closed():  # the consumer's loop is gone; nobody is listening
+                    if not listening():  # nobody will read it
                         cancelled.set()
                         continue
-                    loop.call_soon_threadsafe(items.put_nowait, item)
-                loop.call_soon_threadsafe(items.put_nowait, _END)
+                    put(item)
+                put(_END)
             except BaseException as exc:  # handed to the consumer, who raises it
-                if not loop.is_closed():
-                    loop.call_soon_threadsafe(items.put_nowait, exc)
+                if listening():
+                    put(exc)
 
         self._submit(work)
+        return cancelled
+
+    async def astream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Items of `produce(cancelled)`, run on the generator thread, delivered on the event loop."""
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+        put = lambda item: loop.call_soon_threadsafe(items.put_nowait, item)
+        cancelled = self._start(produce, put, listening=lambda: not loop.is_closed())
         try:
-            while True:
-                item = await items.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
+            while (item := _raised(await items.get())) is not _END:
                 yield item
         finally:
             cancelled.set()  # the consumer left early: stop generating
@@ -109,24 +116,9 @@ class GenerationThread:
     def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> Iterator[T]:
         """Blocking form of `astream` (the terminal)."""
         items: queue.Queue = queue.Queue()
-        cancelled = threading.Event()
-
-        def work() -> None:
-            try:
-                for item in produce(cancelled):
-                    items.put(item)
-                items.put(_END)
-            except BaseException as exc:
-                items.put(exc)
-
-        self._submit(work)
+        cancelled = self._start(produce, items.put)
         try:
-            while True:
-                item = items.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
+            while (item := _raised(items.get())) is not _END:
                 yield item
         finally:
             cancelled.set()
@@ -137,3 +129,10 @@ class GenerationThread:
 
 
 _END = object()  # the producer finished
+
+
+def _raised(item: Any) -> Any:
+    """An item from the generator thread, or the exception it ended with, raised here."""
+    if isinstance(item, BaseException):
+        raise item
+    return item
